@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# Builds the container images of the molecule test bed, or reuses them while their recipe is unchanged:
+#   localhost/wheelhouse-test:<suite>-<hash>        target: minbase + python3, python3-venv, ca-certificates
+#   localhost/wheelhouse-test:<suite>-build-<hash>  build host: the target image + compilers, python3-dev, git, nginx
+# The moving tags localhost/wheelhouse-test:<suite> and :<suite>-build, which molecule.yml names, are pointed at
+# the current recipe's images; images of older recipes are removed. Prints WH_IMAGE_<SUITE>[_BUILD]=<tag> lines.
+#   scripts/images.sh                 bookworm and trixie
+#   scripts/images.sh bookworm        only the named suites
+set -euo pipefail
+. "$(dirname "$0")/env.sh"
+
+repo="localhost/wheelhouse-test"
+# The mirror the host itself uses, so images get the same packages the host's apt sees.
+mirror="${WH_DEBIAN_MIRROR:-$(awk '/^URIs:/ && $2 ~ /\/debian\/?$/ {print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)}"
+mirror="${mirror:-http://deb.debian.org/debian}"
+target_packages="python3,python3-venv,ca-certificates"
+# Build hosts only: the tests tell a build host from a target by the compiler.
+build_packages="gcc libc6-dev python3-dev git nginx"
+recipe_version=1
+
+cleanup=()
+# Half-built root filesystems are large: never leave them behind, also not on failure.
+trap 'rm -rf "${cleanup[@]}"' EXIT
+
+die() { echo "images.sh: ERROR: $*" >&2; exit 1; }
+
+for cmd in podman debootstrap sha256sum; do
+  command -v "$cmd" >/dev/null 2>&1 || die "$cmd is missing: run scripts/bootstrap.sh --system"
+done
+
+image_exists() { podman image exists "$1"; }
+
+# Target image: a debootstrap minbase imported as a single layer.
+build_target_image() {
+  local suite="$1" tag="$2" root
+  root="$(mktemp -d "${TMPDIR:-/tmp}/wh-debootstrap-$suite.XXXXXX")"
+  cleanup+=("$root" "$root.log")
+  echo "images.sh: debootstrap $suite from $mirror (about a minute)" >&2
+  if ! debootstrap --variant=minbase --include="$target_packages" "$suite" "$root" "$mirror" \
+      >"$root.log" 2>&1; then
+    tail -n 30 "$root.log" >&2
+    rm -f "$root.log"
+    die "debootstrap of $suite from $mirror failed (log above): is the mirror reachable?"
+  fi
+  rm -f "$root.log"
+  # Slim the layer: apt lists and caches are refetched by apt-get update anyway.
+  rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/* "$root"/var/log/*.log
+  # Containers resolve names through podman's DNS; the host's files must not leak in.
+  : >"$root/etc/resolv.conf"
+  echo "deb $mirror $suite main" >"$root/etc/apt/sources.list"
+  tar -C "$root" --numeric-owner -c . |
+    podman import --quiet --change 'CMD ["/bin/bash"]' --message "wheelhouse-test $suite recipe $recipe_version" - "$tag" >/dev/null ||
+    die "podman import of $suite failed"
+}
+
+# Build-host image: the target image plus build tools, so prepare stays cheap.
+build_build_image() {
+  local base="$1" tag="$2" dir
+  dir="$(mktemp -d "${TMPDIR:-/tmp}/wh-buildimg.XXXXXX")"
+  cleanup+=("$dir")
+  cat >"$dir/Containerfile" <<EOF
+FROM $base
+RUN apt-get update -qq \\
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $build_packages >/dev/null \\
+ && rm -rf /var/lib/apt/lists/* /var/cache/apt/archives/*.deb
+EOF
+  echo "images.sh: building $tag (apt-get install $build_packages)" >&2
+  if ! podman build --network=host -t "$tag" -f "$dir/Containerfile" "$dir" >"$dir/build.log" 2>&1; then
+    tail -n 30 "$dir/build.log" >&2
+    die "building $tag failed (log above): apt-get install $build_packages from $mirror did not work"
+  fi
+}
+
+# Images of older recipes of this suite only take space; one still used by a container stays.
+prune_stale() {
+  local suite="$1" keep1="$2" keep2="$3" ref
+  podman images --format '{{.Repository}}:{{.Tag}}' --filter "reference=$repo:$suite-*" | while read -r ref; do
+    case "$ref" in "$keep1" | "$keep2" | "$repo:$suite" | "$repo:$suite-build") continue ;; esac
+    podman rmi "$ref" >/dev/null 2>&1 || true
+  done
+}
+
+suites=("$@")
+[ "${#suites[@]}" -gt 0 ] || suites=(bookworm trixie)
+for suite in "${suites[@]}"; do
+  case "$suite" in bookworm | trixie) ;; *) die "unknown suite $suite (known: bookworm trixie)" ;; esac
+  script_hash="$(sed -n '/^build_target_image()/,/^}/p' "$0" | sha256sum | cut -c1-8)"
+  target_hash="$(printf '%s\n' "$recipe_version" "$suite" "$mirror" "$target_packages" "$script_hash" | sha256sum | cut -c1-12)"
+  target_tag="$repo:$suite-$target_hash"
+  image_exists "$target_tag" || build_target_image "$suite" "$target_tag"
+  build_hash="$(printf '%s\n' "$target_tag" "$build_packages" "$(sed -n '/^build_build_image()/,/^}/p' "$0")" | sha256sum | cut -c1-12)"
+  build_tag="$repo:$suite-build-$build_hash"
+  image_exists "$build_tag" || build_build_image "$target_tag" "$build_tag"
+  podman tag "$target_tag" "$repo:$suite"
+  podman tag "$build_tag" "$repo:$suite-build"
+  prune_stale "$suite" "$target_tag" "$build_tag"
+  upper="$(echo "$suite" | tr '[:lower:]' '[:upper:]')"
+  echo "WH_IMAGE_${upper}=$target_tag"
+  echo "WH_IMAGE_${upper}_BUILD=$build_tag"
+done
