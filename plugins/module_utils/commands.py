@@ -1,0 +1,100 @@
+# -*- coding: utf-8 -*-
+# Copyright: wheelhouse.venv contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Every command line the module runs is built here, and only here."""
+
+from __future__ import annotations
+
+import os
+
+from ansible_collections.wheelhouse.venv.plugins.module_utils import masking
+from ansible_collections.wheelhouse.venv.plugins.module_utils.venvstate import UV_TOOL_DIR, venv_python
+
+PYTHON_VERSION_PROBE = "import sys; print('%d.%d.%d' % sys.version_info[:3])"
+
+
+def python_version_command(python):
+    return [python, "-c", PYTHON_VERSION_PROBE]
+
+
+def create_venv_command(spec, python, dest, virtualenv_executable=None):
+    """python -m venv, or virtualenv -p python, making dest."""
+    if spec.virtualenv_command == "virtualenv":
+        head = [virtualenv_executable] if virtualenv_executable else [python, "-m", "virtualenv"]
+        argv = head + ["--python", python]
+        if spec.system_site_packages:
+            argv.append("--system-site-packages")
+        return argv + [dest]
+    argv = [python, "-m", "venv"]
+    if spec.system_site_packages:
+        argv.append("--system-site-packages")
+    return argv + [dest]
+
+
+def _index_args(spec, tool):
+    args = []
+    if spec.no_index:
+        args.append("--no-index")
+    if spec.index_url:
+        args += ["--index-url", spec.index_url]
+    for url in spec.extra_index_urls:
+        args += ["--extra-index-url", url]
+    for location in spec.find_links:
+        args += ["--find-links", location]
+    for host in spec.trusted_hosts:
+        args += ["--trusted-host" if tool == "pip" else "--allow-insecure-host", host]
+    return args
+
+
+def install_command(spec, venv, files, uv=None, pins_file=None, upgrade=False, dry_run_report=None):
+    """The installer run: requirements with both constraint files (and recorded pins when repairing)."""
+    constraint_files = [files["constraints"], files["global_constraints"]]
+    if pins_file:
+        constraint_files.append(pins_file)
+    if spec.install_tool == "uv":
+        argv = [uv, "pip", "install", "--python", venv_python(venv)]
+    else:
+        argv = [venv_python(venv), "-m", "pip", "install", "--disable-pip-version-check", "--no-input"]
+    argv += ["-r", files["requirements"]]
+    for path in constraint_files:
+        argv += ["-c", path]
+    argv += _index_args(spec, spec.install_tool)
+    if spec.require_hashes:
+        argv.append("--require-hashes")
+    if upgrade:
+        argv.append("--upgrade")
+        if spec.install_tool == "pip":
+            argv += ["--upgrade-strategy", "only-if-needed"]
+    if dry_run_report:
+        argv += ["--dry-run", "--quiet", "--report", dry_run_report]
+    return argv + list(spec.extra_args)
+
+
+def uninstall_command(spec, venv, names, uv=None):
+    if spec.install_tool == "uv":
+        return [uv, "pip", "uninstall", "--python", venv_python(venv)] + sorted(names)
+    return [venv_python(venv), "-m", "pip", "uninstall", "--yes", "--disable-pip-version-check"] + sorted(names)
+
+
+def uv_bootstrap_command(spec, venv, files):
+    """uv itself, fetched with the venv's pip from the same index options (and constraints) into venv/.uv."""
+    argv = [venv_python(venv), "-m", "pip", "install", "--disable-pip-version-check", "--no-input",
+            "--target", os.path.join(venv, UV_TOOL_DIR), "-c", files["constraints"], "-c", files["global_constraints"]]
+    return argv + _index_args(spec, "pip") + ["uv"]
+
+
+def installer_environment(spec):
+    env = {"PIP_DISABLE_PIP_VERSION_CHECK": "1", "PIP_NO_INPUT": "1", "PYTHONWARNINGS": "ignore"}
+    env.update(spec.environment)
+    return env
+
+
+def display(argv):
+    """A command line as a user reads it in results and logs: quoted where needed, secrets masked."""
+    quoted = []
+    for arg in argv:
+        arg = masking.mask_text(arg)
+        if not arg or any(c in arg for c in " \t\"'$`\\;&|<>*?()[]{}"):
+            arg = "'" + arg.replace("'", "'\"'\"'") + "'"
+        quoted.append(arg)
+    return " ".join(quoted)

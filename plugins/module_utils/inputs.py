@@ -1,0 +1,254 @@
+# -*- coding: utf-8 -*-
+# Copyright: wheelhouse.venv contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The desired venv: module parameters validated, normalized and fingerprinted.
+
+Everything here is decided before anything on the host changes, so bad input fails early.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shlex
+
+from ansible_collections.wheelhouse.venv.plugins.module_utils import masking, pep508
+from ansible_collections.wheelhouse.venv.plugins.module_utils.errors import VenvBuildError
+
+FINGERPRINT_FORMAT = 1
+# Distributions the venv tools put there themselves; prune never removes them.
+SEED_PACKAGES = ("pip", "setuptools", "wheel")
+# Options of a requirements file that point at other files whose content matters too.
+_INCLUDE = re.compile(r"^\s*(?:-r|--requirement|-c|--constraint)(?:\s+|=)(?P<path>\S+)")
+
+
+def normalize_lines(lines):
+    """Requirement lines as the installer sees them: comments, blank lines and extra blanks gone."""
+    result = []
+    for line in lines or []:
+        text = pep508.strip_comment(line)
+        if text:
+            result.append(re.sub(r"\s+", " ", text))
+    return result
+
+
+def render_lines(lines):
+    return "".join(line + "\n" for line in lines)
+
+
+def file_digests(paths, seen=None):
+    """sha256 of each requirements file and of every file it includes with -r/-c, in order."""
+    seen = seen if seen is not None else []
+    digests = []
+    for path in paths:
+        path = os.path.abspath(path)
+        if path in seen:
+            continue
+        seen.append(path)
+        try:
+            with open(path, "rb") as handle:
+                data = handle.read()
+        except (IOError, OSError) as exc:
+            raise VenvBuildError("requirements file %s cannot be read: %s" % (path, exc.strerror or exc))
+        digests.append({"path": path, "sha256": hashlib.sha256(data).hexdigest()})
+        includes = []
+        for line in data.decode("utf-8", "replace").splitlines():
+            match = _INCLUDE.match(line)
+            if match and "://" not in match.group("path"):
+                includes.append(os.path.join(os.path.dirname(path), match.group("path")))
+        digests.extend(file_digests(includes, seen))
+    return digests
+
+
+def requirement_file_lines(paths):
+    """The requirement lines of requirements files (options skipped, -r followed), for pruning."""
+    lines = []
+    for path in paths:
+        try:
+            with open(path) as handle:
+                content = handle.read()
+        except (IOError, OSError):
+            continue
+        for line in content.replace("\\\n", " ").splitlines():
+            text = pep508.strip_comment(line)
+            include = re.match(r"^(?:-r|--requirement)(?:\s+|=)(?P<path>\S+)", text)
+            if include:
+                lines.extend(requirement_file_lines([os.path.join(os.path.dirname(path), include.group("path"))]))
+            elif text and (not text.startswith("-") or re.match(r"^(?:-e|--editable)\b", text)):
+                lines.append(text)
+    return lines
+
+
+def find_interpreter(python, search_path=None):
+    """Absolute path of the interpreter named by `python`, or VenvBuildError naming it."""
+    if os.sep in python:
+        if os.path.isfile(python) and os.access(python, os.X_OK):
+            return os.path.abspath(python)
+        raise VenvBuildError("python interpreter %s does not exist or is not executable" % python)
+    for folder in (search_path if search_path is not None else os.environ.get("PATH", "")).split(os.pathsep):
+        candidate = os.path.join(folder, python)
+        if folder and os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+            return candidate
+    raise VenvBuildError("python interpreter %r was not found on PATH (%s)"
+                         % (python, search_path if search_path is not None else os.environ.get("PATH", "")))
+
+
+def _check_url_list(values, option):
+    for value in values:
+        if not isinstance(value, str) or not value.strip():
+            raise VenvBuildError("%s: empty or non-string item %r" % (option, value))
+        if re.search(r"\s", value.strip()):
+            raise VenvBuildError("%s: %r contains white space" % (option, masking.mask_text(value)))
+
+
+class VenvSpec(object):
+    """The venv the user asked for (module parameters, checked and normalized)."""
+
+    def __init__(self, params):
+        self.path = params["path"]
+        if not self.path or not os.path.isabs(self.path):
+            raise VenvBuildError("path must be an absolute path, got %r" % self.path)
+        self.path = os.path.normpath(self.path)
+        if self.path == "/":
+            raise VenvBuildError("path must not be /")
+        self.state = params.get("state") or "present"
+        self.python = params.get("python") or "python3"
+        self.virtualenv_command = params.get("virtualenv_command") or "venv"
+        self.system_site_packages = bool(params.get("system_site_packages"))
+        self.install_tool = params.get("install_tool") or "pip"
+        self.uv_executable = params.get("uv_executable")
+        self.package_state = params.get("package_state") or "present"
+        self.prune = bool(params.get("prune"))
+        self.rebuild = bool(params.get("rebuild"))
+        self.require_hashes = bool(params.get("require_hashes"))
+        self.owner = params.get("owner")
+        self.group = params.get("group")
+        self.mode = params.get("mode")
+        self.facts = params.get("facts") or []
+        self.facts_dir = params.get("facts_dir") or "/etc/ansible/facts.d"
+        self.facts_file = params.get("facts_file") or os.path.basename(self.path)
+        self.log_file = params.get("log_file") or default_log_file(self.path)
+
+        self.requirements = normalize_lines(params.get("requirements"))
+        self.requirements_files = [os.path.abspath(p) for p in params.get("requirements_files") or []]
+        self.constraints = normalize_lines(params.get("constraints"))
+        self.global_constraints = normalize_lines(params.get("global_constraints"))
+        self.find_links = [v.strip() for v in params.get("find_links") or []]
+        self.index_url = (params.get("index_url") or "").strip() or None
+        self.extra_index_urls = [v.strip() for v in params.get("extra_index_urls") or []]
+        self.no_index = bool(params.get("no_index"))
+        self.trusted_hosts = [v.strip() for v in params.get("trusted_hosts") or []]
+        extra_args = params.get("extra_args") or ""
+        try:
+            self.extra_args = shlex.split(extra_args)
+        except ValueError as exc:
+            raise VenvBuildError("extra_args cannot be split into arguments (%s): %s"
+                                 % (exc, masking.mask_text(extra_args)))
+        self.environment = dict((str(k), "" if v is None else str(v)) for k, v in (params.get("environment") or {}).items())
+        self._validate()
+
+    def _validate(self):
+        if self.state not in ("present", "absent"):
+            raise VenvBuildError("state must be present or absent, got %r" % self.state)
+        self.parsed_requirements = pep508.parse_lines(self.requirements, "requirements")
+        self.parsed_constraints = pep508.parse_constraint_lines(self.constraints, "constraints")
+        self.parsed_global_constraints = pep508.parse_constraint_lines(self.global_constraints, "global_constraints")
+        _check_url_list(self.find_links, "find_links")
+        _check_url_list(self.extra_index_urls, "extra_index_urls")
+        if self.index_url:
+            _check_url_list([self.index_url], "index_url")
+        for item in self.facts:
+            if not isinstance(item, dict) or not all(item.get(k) not in (None, "") for k in ("section", "option")):
+                raise VenvBuildError("facts: every item needs a section and an option, got %r" % (item,))
+            for key in ("section", "option"):
+                if re.search(r"[\[\]=\n\r]", str(item[key])):
+                    raise VenvBuildError("facts: %s %r may not contain '[', ']', '=' or a line break" % (key, item[key]))
+        if "/" in self.facts_file:
+            raise VenvBuildError("facts_file must be a file name without '/', got %r" % self.facts_file)
+        if self.mode is not None and not re.match(r"^0?[0-7]{3,4}$", str(self.mode)):
+            raise VenvBuildError("mode must be an octal string such as '0755', got %r" % (self.mode,))
+
+    # --- what the installer gets ---------------------------------------------------------
+
+    @property
+    def requirements_text(self):
+        lines = list(self.requirements)
+        lines.extend("-r %s" % path for path in self.requirements_files)
+        return render_lines(lines)
+
+    @property
+    def constraints_text(self):
+        return render_lines(self.constraints)
+
+    @property
+    def global_constraints_text(self):
+        return render_lines(self.global_constraints)
+
+    @property
+    def has_requirements(self):
+        return bool(self.requirements or self.requirements_files)
+
+    def fingerprint_inputs(self, python_version):
+        """What decides the venv's content; credentials are left out so a rotated password rebuilds nothing."""
+        return {
+            "format": FINGERPRINT_FORMAT,
+            "python": ".".join(python_version.split(".")[:2]),
+            "virtualenv_command": self.virtualenv_command,
+            "system_site_packages": self.system_site_packages,
+            "install_tool": self.install_tool,
+            "requirements": self.requirements,
+            "requirements_files": file_digests(self.requirements_files),
+            "constraints": self.constraints,
+            "global_constraints": self.global_constraints,
+            "find_links": [masking.strip_credentials(v) for v in self.find_links],
+            "index_url": masking.strip_credentials(self.index_url or ""),
+            "extra_index_urls": [masking.strip_credentials(v) for v in self.extra_index_urls],
+            "no_index": self.no_index,
+            "trusted_hosts": self.trusted_hosts,
+            "extra_args": [masking.strip_credentials(a) for a in self.extra_args],
+            "environment": dict((k, masking.strip_credentials(v)) for k, v in self.environment.items()),
+            "require_hashes": self.require_hashes,
+            "package_state": self.package_state,
+            "prune": self.prune,
+        }
+
+    def fingerprint(self, python_version):
+        data = json.dumps(self.fingerprint_inputs(python_version), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(data.encode("utf-8")).hexdigest()
+
+    def check_conflicts(self, env):
+        """Fail when an exact pin on one side cannot satisfy the other side (requirements vs constraints)."""
+        sides = [("requirements", self.parsed_requirements), ("constraints", self.parsed_constraints),
+                 ("global_constraints", self.parsed_global_constraints)]
+        for i, (name_a, side_a) in enumerate(sides):
+            for name_b, side_b in sides[i + 1:]:
+                for a in side_a:
+                    if not a.name or not a.applies(env):
+                        continue
+                    for b in side_b:
+                        if b.name != a.name or not b.applies(env):
+                            continue
+                        for pinned, other, pinned_in, other_in in ((a, b, name_a, name_b), (b, a, name_b, name_a)):
+                            pin = pinned.exact_pin
+                            if pin and other.specifiers and not _pin_satisfies(pin, other.specifiers):
+                                raise VenvBuildError(
+                                    "%s line %r conflicts with %s line %r: %s %s is not allowed by %s"
+                                    % (other_in, other.line.strip(), pinned_in, pinned.line.strip(), a.name, pin,
+                                       ",".join(str(s) for s in other.specifiers)))
+
+
+def _pin_satisfies(pin, specifiers):
+    try:
+        return pep508.specifiers_contain(specifiers, pin)
+    except ValueError:
+        return True  # an arbitrary '===' pin: leave the verdict to the installer
+
+
+def default_log_file(path):
+    """Root logs under /var/log like other services; anyone else next to the venv."""
+    name = os.path.basename(path.rstrip("/")) or "venv"
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        return os.path.join("/var/log/wheelhouse-venv", name + ".log")
+    return os.path.join(os.path.dirname(path.rstrip("/")), "." + name + ".venv_build.log")

@@ -1,0 +1,692 @@
+# -*- coding: utf-8 -*-
+# Copyright: wheelhouse.venv contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Plan, then apply: make the venv at spec.path what spec says, or say what would change.
+
+The plan comes from files alone (pyvenv.cfg, our state file, *.dist-info); only a plan that
+changes something starts the installer. New and rebuilt venvs are built beside the target
+path and swapped in, so a failure never leaves the path missing or broken.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import errno
+import fcntl
+import grp
+import json
+import os
+import pwd
+import re
+import shutil
+import sys
+import tempfile
+import time
+
+from ansible_collections.wheelhouse.venv.plugins.module_utils import commands, facts, masking, pep508, reach
+from ansible_collections.wheelhouse.venv.plugins.module_utils.errors import VenvBuildError
+from ansible_collections.wheelhouse.venv.plugins.module_utils.inputs import (
+    SEED_PACKAGES,
+    find_interpreter,
+    requirement_file_lines,
+)
+from ansible_collections.wheelhouse.venv.plugins.module_utils.venvstate import (
+    CONSTRAINTS_FILE,
+    GLOBAL_CONSTRAINTS_FILE,
+    REQUIREMENTS_FILE,
+    STATE_FILE,
+    STATE_FORMAT,
+    UV_TOOL_DIR,
+    VenvOnDisk,
+    installed_distributions,
+    interpreter_signature,
+    minor_version,
+    package_versions,
+    site_packages_dir,
+)
+
+_FILE_KEYS = (("requirements", REQUIREMENTS_FILE), ("constraints", CONSTRAINTS_FILE),
+              ("global_constraints", GLOBAL_CONSTRAINTS_FILE))
+
+
+class Interpreter(object):
+    def __init__(self, executable, realpath, signature, version):
+        self.executable = executable
+        self.realpath = realpath
+        self.signature = signature
+        self.version = version
+
+
+class Plan(object):
+    """What a run has to do. action: None, 'create', 'rebuild', 'install', 'prune' or 'files'."""
+
+    def __init__(self, action=None, reason=None, pins=None, prune=()):
+        self.action = action
+        self.reasons = [reason] if reason else []
+        self.pins = pins
+        self.prune = sorted(prune)
+        self.fix_ownership = False
+
+    @property
+    def builds_beside(self):
+        return self.action in ("create", "rebuild")
+
+
+def resolve_interpreter(spec, state, run):
+    """The base interpreter and its version; the version is read from our state file when the binary is unchanged."""
+    executable = find_interpreter(spec.python)
+    realpath = os.path.realpath(executable)
+    signature = interpreter_signature(realpath)
+    cached = (state or {}).get("python") or {}
+    if cached.get("realpath") == realpath and cached.get("signature") == signature and cached.get("version"):
+        return Interpreter(executable, realpath, signature, cached["version"])
+    if os.path.realpath(sys.executable) == realpath:
+        return Interpreter(executable, realpath, signature, "%d.%d.%d" % sys.version_info[:3])
+    rc, out, err = run(commands.python_version_command(executable), {})
+    version = out.strip()
+    if rc != 0 or not re.match(r"^\d+\.\d+\.\d+$", version):
+        raise VenvBuildError("python interpreter %s does not run: %s" % (executable, (err or out).strip()[-500:]))
+    return Interpreter(executable, realpath, signature, version)
+
+
+def package_drift(recorded, installed, prune):
+    """Differences between the packages our state file recorded and those installed now."""
+    missing = sorted(n for n in recorded if n not in installed)
+    changed = sorted(n for n in recorded if n in installed and installed[n] != recorded[n])
+    extra = sorted(n for n in installed if n not in recorded and n not in SEED_PACKAGES) if prune else []
+    return missing, changed, extra
+
+
+def make_plan(spec, disk, interp, fingerprint):
+    """Decide from files alone what the run must do."""
+    if not disk.is_venv:
+        return Plan("create", "%s does not exist yet" % spec.path if not disk.exists else "%s is an empty directory" % spec.path)
+    state = disk.state or {}
+    if spec.rebuild:
+        return Plan("rebuild", "rebuild requested")
+    if not disk.python_works:
+        return Plan("rebuild", "the venv's bin/python no longer runs (its base interpreter is gone)")
+    if minor_version(disk.python_version) != minor_version(interp.version):
+        return Plan("rebuild", "the venv was made from Python %s, %s is Python %s"
+                    % (disk.python_version, spec.python, interp.version))
+    if disk.system_site_packages != spec.system_site_packages:
+        return Plan("rebuild", "system_site_packages changed to %s" % spec.system_site_packages)
+    if state and state.get("virtualenv_command", spec.virtualenv_command) != spec.virtualenv_command:
+        return Plan("rebuild", "virtualenv_command changed to %s" % spec.virtualenv_command)
+    if not state:
+        return Plan("install", "the venv has no state file of this module (first run, or an earlier run failed)")
+    if state.get("fingerprint") != fingerprint:
+        return Plan("install", "the inputs changed")
+    if spec.package_state == "latest":
+        return Plan("install", "package_state=latest looks for newer versions")
+    missing, changed, extra = package_drift(state.get("packages") or {}, disk.packages, spec.prune)
+    if missing or changed:
+        reason = "packages drifted from the last run:"
+        if missing:
+            reason += " missing %s;" % ", ".join(missing)
+        if changed:
+            reason += " changed %s;" % ", ".join("%s %s->%s" % (n, state["packages"][n], disk.packages[n]) for n in changed)
+        return Plan("install", reason.rstrip(";"), pins=state.get("packages"))
+    if extra:
+        return Plan("prune", "packages not needed by the requirements: %s" % ", ".join(extra), prune=extra)
+    for key, name in _FILE_KEYS:
+        if disk.files.get(name) != getattr(spec, key + "_text"):
+            return Plan("files", "%s inside the venv differs from the inputs" % name)
+    return Plan()
+
+
+# --- helpers that touch the host ----------------------------------------------------------
+
+def _write_file(path, text, mode=0o644):
+    tmp = path + ".tmp-%d" % os.getpid()
+    with open(tmp, "w") as handle:
+        handle.write(text)
+    os.chmod(tmp, mode)
+    os.replace(tmp, path)
+
+
+def _exchange(a, b):
+    """Swap two directory entries atomically (renameat2 RENAME_EXCHANGE); False when the kernel or fs cannot."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    rc = renameat2(at_fdcwd, a.encode(), at_fdcwd, b.encode(), rename_exchange)
+    if rc == 0:
+        return True
+    if ctypes.get_errno() in (errno.EINVAL, errno.ENOSYS, errno.EPERM, errno.ENOTSUP):
+        return False
+    raise OSError(ctypes.get_errno(), os.strerror(ctypes.get_errno()), b)
+
+
+def swap_into_place(staging, path):
+    """Put the venv built at staging at path; the previous venv (if any) is removed afterwards."""
+    if not os.path.lexists(path):
+        os.rename(staging, path)
+        return
+    if os.path.isdir(path) and not os.listdir(path):
+        os.rmdir(path)
+        os.rename(staging, path)
+        return
+    if _exchange(staging, path):
+        old = staging
+    else:  # two renames: the path is absent for an instant only
+        old = staging + ".old"
+        os.rename(path, old)
+        os.rename(staging, path)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def relocate(staging, path):
+    """Point the scripts of a venv built at staging to its final path (shebangs, activate, pyvenv.cfg)."""
+    old, new = staging.encode(), path.encode()
+    candidates = [os.path.join(staging, "pyvenv.cfg")]
+    bin_dir = os.path.join(staging, "bin")
+    candidates += [os.path.join(bin_dir, n) for n in os.listdir(bin_dir)]
+    for file_path in candidates:
+        if os.path.islink(file_path) or not os.path.isfile(file_path) or os.path.getsize(file_path) > 4 * 1024 * 1024:
+            continue
+        with open(file_path, "rb") as handle:
+            data = handle.read()
+        if old not in data or b"\0" in data[:4096]:
+            continue
+        mode = os.stat(file_path).st_mode
+        with open(file_path, "wb") as handle:
+            handle.write(data.replace(old, new))
+        os.chmod(file_path, mode)
+
+
+def _uid_gid(spec):
+    uid = gid = -1
+    try:
+        if spec.owner is not None:
+            uid = int(spec.owner) if str(spec.owner).isdigit() else pwd.getpwnam(spec.owner).pw_uid
+        if spec.group is not None:
+            gid = int(spec.group) if str(spec.group).isdigit() else grp.getgrnam(spec.group).gr_gid
+    except KeyError as exc:
+        raise VenvBuildError("owner/group does not exist on this host: %s" % exc)
+    return uid, gid
+
+
+def ownership_differs(spec, path):
+    """True when any entry of the venv tree has another owner/group, or the top directory another mode."""
+    if not os.path.isdir(path):
+        return False
+    uid, gid = _uid_gid(spec)
+    if spec.mode is not None and (os.stat(path).st_mode & 0o7777) != int(str(spec.mode), 8):
+        return True
+    if uid == -1 and gid == -1:
+        return False
+    for root, dirs, files in os.walk(path):
+        for name in [""] + dirs + files:
+            st = os.lstat(os.path.join(root, name))
+            if (uid != -1 and st.st_uid != uid) or (gid != -1 and st.st_gid != gid):
+                return True
+    return False
+
+
+def fix_ownership(spec, path):
+    uid, gid = _uid_gid(spec)
+    if uid != -1 or gid != -1:
+        for root, dirs, files in os.walk(path):
+            for name in [""] + dirs + files:
+                target = os.path.join(root, name)
+                st = os.lstat(target)
+                if (uid != -1 and st.st_uid != uid) or (gid != -1 and st.st_gid != gid):
+                    os.lchown(target, uid, gid)
+    if spec.mode is not None:
+        os.chmod(path, int(str(spec.mode), 8))
+
+
+def _same_location(installed_url, requirement_url):
+    def norm(url):
+        url = re.sub(r"^[a-z]+\+", "", url.strip(), flags=re.I).split("#", 1)[0]
+        scheme, sep, rest = url.partition("://")
+        if sep and "@" in rest.rsplit("/", 1)[-1]:
+            rest = rest.rsplit("@", 1)[0]  # a VCS revision
+        return (scheme.lower() + sep + rest).rstrip("/")
+    if requirement_url.startswith(("/", ".", "~")):
+        requirement_url = "file://" + os.path.abspath(os.path.expanduser(requirement_url))
+    return norm(installed_url) == norm(requirement_url)
+
+
+def prune_candidates(spec, dists, python_version):
+    """Installed distributions that nothing in the requirements needs (None when that cannot be known)."""
+    env = pep508.marker_environment(python_version)
+    requirements = list(spec.parsed_requirements)
+    for line in requirement_file_lines(spec.requirements_files):
+        parsed = pep508.metadata_requirement(line)
+        if parsed is not None:
+            requirements.append(parsed)
+    stack = []
+    for requirement in requirements:
+        if not requirement.applies(env):
+            continue
+        if requirement.name:
+            stack.append((requirement.name, set(requirement.extras)))
+            continue
+        matches = [d for d in dists.values() if d.direct_url and _same_location(d.direct_url, requirement.url)]
+        if not matches:
+            return None
+        stack.extend((d.name, set(requirement.extras)) for d in matches)
+    needed = {}
+    while stack:
+        name, extras = stack.pop()
+        dist = dists.get(name)
+        if dist is None or (name in needed and extras <= needed[name]):
+            continue
+        needed[name] = needed.get(name, set()) | extras
+        for text in dist.requires:
+            dep = pep508.metadata_requirement(text)
+            if dep is None or not dep.name:
+                continue
+            if dep.marker is not None:
+                applies = False
+                for extra in [""] + sorted(needed[name]):
+                    env["extra"] = extra
+                    if dep.marker.evaluate(env):
+                        applies = True
+                        break
+                env["extra"] = ""
+                if not applies:
+                    continue
+            stack.append((dep.name, set(dep.extras)))
+    return sorted(n for n in dists if n not in needed and n not in SEED_PACKAGES)
+
+
+def changes_between(before, after):
+    added = dict((n, v) for n, v in after.items() if n not in before)
+    removed = dict((n, v) for n, v in before.items() if n not in after)
+    upgraded = dict((n, {"before": before[n], "after": v}) for n, v in after.items() if n in before and before[n] != v)
+    return added, removed, upgraded
+
+
+def _packages_text(packages):
+    return "".join("%s==%s\n" % item for item in sorted(packages.items()))
+
+
+# --- the run ------------------------------------------------------------------------------
+
+class Sync(object):
+    """One run of the module: plan from files, then apply (or, in check mode, report)."""
+
+    def __init__(self, spec, check_mode, run):
+        self.spec = spec
+        self.check_mode = check_mode
+        self._run = run
+        self.commands = []
+        self.warnings = []
+        self.log_opened = False
+
+    # logging and running ----------------------------------------------------------------
+
+    def log(self, text):
+        if self.check_mode:
+            return
+        try:
+            log_dir = os.path.dirname(self.spec.log_file)
+            if log_dir and not os.path.isdir(log_dir):
+                os.makedirs(log_dir, 0o755)
+            with open(self.spec.log_file, "a") as handle:
+                if not self.log_opened:
+                    handle.write("\n=== %s venv_build %s\n" % (time.strftime("%Y-%m-%d %H:%M:%S"), self.spec.path))
+                    self.log_opened = True
+                handle.write(masking.mask_text(text).rstrip("\n") + "\n")
+        except (IOError, OSError) as exc:
+            self.warnings.append("cannot write the log file %s: %s" % (self.spec.log_file, exc))
+
+    def run(self, argv, env, what):
+        shown = commands.display(argv)
+        self.commands.append(shown)
+        self.log("$ " + shown)
+        rc, out, err = self._run(argv, env)
+        self.log(out or "")
+        self.log(err or "")
+        if rc != 0:
+            tail = masking.mask_text(((err or "") + "\n" + (out or "")).strip())[-3000:]
+            raise VenvBuildError(
+                "%s failed (exit code %d); the venv at %s is as it was before this run. See %s. Output:\n%s"
+                % (what, rc, self.spec.path, self.spec.log_file, tail),
+                rc=rc, stderr=masking.mask_text(err or "")[-8000:], stdout=masking.mask_text(out or "")[-8000:],
+                log_file=self.spec.log_file, commands=list(self.commands))
+        return out, err
+
+    # entry point -------------------------------------------------------------------------
+
+    def execute(self):
+        spec = self.spec
+        disk = VenvOnDisk(spec.path)
+        if spec.state == "absent":
+            return self.absent(disk)
+        if disk.exists and not disk.is_venv and not disk.is_empty_dir:
+            raise VenvBuildError("%s exists but is not a venv (no pyvenv.cfg): refusing to replace it" % spec.path)
+        interp = resolve_interpreter(spec, disk.state, self._run)
+        spec.check_conflicts(pep508.marker_environment(interp.version))
+        fingerprint = spec.fingerprint(interp.version)
+        plan = make_plan(spec, disk, interp, fingerprint)
+        plan.fix_ownership = (spec.owner is not None or spec.group is not None or spec.mode is not None) \
+            and not plan.builds_beside and ownership_differs(spec, spec.path)
+        if plan.action is None and not plan.fix_ownership:
+            return self.result(False, disk, disk.packages, interp, fingerprint, plan)
+        if self.check_mode:
+            return self.predict(disk, interp, fingerprint, plan)
+        with self.locked():
+            disk = VenvOnDisk(spec.path)  # another run may have finished while we waited
+            plan = make_plan(spec, disk, interp, fingerprint)
+            plan.fix_ownership = (spec.owner is not None or spec.group is not None or spec.mode is not None) \
+                and not plan.builds_beside and ownership_differs(spec, spec.path)
+            if plan.action is None and not plan.fix_ownership:
+                return self.result(False, disk, disk.packages, interp, fingerprint, plan)
+            self.log("plan: %s (%s)" % (plan.action or "ownership", "; ".join(plan.reasons) or "owner/group/mode"))
+            return self.apply(disk, interp, fingerprint, plan)
+
+    @contextlib.contextmanager
+    def locked(self):
+        parent = os.path.dirname(self.spec.path)
+        if not os.path.isdir(parent):
+            os.makedirs(parent, 0o755)
+        lock_path = os.path.join(parent, ".%s.venv_build.lock" % os.path.basename(self.spec.path))
+        with open(lock_path, "a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    # state absent ---------------------------------------------------------------------------
+
+    def absent(self, disk):
+        result = {"changed": False, "path": self.spec.path, "commands": [], "packages": {}, "added": {},
+                  "removed": {}, "upgraded": {}, "fingerprint": None, "python_version": disk.python_version,
+                  "facts_written": False, "log_file": self.spec.log_file, "reasons": []}
+        if not disk.exists:
+            return result
+        if not disk.is_venv and not disk.is_empty_dir:
+            raise VenvBuildError("%s exists but is not a venv (no pyvenv.cfg): refusing to remove it" % self.spec.path)
+        result.update(changed=True, removed=disk.packages, reasons=["state=absent"])
+        result["diff"] = {"before": {"path": self.spec.path, "state": "present"}, "after": {"path": self.spec.path, "state": "absent"}}
+        if not self.check_mode:
+            shutil.rmtree(self.spec.path)
+        return result
+
+    # check mode -------------------------------------------------------------------------------
+
+    def predict(self, disk, interp, fingerprint, plan):
+        """Check mode: what a real run would do, without touching the venv, its files or the facts."""
+        spec = self.spec
+        files_change = any(disk.files.get(name) != getattr(spec, key + "_text") for key, name in _FILE_KEYS)
+        after = None
+        changed = True
+        if plan.action == "install" and spec.has_requirements:
+            after = self.dry_run(disk, plan)
+            if after is not None and not files_change and not plan.fix_ownership:
+                changed = after != disk.packages
+        elif plan.action == "prune":
+            after = dict((n, v) for n, v in disk.packages.items() if n not in plan.prune)
+        elif plan.action == "files":
+            after = disk.packages
+        self.commands = self.planned_commands(plan, disk)
+        return self.result(changed, disk, after, interp, fingerprint, plan, predicted=True)
+
+    def dry_run(self, disk, plan):
+        """Packages after the install, asked of the installer with --dry-run (None when it cannot tell)."""
+        spec = self.spec
+        tmp = tempfile.mkdtemp(prefix="venv_build-check-")
+        try:
+            files = self.write_installer_files(tmp, plan)
+            report = os.path.join(tmp, "report.json")
+            uv = self.find_uv(spec.path)
+            if spec.install_tool == "uv" and uv is None:
+                return None
+            argv = commands.install_command(spec, spec.path, files, uv=uv, pins_file=files.get("pins"),
+                                            upgrade=spec.package_state == "latest",
+                                            dry_run_report=report if spec.install_tool == "pip" else None)
+            if spec.install_tool == "uv":
+                argv.append("--dry-run")
+            rc, out, err = self._run(argv, commands.installer_environment(spec))
+            if rc != 0:
+                raise VenvBuildError("the installer's dry run failed (exit code %d): %s"
+                                     % (rc, masking.mask_text((err or out).strip())[-3000:]))
+            after = dict(disk.packages)
+            if spec.install_tool == "pip":
+                with open(report) as handle:
+                    for item in json.load(handle).get("install", []):
+                        meta = item.get("metadata", {})
+                        after[pep508.canonical_name(meta["name"])] = meta["version"]
+            else:
+                for line in (err + "\n" + out).splitlines():
+                    match = re.match(r"^\s*([+-])\s*([A-Za-z0-9._-]+)==(\S+)", line)
+                    if match and match.group(1) == "+":
+                        after[pep508.canonical_name(match.group(2))] = match.group(3)
+                    elif match and after.get(pep508.canonical_name(match.group(2))) == match.group(3):
+                        del after[pep508.canonical_name(match.group(2))]
+            if spec.prune:
+                after = dict((n, v) for n, v in after.items() if n not in plan.prune)
+            return after
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    def planned_commands(self, plan, disk):
+        spec = self.spec
+        files = dict((key, os.path.join(spec.path, name)) for key, name in _FILE_KEYS)
+        planned = []
+        if plan.builds_beside:
+            planned.append(commands.create_venv_command(spec, spec.python, spec.path, self.virtualenv_executable()))
+        uv = self.find_uv(spec.path) or os.path.join(spec.path, UV_TOOL_DIR, "bin", "uv")
+        if plan.action in ("create", "rebuild", "install") and spec.has_requirements:
+            planned.append(commands.install_command(spec, spec.path, files, uv=uv,
+                                                    upgrade=spec.package_state == "latest"))
+        if plan.action == "prune":
+            planned.append(commands.uninstall_command(spec, spec.path, plan.prune, uv=uv))
+        return [commands.display(argv) for argv in planned]
+
+    # applying ----------------------------------------------------------------------------------
+
+    def virtualenv_executable(self):
+        if self.spec.virtualenv_command != "virtualenv":
+            return None
+        for folder in os.environ.get("PATH", "").split(os.pathsep):
+            candidate = os.path.join(folder, "virtualenv")
+            if folder and os.access(candidate, os.X_OK):
+                return candidate
+        return None
+
+    def find_uv(self, venv):
+        spec = self.spec
+        if spec.install_tool != "uv":
+            return None
+        if spec.uv_executable:
+            if not os.access(spec.uv_executable, os.X_OK):
+                raise VenvBuildError("uv_executable %s does not exist or is not executable" % spec.uv_executable)
+            return spec.uv_executable
+        for folder in os.environ.get("PATH", "").split(os.pathsep):
+            candidate = os.path.join(folder, "uv")
+            if folder and os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+                return candidate
+        bundled = os.path.join(venv, UV_TOOL_DIR, "bin", "uv")
+        return bundled if os.access(bundled, os.X_OK) else None
+
+    def write_installer_files(self, folder, plan):
+        spec = self.spec
+        files = {}
+        for key, name in _FILE_KEYS:
+            files[key] = os.path.join(folder, name)
+            _write_file(files[key], getattr(spec, key + "_text"))
+        if plan.pins:
+            files["pins"] = os.path.join(folder, "recorded-pins.txt")
+            _write_file(files["pins"], _packages_text(plan.pins))
+        return files
+
+    def ensure_uv(self, venv, files):
+        uv = self.find_uv(venv)
+        if uv is None and self.spec.install_tool == "uv":
+            self.run(commands.uv_bootstrap_command(self.spec, venv, files), commands.installer_environment(self.spec),
+                     "installing uv into %s" % os.path.join(self.spec.path, UV_TOOL_DIR))
+            uv = os.path.join(venv, UV_TOOL_DIR, "bin", "uv")
+        return uv
+
+    def install(self, venv, files, plan, uv):
+        spec = self.spec
+        if spec.has_requirements:
+            argv = commands.install_command(spec, venv, files, uv=uv, pins_file=files.get("pins"),
+                                            upgrade=spec.package_state == "latest")
+            self.run(argv, commands.installer_environment(spec), "%s install" % spec.install_tool)
+        dists = installed_distributions(site_packages_dir(venv, self._venv_version(venv)))
+        if spec.prune:
+            extra = prune_candidates(spec, dists, self._venv_version(venv))
+            if extra is None:
+                self.warnings.append("prune skipped: a URL or path requirement matches no installed distribution")
+            elif extra:
+                self.run(commands.uninstall_command(spec, venv, extra, uv=uv), commands.installer_environment(spec),
+                         "removing packages not needed (prune)")
+                dists = installed_distributions(site_packages_dir(venv, self._venv_version(venv)))
+        return package_versions(dists)
+
+    @staticmethod
+    def _venv_version(venv):
+        return VenvOnDisk(venv).python_version
+
+    def write_state(self, venv, interp, fingerprint, packages):
+        state = {
+            "format": STATE_FORMAT,
+            "fingerprint": fingerprint,
+            "python": {"realpath": interp.realpath, "signature": interp.signature, "version": interp.version},
+            "virtualenv_command": self.spec.virtualenv_command,
+            "install_tool": self.spec.install_tool,
+            "packages": packages,
+            "written": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        }
+        _write_file(os.path.join(venv, STATE_FILE), json.dumps(state, indent=1, sort_keys=True) + "\n")
+
+    def apply(self, disk, interp, fingerprint, plan):
+        spec = self.spec
+        if plan.action in ("create", "rebuild", "install") and spec.has_requirements:
+            reach.check_locations(spec)
+        if plan.builds_beside:
+            packages = self.build_beside(disk, interp, fingerprint, plan)
+        elif plan.action in ("install", "prune", "files"):
+            packages = self.update_in_place(disk, interp, fingerprint, plan)
+        else:
+            packages = disk.packages
+        if plan.fix_ownership or plan.builds_beside:
+            fix_ownership(spec, spec.path)
+        files_changed = any(disk.files.get(name) != getattr(spec, key + "_text") for key, name in _FILE_KEYS)
+        changed = plan.builds_beside or files_changed or packages != disk.packages or plan.fix_ownership
+        result = self.result(changed, disk, packages, interp, fingerprint, plan)
+        if changed and spec.facts:
+            result["facts_written"] = self.write_facts()
+        return result
+
+    def build_beside(self, disk, interp, fingerprint, plan):
+        spec = self.spec
+        parent = os.path.dirname(spec.path)
+        staging = tempfile.mkdtemp(prefix=".%s.venv_build-" % os.path.basename(spec.path), dir=parent)
+        try:
+            self.run(commands.create_venv_command(spec, interp.executable, staging, self.virtualenv_executable()),
+                     {}, "creating the venv with %s" % spec.virtualenv_command)
+            files = self.write_installer_files(staging, plan)
+            files.pop("pins", None)
+            old_uv = os.path.join(spec.path, UV_TOOL_DIR)
+            if spec.install_tool == "uv" and os.path.isdir(old_uv) and not os.path.islink(old_uv):
+                shutil.copytree(old_uv, os.path.join(staging, UV_TOOL_DIR), symlinks=True)
+            uv = self.ensure_uv(staging, files)
+            packages = self.install(staging, files, plan, uv)
+            relocate(staging, spec.path)
+            self.write_state(staging, interp, fingerprint, packages)
+            os.chmod(staging, 0o755)
+            if spec.owner is not None or spec.group is not None or spec.mode is not None:
+                fix_ownership(spec, staging)
+            swap_into_place(staging, spec.path)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        self.log("venv %s %s" % (spec.path, "created" if plan.action == "create" else "rebuilt"))
+        return packages
+
+    def update_in_place(self, disk, interp, fingerprint, plan):
+        spec = self.spec
+        tmp = tempfile.mkdtemp(prefix=".%s.venv_build-files-" % os.path.basename(spec.path), dir=os.path.dirname(spec.path))
+        try:
+            files = self.write_installer_files(tmp, plan)
+            uv = None
+            if plan.action == "prune":
+                uv = self.find_uv(spec.path)
+                if spec.install_tool == "uv" and uv is None:
+                    uv = self.ensure_uv(spec.path, files)
+                self.run(commands.uninstall_command(spec, spec.path, plan.prune, uv=uv),
+                         commands.installer_environment(spec), "removing packages not needed (prune)")
+                packages = package_versions(installed_distributions(site_packages_dir(spec.path, disk.python_version)))
+            elif plan.action == "install":
+                uv = self.ensure_uv(spec.path, files)
+                packages = self.install(spec.path, files, plan, uv)
+            else:
+                packages = disk.packages
+            for key, name in _FILE_KEYS:
+                os.replace(files[key], os.path.join(spec.path, name))
+            self.write_state(spec.path, interp, fingerprint, packages)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        return packages
+
+    def write_facts(self):
+        spec = self.spec
+        path = os.path.join(spec.facts_dir, spec.facts_file + ".fact")
+        if not os.path.isdir(spec.facts_dir):
+            os.makedirs(spec.facts_dir, 0o755)
+        try:
+            with open(path) as handle:
+                before = handle.read()
+        except (IOError, OSError):
+            before = ""
+        after = facts.merge_facts(before, spec.facts)
+        if after == before:
+            return False
+        _write_file(path, after, 0o644)
+        return True
+
+    # result --------------------------------------------------------------------------------------
+
+    def result(self, changed, disk, packages, interp, fingerprint, plan, predicted=False):
+        spec = self.spec
+        before = disk.packages
+        shown_after = packages if packages is not None else before
+        added, removed, upgraded = changes_between(before, shown_after) if packages is not None else ({}, {}, {})
+        result = {
+            "changed": bool(changed),
+            "path": spec.path,
+            "python_version": interp.version if (plan.builds_beside or not disk.python_version) else disk.python_version,
+            "packages": shown_after,
+            "added": added,
+            "removed": removed,
+            "upgraded": upgraded,
+            "fingerprint": fingerprint,
+            "commands": list(self.commands),
+            "facts_written": False,
+            "log_file": spec.log_file,
+            "reasons": list(plan.reasons),
+        }
+        if changed:
+            diff = []
+            for key, name in _FILE_KEYS:
+                old, new = disk.files.get(name) or "", getattr(spec, key + "_text")
+                if old != new or plan.builds_beside:
+                    diff.append({"before_header": os.path.join(spec.path, name), "after_header": os.path.join(spec.path, name),
+                                 "before": old, "after": new})
+            after_text = _packages_text(shown_after) if packages is not None else "(resolved by the installer at run time)\n"
+            diff.append({"before_header": "%s (installed packages)" % spec.path,
+                         "after_header": "%s (installed packages%s)" % (spec.path, ", predicted" if predicted else ""),
+                         "before": _packages_text(before), "after": after_text})
+            result["diff"] = masking.mask_data(diff)
+        if predicted and changed and spec.facts:
+            result["facts_written"] = True
+        return result
+
+
+def sync(spec, check_mode, run):
+    """Make the venv at spec.path match spec (or report what would change); return (result, warnings)."""
+    runner = Sync(spec, check_mode, run)
+    result = runner.execute()
+    return masking.mask_data(result), runner.warnings

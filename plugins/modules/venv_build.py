@@ -1,0 +1,444 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: wheelhouse.venv contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: venv_build
+short_description: Python virtual environments from requirements and constraints, idempotent without running pip
+version_added: 0.1.0
+description:
+  - Makes the Python virtual environment at O(path) contain exactly what O(requirements),
+    O(requirements_files), O(constraints) and O(global_constraints) ask for, installed with
+    C(pip) or C(uv).
+  - Decides from files alone whether anything must change - C(pyvenv.cfg), the installed
+    C(*.dist-info) metadata and a state file the module keeps inside the venv
+    (C(wheelhouse-venv.json)) with a fingerprint of the normalized inputs and the installed set.
+    A re-run with the same inputs and an intact venv starts no pip, no uv and no venv Python,
+    and RV(commands) is empty.
+  - Drift is repaired - a package upgraded, downgraded or removed by hand is put back to the
+    version recorded by the last successful run; a venv whose base interpreter is gone, or that
+    was made from another Python minor version, is rebuilt.
+  - A new venv, and every rebuild, is built in a hidden directory beside O(path) and then swapped
+    into place (an atomic C(renameat2) exchange where the kernel and file system support it). If the
+    build fails, the venv that was at O(path) is still there and still works. Changes to an existing
+    venv are made in place by the installer, which resolves and builds everything before it
+    touches the venv; the state file is written last, so a failed or interrupted run is retried by
+    the next one.
+  - Writes C(requirements.txt), C(constraints.txt) and C(global-constraints.txt) inside the venv,
+    as the OpenStack-Ansible C(python_venv_build) role does, and passes both constraint files to
+    the installer.
+  - Credentials inside URLs (C(https://user:secret@host/...)) are masked in results, warnings,
+    errors, diffs and the log file.
+author:
+  - wheelhouse.venv contributors
+attributes:
+  check_mode:
+    support: full
+    details:
+      - Touches nothing (no directory, no file, no fact). When packages of an existing venv would
+        change, the installer is asked with C(--dry-run) so that RV(changed) and the diff are
+        truthful; that needs the package index to be reachable.
+  diff_mode:
+    support: full
+    details:
+      - Shows the text changes of the requirements and constraints files and the package versions
+        before and after.
+  platform:
+    platforms: posix
+options:
+  path:
+    description:
+      - Absolute path of the venv directory.
+    type: path
+    required: true
+  state:
+    description:
+      - V(present) makes the venv; V(absent) removes it (only a directory that is a venv).
+    type: str
+    choices: [present, absent]
+    default: present
+  python:
+    description:
+      - The interpreter the venv is made from, a name looked up on E(PATH) or an absolute path.
+      - When the venv exists but was made from another Python minor version (C(pyvenv.cfg)), it is
+        rebuilt. Patch releases (3.11.2 to 3.11.4) do not rebuild.
+    type: str
+    default: python3
+  virtualenv_command:
+    description:
+      - V(venv) uses the standard library's C(venv) module; V(virtualenv) uses the C(virtualenv)
+        command found on E(PATH), or C(python -m virtualenv).
+      - Changing it rebuilds the venv.
+    type: str
+    choices: [venv, virtualenv]
+    default: venv
+  system_site_packages:
+    description:
+      - Give the venv access to the base interpreter's site-packages. Changing it rebuilds the venv.
+    type: bool
+    default: false
+  requirements:
+    description:
+      - Requirement lines - PEP 508 names with specifiers, extras and markers (V(requests>=2.31)),
+        direct references (V(name @ https://host/name-1.0.tar.gz), V(name @ git+https://host/repo@v1)),
+        VCS URLs (V(git+https://host/repo.git@v1#egg=name)), wheel or sdist URLs and local paths.
+      - A line may carry C(--hash=sha256:...) options for hash-checking mode, or start with C(-e) for
+        an editable install. Other installer options belong in the options of this module.
+      - Each line is validated before anything changes; an invalid line fails the task and is named.
+    type: list
+    elements: str
+    default: []
+  requirements_files:
+    description:
+      - Requirements files already on the host, passed to the installer with C(-r). Their content
+        (and that of files they include with C(-r)/C(-c)) is part of the fingerprint.
+    type: list
+    elements: path
+    default: []
+  constraints:
+    description:
+      - Constraint lines (named requirements, usually exact pins), written to C(constraints.txt)
+        inside the venv and passed with C(-c).
+      - A constraint whose exact pin contradicts a requirement (or the other way round) fails the task
+        before anything changes.
+    type: list
+    elements: str
+    default: []
+  global_constraints:
+    description:
+      - Constraint lines shared by many venvs, written to C(global-constraints.txt) and passed with C(-c)
+        as well.
+    type: list
+    elements: str
+    default: []
+  find_links:
+    description:
+      - Locations (local directories or URLs) to look for wheels in, passed with C(--find-links).
+      - Each location is checked to be reachable before anything changes.
+    type: list
+    elements: str
+    default: []
+  index_url:
+    description:
+      - Base URL of the package index (C(--index-url)). May carry credentials; they are masked in all output.
+    type: str
+  extra_index_urls:
+    description:
+      - Further package indexes (C(--extra-index-url)).
+    type: list
+    elements: str
+    default: []
+  no_index:
+    description:
+      - Ignore package indexes, install from O(find_links) only (C(--no-index)).
+    type: bool
+    default: false
+  trusted_hosts:
+    description:
+      - Hosts whose TLS certificate is not verified (pip C(--trusted-host), uv C(--allow-insecure-host)).
+    type: list
+    elements: str
+    default: []
+  extra_args:
+    description:
+      - Further arguments for the installer, split like a shell would (for example V(--no-build-isolation)).
+    type: str
+    default: ''
+  environment:
+    description:
+      - Environment variables for the installer (for example C(PIP_CERT), C(UV_CACHE_DIR)).
+    type: dict
+    default: {}
+  install_tool:
+    description:
+      - The installer. V(uv) is found in this order - O(uv_executable); C(uv) on E(PATH); a uv the
+        module installed earlier in C(<path>/.uv/); otherwise the module installs the C(uv) package
+        with the venv's pip from the same index options into C(<path>/.uv/) (outside site-packages,
+        so it is not one of the venv's packages).
+    type: str
+    choices: [pip, uv]
+    default: pip
+  uv_executable:
+    description:
+      - Path of the uv binary to use with O(install_tool=uv).
+    type: path
+  require_hashes:
+    description:
+      - Pass C(--require-hashes) - every requirement must be pinned with C(==) and carry C(--hash).
+    type: bool
+    default: false
+  package_state:
+    description:
+      - V(present) installs what is missing and keeps what satisfies the requirements.
+      - V(latest) re-resolves on every run (the installer runs every time) and upgrades to the newest
+        allowed versions; it reports changed only when a version actually changed.
+    type: str
+    choices: [present, latest]
+    default: present
+  prune:
+    description:
+      - After installing, remove distributions that nothing in the requirements needs (like
+        C(pip-sync)), found by walking the installed metadata from the requirements. C(pip),
+        C(setuptools) and C(wheel) are kept.
+      - Without O(prune), packages installed by hand beside the requirements are left alone and are not
+        drift.
+    type: bool
+    default: false
+  rebuild:
+    description:
+      - Build the venv from scratch (beside O(path), then swapped in). The old venv serves until the
+        new one is in place; if the build fails, the old venv stays.
+    type: bool
+    default: false
+  owner:
+    description:
+      - Owner of every file of the venv tree.
+    type: str
+  group:
+    description:
+      - Group of every file of the venv tree.
+    type: str
+  mode:
+    description:
+      - Mode of the venv directory itself (an octal string such as V('0755')); files inside keep the
+        modes the tools gave them.
+    type: raw
+  facts:
+    description:
+      - Local facts to set when this run changed the venv, written to
+        C(<facts_dir>/<facts_file>.fact) (INI, mode 0644) so that M(ansible.builtin.setup) shows them as
+        C(ansible_local[facts_file][section][option]). Sections and options written by others are kept.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      section:
+        description: INI section.
+        type: str
+        required: true
+      option:
+        description: INI option.
+        type: str
+        required: true
+      value:
+        description: The value.
+        type: raw
+  facts_file:
+    description:
+      - Base name of the facts file, without C(.fact). Defaults to the venv directory's name.
+    type: str
+  facts_dir:
+    description:
+      - Directory of local facts files.
+    type: path
+    default: /etc/ansible/facts.d
+  log_file:
+    description:
+      - Where the commands this module runs and their output are appended (credentials masked).
+      - Defaults to C(/var/log/wheelhouse-venv/<name>.log) when running as root, otherwise to
+        C(.<name>.venv_build.log) beside the venv. Error messages name it.
+    type: path
+notes:
+  - The state file C(wheelhouse-venv.json) inside the venv is how the module knows a venv is up to
+    date without running pip; deleting it makes the next run call the installer once (and report
+    changed only if something did change).
+  - Changing only the password in an index URL does not count as a change of inputs.
+  - Runs that would change the same venv are serialized with a lock file C(.<name>.venv_build.lock)
+    beside the venv.
+seealso:
+  - module: ansible.builtin.pip
+    description: The builtin module this one replaces for venvs.
+  - name: python_venv_build role
+    description: >-
+      The role of this collection (wheelhouse.venv.python_venv_build) that builds wheels once per
+      platform on a build host and uses this module on every target.
+    link: https://docs.openstack.org/ansible-role-python_venv_build/latest/
+"""
+
+EXAMPLES = r"""
+- name: Make /opt/app/venv with pinned requirements
+  wheelhouse.venv.venv_build:
+    path: /opt/app/venv
+    requirements:
+      - flask>=3
+      - gunicorn
+    constraints:
+      - flask==3.1.0
+      - gunicorn==23.0.0
+
+- name: Install from a local wheelhouse only, with uv, and remove what is not needed
+  wheelhouse.venv.venv_build:
+    path: /opt/app/venv
+    install_tool: uv
+    requirements_files:
+      - /opt/app/requirements.txt
+    find_links:
+      - /srv/wheels
+    no_index: true
+    prune: true
+
+- name: A venv from a private index (the password never shows in output)
+  wheelhouse.venv.venv_build:
+    path: /opt/tools/venv
+    python: python3.11
+    requirements:
+      - internal-tool==2.4.1
+    index_url: "https://deploy:{{ vault_index_password }}@pypi.example.com/simple"
+    owner: tools
+    group: tools
+
+- name: Record the deployed version as a local fact when the venv changed
+  wheelhouse.venv.venv_build:
+    path: /opt/glance/venv
+    requirements:
+      - glance==29.0.0
+    facts:
+      - section: glance
+        option: venv_tag
+        value: "29.0.0"
+    facts_file: openstack_ansible
+  notify: restart glance
+
+- name: Rebuild the venv from scratch (the old one serves until the new one is in place)
+  wheelhouse.venv.venv_build:
+    path: /opt/app/venv
+    requirements:
+      - flask
+    rebuild: true
+
+- name: Remove a venv
+  wheelhouse.venv.venv_build:
+    path: /opt/old/venv
+    state: absent
+"""
+
+RETURN = r"""
+path:
+  description: The venv directory.
+  returned: always
+  type: str
+  sample: /opt/app/venv
+python_version:
+  description: The version of the venv's Python (X.Y.Z).
+  returned: always
+  type: str
+  sample: 3.11.2
+packages:
+  description: Installed distributions after the run (predicted in check mode), canonical name to version.
+  returned: always
+  type: dict
+  sample: {"flask": "3.1.0", "pip": "23.0.1", "werkzeug": "3.1.3"}
+added:
+  description: Distributions this run installed (name to version).
+  returned: always
+  type: dict
+  sample: {"gunicorn": "23.0.0"}
+removed:
+  description: Distributions this run removed (name to version).
+  returned: always
+  type: dict
+  sample: {"six": "1.16.0"}
+upgraded:
+  description: Distributions whose version changed (name to before/after).
+  returned: always
+  type: dict
+  sample: {"flask": {"before": "3.0.3", "after": "3.1.0"}}
+fingerprint:
+  description: sha256 of the normalized inputs (credentials excluded) recorded in the venv's state file.
+  returned: always
+  type: str
+  sample: 4f6c0e9d1c0b3f9e6c5a0f1e2d3c4b5a69788796a5b4c3d2e1f0a9b8c7d6e5f4
+commands:
+  description:
+    - The command lines this run executed (in check mode - would execute), credentials masked.
+      Empty when nothing had to be done.
+  returned: always
+  type: list
+  elements: str
+  sample: ["/opt/app/venv/bin/python -m pip install --disable-pip-version-check --no-input -r /opt/app/.app.venv_build-x/requirements.txt -c ..."]
+facts_written:
+  description: Whether the local facts file was written (in check mode - would be).
+  returned: always
+  type: bool
+  sample: true
+log_file:
+  description: The log file of this venv.
+  returned: always
+  type: str
+  sample: /var/log/wheelhouse-venv/venv.log
+reasons:
+  description: Why the run had to act (empty on a no-op).
+  returned: always
+  type: list
+  elements: str
+  sample: ["the inputs changed"]
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.wheelhouse.venv.plugins.module_utils.errors import VenvBuildError
+from ansible_collections.wheelhouse.venv.plugins.module_utils.inputs import VenvSpec
+from ansible_collections.wheelhouse.venv.plugins.module_utils.masking import find_secrets_in, mask_text
+from ansible_collections.wheelhouse.venv.plugins.module_utils.sync import sync
+
+ARGUMENT_SPEC = dict(
+    path=dict(type="path", required=True),
+    state=dict(type="str", default="present", choices=["present", "absent"]),
+    python=dict(type="str", default="python3"),
+    virtualenv_command=dict(type="str", default="venv", choices=["venv", "virtualenv"]),
+    system_site_packages=dict(type="bool", default=False),
+    requirements=dict(type="list", elements="str", default=[]),
+    requirements_files=dict(type="list", elements="path", default=[]),
+    constraints=dict(type="list", elements="str", default=[]),
+    global_constraints=dict(type="list", elements="str", default=[]),
+    find_links=dict(type="list", elements="str", default=[]),
+    index_url=dict(type="str"),
+    extra_index_urls=dict(type="list", elements="str", default=[]),
+    no_index=dict(type="bool", default=False),
+    trusted_hosts=dict(type="list", elements="str", default=[]),
+    extra_args=dict(type="str", default=""),
+    environment=dict(type="dict", default={}),
+    install_tool=dict(type="str", default="pip", choices=["pip", "uv"]),
+    uv_executable=dict(type="path"),
+    require_hashes=dict(type="bool", default=False),
+    package_state=dict(type="str", default="present", choices=["present", "latest"]),
+    prune=dict(type="bool", default=False),
+    rebuild=dict(type="bool", default=False),
+    owner=dict(type="str"),
+    group=dict(type="str"),
+    mode=dict(type="raw"),
+    facts=dict(type="list", elements="dict", default=[], options=dict(
+        section=dict(type="str", required=True),
+        option=dict(type="str", required=True),
+        value=dict(type="raw"),
+    )),
+    facts_file=dict(type="str"),
+    facts_dir=dict(type="path", default="/etc/ansible/facts.d"),
+    log_file=dict(type="path"),
+)
+
+
+def main():
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+
+    def run(argv, env):
+        return module.run_command(argv, environ_update=env, check_rc=False)
+
+    # Ansible strips these strings from everything it returns, the invocation included.
+    module.no_log_values.update(find_secrets_in(module.params))
+    try:
+        spec = VenvSpec(module.params)
+        result, warnings = sync(spec, module.check_mode, run)
+    except VenvBuildError as exc:
+        module.fail_json(msg=mask_text(exc.msg), **exc.details)
+    for warning in warnings:
+        module.warn(mask_text(warning))
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
