@@ -57,9 +57,7 @@ class Version(object):
         self.local = tuple(int(p) if p.isdigit() else p.lower() for p in re.split(r"[-_.]", local)) if local else None
 
     def _key(self, with_local=True):
-        release = list(self.release)
-        while len(release) > 1 and release[-1] == 0:
-            release.pop()
+        release = _trimmed(self.release)
         if self.pre is None and self.post is None and self.dev is not None:
             pre = (-1, 0)  # 1.0.dev0 sorts before 1.0a0
         elif self.pre is None:
@@ -71,7 +69,7 @@ class Version(object):
         local = ()
         if with_local and self.local is not None:
             local = tuple((1, p, "") if isinstance(p, int) else (0, 0, p) for p in self.local)
-        return (self.epoch, tuple(release), pre, post, dev, local)
+        return (self.epoch, release, pre, post, dev, local)
 
     @property
     def public(self):
@@ -163,11 +161,19 @@ class Specifier(object):
             return plain <= spec
         if self.op == ">=":
             return plain >= spec
+        same_release = _trimmed(plain.release) == _trimmed(spec.release)
         if self.op == "<":
-            return plain < spec and not (not spec.is_prerelease and plain.is_prerelease and plain.release == spec.release)
+            return plain < spec and not (not spec.is_prerelease and plain.is_prerelease and same_release)
         if self.op == ">":
-            return plain > spec and not (plain.post is not None and spec.post is None and plain.release == spec.release)
+            return plain > spec and not (plain.post is not None and spec.post is None and same_release)
         raise ValueError(self.op)
+
+
+def _trimmed(release):
+    release = list(release)
+    while len(release) > 1 and release[-1] == 0:
+        release.pop()
+    return tuple(release)
 
 
 def parse_specifiers(text):

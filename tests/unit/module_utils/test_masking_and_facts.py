@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+from ansible_collections.wheelhouse.venv.plugins.module_utils import facts, masking
+
+
+def test_password_in_url_is_masked():
+    text = "Looking in indexes: https://deploy:s3cr3t@pypi.example.com/simple"
+    masked = masking.mask_text(text)
+    assert "s3cr3t" not in masked
+    assert "https://deploy:********@pypi.example.com/simple" in masked
+
+
+def test_lone_token_is_masked_for_web_urls_only():
+    assert masking.mask_text("https://ghp_TOKEN@git.example.com/x") == "https://********@git.example.com/x"
+    assert masking.mask_text("git+https://ghp_TOKEN@git.example.com/x") == "git+https://********@git.example.com/x"
+    assert masking.mask_text("git+ssh://git@git.example.com/x") == "git+ssh://git@git.example.com/x"
+
+
+def test_mask_data_walks_nested_results():
+    data = {"commands": ["pip install --index-url https://u:pw@h/simple"], "n": 3, "d": {"k": ("https://u:pw@h",)}}
+    masked = masking.mask_data(data)
+    assert "pw" not in repr(masked)
+    assert masked["n"] == 3
+
+
+def test_find_secrets_in_params():
+    params = {"index_url": "https://u:hunter2@h/simple", "extra_index_urls": ["https://tok@h2/simple"],
+              "environment": {"PIP_INDEX_URL": "https://a:b@h3"}, "path": "/opt/v"}
+    assert masking.find_secrets_in(params) == {"hunter2", "tok", "b"}
+
+
+def test_strip_credentials():
+    assert masking.strip_credentials("https://u:p@h/simple") == "https://h/simple"
+    assert masking.strip_credentials("/local/dir") == "/local/dir"
+
+
+def test_merge_facts_into_empty_file():
+    text = facts.merge_facts("", [{"section": "glance", "option": "venv_tag", "value": "29.0.0"}])
+    assert text == "[glance]\nventag = 29.0.0\n".replace("ventag", "venv_tag")
+
+
+def test_merge_facts_keeps_what_others_wrote():
+    before = "# managed by others\n[nova]\nvenv_tag = 1\n\n[glance]\nold = yes\nvenv_tag = 28\n"
+    after = facts.merge_facts(before, [
+        {"section": "glance", "option": "venv_tag", "value": "29"},
+        {"section": "glance", "option": "new", "value": True},
+        {"section": "cinder", "option": "venv_tag", "value": None},
+    ])
+    assert after == ("# managed by others\n[nova]\nvenv_tag = 1\n\n[glance]\nold = yes\nvenv_tag = 29\nnew = True\n"
+                     "\n[cinder]\nvenv_tag = \n")
+
+
+def test_merge_facts_is_stable():
+    items = [{"section": "s", "option": "o", "value": "v"}]
+    once = facts.merge_facts("[s]\no = old\n", items)
+    assert facts.merge_facts(once, items) == once

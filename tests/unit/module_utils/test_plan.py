@@ -1,0 +1,257 @@
+"""The planner and its inputs, on venv-shaped directories written by the test (real files, no venv tools)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import pytest
+
+from ansible_collections.wheelhouse.venv.plugins.module_utils import sync as sync_mod
+from ansible_collections.wheelhouse.venv.plugins.module_utils.errors import VenvBuildError
+from ansible_collections.wheelhouse.venv.plugins.module_utils.inputs import VenvSpec, file_digests
+from ansible_collections.wheelhouse.venv.plugins.module_utils.venvstate import STATE_FILE, VenvOnDisk
+
+PY = "%d.%d.%d" % sys.version_info[:3]
+
+
+def params(path, **kwargs):
+    base = {"path": str(path), "python": sys.executable, "requirements": ["alpha"], "constraints": ["alpha==1.0"]}
+    base.update(kwargs)
+    return base
+
+
+def fake_venv(path, packages, python_version=PY, requires=None, system_site=False):
+    """A directory laid out like a venv: pyvenv.cfg, bin/python, dist-info metadata."""
+    os.makedirs(os.path.join(path, "bin"))
+    os.symlink(sys.executable, os.path.join(path, "bin", "python"))
+    with open(os.path.join(path, "pyvenv.cfg"), "w") as handle:
+        handle.write("home = %s\ninclude-system-site-packages = %s\nversion = %s\n"
+                     % (os.path.dirname(sys.executable), str(system_site).lower(), python_version))
+    site = os.path.join(path, "lib", "python%s" % ".".join(python_version.split(".")[:2]), "site-packages")
+    os.makedirs(site)
+    for name, version in packages.items():
+        meta = os.path.join(site, "%s-%s.dist-info" % (name.replace("-", "_"), version))
+        os.makedirs(meta)
+        lines = ["Metadata-Version: 2.1", "Name: %s" % name, "Version: %s" % version]
+        lines += ["Requires-Dist: %s" % r for r in (requires or {}).get(name, [])]
+        with open(os.path.join(meta, "METADATA"), "w") as handle:
+            handle.write("\n".join(lines) + "\n\nlong description: not a header\n")
+    return path
+
+
+def record_state(path, spec, packages):
+    interp = sync_mod.resolve_interpreter(spec, None, None)
+    state = {"format": 1, "fingerprint": spec.fingerprint(interp.version), "virtualenv_command": "venv",
+             "packages": packages, "python": {"realpath": interp.realpath, "signature": interp.signature,
+                                              "version": interp.version}}
+    with open(os.path.join(path, STATE_FILE), "w") as handle:
+        json.dump(state, handle)
+    for name, text in (("requirements.txt", spec.requirements_text), ("constraints.txt", spec.constraints_text),
+                       ("global-constraints.txt", spec.global_constraints_text)):
+        with open(os.path.join(path, name), "w") as handle:
+            handle.write(text)
+
+
+def plan_for(spec):
+    disk = VenvOnDisk(spec.path)
+    interp = sync_mod.resolve_interpreter(spec, disk.state, None)
+    return sync_mod.make_plan(spec, disk, interp, spec.fingerprint(interp.version))
+
+
+INSTALLED = {"alpha": "1.0", "beta": "2.0", "pip": "23.0"}
+
+
+@pytest.fixture
+def managed(tmp_path):
+    path = fake_venv(str(tmp_path / "venv"), INSTALLED, requires={"alpha": ["beta>=1"]})
+    spec = VenvSpec(params(path))
+    record_state(path, spec, INSTALLED)
+    return spec
+
+
+def test_untouched_venv_plans_nothing(managed):
+    assert plan_for(managed).action is None
+
+
+def test_missing_venv_is_created(tmp_path):
+    plan = plan_for(VenvSpec(params(tmp_path / "nothing")))
+    assert plan.action == "create" and plan.builds_beside
+
+
+def test_changed_inputs_install(managed):
+    spec = VenvSpec(params(managed.path, requirements=["alpha", "gamma"]))
+    plan = plan_for(spec)
+    assert plan.action == "install" and plan.pins is None
+
+
+def test_hand_upgrade_is_repaired_with_recorded_pins(managed):
+    os.rename(os.path.join(managed.path, "lib", "python%s" % PY.rsplit(".", 1)[0], "site-packages", "beta-2.0.dist-info"),
+              os.path.join(managed.path, "lib", "python%s" % PY.rsplit(".", 1)[0], "site-packages", "beta-3.0.dist-info"))
+    meta = os.path.join(managed.path, "lib", "python%s" % PY.rsplit(".", 1)[0], "site-packages", "beta-3.0.dist-info", "METADATA")
+    with open(meta, "w") as handle:
+        handle.write("Name: beta\nVersion: 3.0\n\n")
+    plan = plan_for(managed)
+    assert plan.action == "install"
+    assert plan.pins == INSTALLED
+    assert "beta 2.0->3.0" in plan.reasons[0]
+
+
+def test_hand_added_package_is_drift_only_with_prune(tmp_path):
+    path = fake_venv(str(tmp_path / "venv"), dict(INSTALLED, extra="0.1"))
+    spec = VenvSpec(params(path))
+    record_state(path, spec, INSTALLED)
+    assert plan_for(spec).action is None
+    pruning = VenvSpec(params(path, prune=True))
+    record_state(path, pruning, INSTALLED)
+    plan = plan_for(pruning)
+    assert plan.action == "prune" and plan.prune == ["extra"]
+
+
+def test_other_python_minor_rebuilds(tmp_path):
+    path = fake_venv(str(tmp_path / "venv"), INSTALLED, python_version="3.6.15")
+    spec = VenvSpec(params(path))
+    plan = plan_for(spec)
+    assert plan.action == "rebuild" and "3.6.15" in plan.reasons[0]
+
+
+def test_deleted_base_interpreter_rebuilds(managed):
+    link = os.path.join(managed.path, "bin", "python")
+    os.unlink(link)
+    os.symlink("/nonexistent/python3", link)
+    assert plan_for(managed).action == "rebuild"
+
+
+def test_rebuild_requested(managed):
+    assert plan_for(VenvSpec(params(managed.path, rebuild=True))).action == "rebuild"
+
+
+def test_missing_state_file_runs_the_installer(managed):
+    os.unlink(os.path.join(managed.path, STATE_FILE))
+    assert plan_for(managed).action == "install"
+
+
+def test_latest_always_asks_the_installer(managed):
+    spec = VenvSpec(params(managed.path, package_state="latest"))
+    record_state(managed.path, spec, INSTALLED)
+    assert plan_for(spec).action == "install"
+
+
+def test_fingerprint_ignores_passwords_and_comments(tmp_path):
+    a = VenvSpec(params(tmp_path, index_url="https://u:one@h/simple", requirements=["alpha  # why", "", "beta"]))
+    b = VenvSpec(params(tmp_path, index_url="https://u:two@h/simple", requirements=["alpha", "beta"]))
+    c = VenvSpec(params(tmp_path, index_url="https://other/simple", requirements=["alpha", "beta"]))
+    assert a.fingerprint(PY) == b.fingerprint(PY) != c.fingerprint(PY)
+    assert a.fingerprint(PY) != a.fingerprint("3.12.0")
+    assert "one" not in json.dumps(a.fingerprint_inputs(PY))
+
+
+def test_fingerprint_follows_requirements_file_includes(tmp_path):
+    (tmp_path / "base.txt").write_text("alpha\n")
+    (tmp_path / "top.txt").write_text("-r base.txt\nbeta\n")
+    before = file_digests([str(tmp_path / "top.txt")])
+    (tmp_path / "base.txt").write_text("alpha==2\n")
+    after = file_digests([str(tmp_path / "top.txt")])
+    assert [d["path"] for d in before] == [str(tmp_path / "top.txt"), str(tmp_path / "base.txt")]
+    assert before[1]["sha256"] != after[1]["sha256"]
+
+
+def test_conflicting_pin_is_named(tmp_path):
+    spec = VenvSpec(params(tmp_path, requirements=["alpha>=2"], constraints=["alpha==1.0"]))
+    with pytest.raises(VenvBuildError) as exc:
+        spec.check_conflicts({"python_version": "3.11", "extra": ""})
+    assert "requirements line 'alpha>=2' conflicts with constraints line 'alpha==1.0'" in exc.value.msg
+
+
+def test_global_constraint_conflict_and_markers(tmp_path):
+    env = {"python_version": "3.11", "extra": ""}
+    spec = VenvSpec(params(tmp_path, requirements=["alpha"], constraints=["alpha<2"], global_constraints=["alpha==2.1"]))
+    with pytest.raises(VenvBuildError, match="global_constraints line 'alpha==2.1'"):
+        spec.check_conflicts(env)
+    inactive = VenvSpec(params(tmp_path, requirements=["alpha>=2"],
+                               constraints=['alpha==1.0 ; python_version < "3.0"']))
+    inactive.check_conflicts(env)
+
+
+@pytest.mark.parametrize("bad, message", [
+    ({"path": "relative/venv"}, "absolute path"),
+    ({"python": "/no/such/python3.99"}, "does not exist"),
+    ({"python": "python3.99-nonexistent"}, "not found on PATH"),
+    ({"requirements": ["ok", "bad>="]}, "requirements line 2"),
+    ({"constraints": ["./x"]}, "must name its project"),
+    ({"facts": [{"section": "a"}]}, "section and an option"),
+    ({"mode": "rwx"}, "octal"),
+    ({"extra_args": "--opt 'unclosed"}, "extra_args"),
+    ({"find_links": ["has space"]}, "white space"),
+])
+def test_bad_input_is_named(tmp_path, bad, message):
+    with pytest.raises(VenvBuildError, match=message):
+        spec = VenvSpec(dict(params(tmp_path / "v"), **bad))
+        sync_mod.resolve_interpreter(spec, None, None)
+
+
+def test_prune_walks_dependencies_with_extras_and_markers(tmp_path):
+    installed = {"app": "1.0", "dep": "1.0", "optional": "1.0", "winonly": "1.0", "stray": "1.0", "pip": "23"}
+    requires = {"app": ["dep>=1", 'optional ; extra == "fast"', 'winonly ; sys_platform == "win32"', "notinstalled"]}
+    path = fake_venv(str(tmp_path / "venv"), installed, requires=requires)
+    disk = VenvOnDisk(path)
+    spec = VenvSpec(params(path, requirements=["app[fast]"]))
+    assert sync_mod.prune_candidates(spec, disk.dists, PY) == ["stray", "winonly"]
+    plain = VenvSpec(params(path, requirements=["app"]))
+    assert sync_mod.prune_candidates(plain, disk.dists, PY) == ["optional", "stray", "winonly"]
+
+
+def test_prune_matches_unnamed_requirements_by_direct_url(tmp_path):
+    path = fake_venv(str(tmp_path / "venv"), {"local-app": "1.0", "stray": "1.0"})
+    site = os.path.join(path, "lib", "python%s" % PY.rsplit(".", 1)[0], "site-packages")
+    with open(os.path.join(site, "local_app-1.0.dist-info", "direct_url.json"), "w") as handle:
+        json.dump({"url": "file:///srv/src/local-app", "dir_info": {}}, handle)
+    spec = VenvSpec(params(path, requirements=["/srv/src/local-app"], constraints=[]))
+    assert sync_mod.prune_candidates(spec, VenvOnDisk(path).dists, PY) == ["stray"]
+    unknown = VenvSpec(params(path, requirements=["/srv/src/other"], constraints=[]))
+    assert sync_mod.prune_candidates(unknown, VenvOnDisk(path).dists, PY) is None
+
+
+def test_check_mode_touches_nothing_and_runs_nothing_mutating(tmp_path):
+    calls = []
+
+    def runner(argv, env):
+        calls.append(argv)
+        raise AssertionError("check mode ran %r" % (argv,))
+
+    spec = VenvSpec(params(tmp_path / "new" / "venv", facts=[{"section": "s", "option": "o", "value": 1}],
+                           facts_dir=str(tmp_path / "facts"), log_file=str(tmp_path / "log")))
+    result, _ = sync_mod.sync(spec, True, runner)
+    assert result["changed"] is True and result["facts_written"] is True
+    assert calls == []
+    assert result["commands"][0].endswith("-m venv %s" % spec.path)
+    assert os.listdir(str(tmp_path)) == []
+
+
+def test_relocate_rewrites_scripts_only(tmp_path):
+    staging, final = str(tmp_path / ".v.venv_build-abc"), str(tmp_path / "v")
+    os.makedirs(os.path.join(staging, "bin"))
+    script = os.path.join(staging, "bin", "tool")
+    with open(script, "w") as handle:
+        handle.write("#!%s/bin/python\nimport tool\n" % staging)
+    os.chmod(script, 0o755)
+    os.symlink(sys.executable, os.path.join(staging, "bin", "python"))
+    with open(os.path.join(staging, "pyvenv.cfg"), "w") as handle:
+        handle.write("home = /usr/bin\ncommand = /usr/bin/python3 -m venv %s\n" % staging)
+    sync_mod.relocate(staging, final)
+    assert open(script).read().startswith("#!%s/bin/python\n" % final)
+    assert os.stat(script).st_mode & 0o777 == 0o755
+    assert open(os.path.join(staging, "pyvenv.cfg")).read().endswith("-m venv %s\n" % final)
+    assert os.readlink(os.path.join(staging, "bin", "python")) == sys.executable
+
+
+def test_swap_into_place_replaces_and_removes_the_old_tree(tmp_path):
+    old, new = tmp_path / "venv", tmp_path / ".venv.build"
+    old.mkdir()
+    (old / "marker").write_text("old")
+    new.mkdir()
+    (new / "marker").write_text("new")
+    sync_mod.swap_into_place(str(new), str(old))
+    assert (old / "marker").read_text() == "new"
+    assert sorted(os.listdir(str(tmp_path))) == ["venv"]
