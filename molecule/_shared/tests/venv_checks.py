@@ -1,0 +1,92 @@
+"""Checks of the demo venv (molecule/_shared/demo_venv.yml) on one target, shared by the scenarios' tests.
+
+Each function takes a testinfra host and asserts; the scenarios' test modules call them per target.
+"""
+
+import json
+import os
+
+import testinfra
+import testinfra.utils.ansible_runner
+
+VENV = "/opt/venvs/demo"
+MODULES = ["six", "idna", "markupsafe", "markupsafe._speedups", "wh_alpha", "wh_beta", "apt_pkg"]
+FACT_FILE = "/etc/ansible/facts.d/wheelhouse_venv.fact"
+HANDLER_LOG = "/var/tmp/wh-venv-changed.log"
+
+# Prints what the venv's Python sees: installed versions, and where each module comes from.
+_PROBE = r"""
+import importlib, importlib.metadata as md, json, os, sys
+mods = {}
+for name in sys.argv[1:]:
+    m = importlib.import_module(name)
+    mods[name] = {"file": m.__file__, "real": os.path.realpath(m.__file__)}
+dists = {d.metadata["Name"].lower().replace("_", "-"): d.version for d in md.distributions()}
+print(json.dumps({"modules": mods, "dists": dists, "prefix": sys.prefix, "version": sys.version_info[:2]}))
+"""
+
+
+def hosts_of(group):
+    """Host specs of an inventory group, for testinfra_hosts (podman exec, not an ansible run per command)."""
+    runner = testinfra.utils.ansible_runner.AnsibleRunner(os.environ["MOLECULE_INVENTORY_FILE"])
+    names = runner.get_hosts(group)
+    assert names, f"inventory group {group} is empty"
+    return [f"podman://{name}" for name in names]
+
+
+def probe(host, venv=VENV, modules=MODULES):
+    """Imports the modules with the venv's Python; returns what it saw (fails when an import fails)."""
+    out = host.check_output("%s/bin/python -c %s %s", venv, _PROBE, " ".join(modules))
+    return json.loads(out)
+
+
+def pins(host, venv=VENV):
+    """The exact pins of the venv's install constraints: {normalized name: version}."""
+    text = host.file(f"{venv}/constraints.txt").content_string
+    result = {}
+    for line in text.splitlines():
+        line = line.split("#", 1)[0].strip()
+        if "==" in line and "@" not in line:
+            name, version = line.split("==", 1)
+            result[name.split("[")[0].strip().lower().replace("_", "-")] = version.split(";")[0].strip()
+    return result
+
+
+def assert_imports_and_pins(host, venv=VENV):
+    seen = probe(host, venv)
+    assert seen["prefix"] == venv
+    # The C extension was compiled on the build host: a target has no compiler to do it.
+    assert seen["modules"]["markupsafe._speedups"]["file"].endswith(".so")
+    # apt_pkg is the distribution's, linked into the venv.
+    apt = seen["modules"]["apt_pkg"]
+    assert apt["file"].startswith(venv + "/"), apt
+    assert apt["real"].startswith("/usr/lib/python3/dist-packages/"), apt
+    expected = pins(host, venv)
+    for name in ("six", "idna", "markupsafe", "wh-alpha", "wh-beta"):
+        assert name in expected, f"{name} has no exact pin in {venv}/constraints.txt: {expected}"
+    for name, version in expected.items():
+        assert seen["dists"].get(name) == version, f"{name}: installed {seen['dists'].get(name)}, pinned {version}"
+    return seen
+
+
+def assert_no_compiler(host):
+    for tool in ("gcc", "cc", "x86_64-linux-gnu-gcc"):
+        assert not host.exists(tool), f"{tool} on a target"
+    for package in ("python3-dev", "libc6-dev", "build-essential"):
+        assert not host.package(package).is_installed, f"{package} on a target"
+
+
+def assert_facts(host, venv=VENV):
+    fact = host.file(FACT_FILE)
+    assert fact.is_file
+    assert fact.mode == 0o644
+    text = fact.content_string
+    assert "[demo]" in text
+    assert f"venv_path = {venv}" in text or f"venv_path={venv}" in text, text
+
+
+def handler_runs(host):
+    """How many converges changed the venv: the converge's 'venv changed' handler appends a line each time."""
+    log = host.file(HANDLER_LOG)
+    assert log.is_file, "the 'venv changed' handler never ran"
+    return len(log.content_string.splitlines())

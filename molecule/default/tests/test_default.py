@@ -1,0 +1,22 @@
+"""Scenario default: repo1 builds the wheels and serves them with nginx; target1 and target2 install from them."""
+
+import venv_checks
+
+testinfra_hosts = venv_checks.hosts_of("venv_targets")
+
+
+def test_target_has_no_compiler(host):
+    venv_checks.assert_no_compiler(host)
+
+
+def test_venv_imports_its_packages_at_the_pinned_versions(host):
+    venv_checks.assert_imports_and_pins(host)
+
+
+def test_facts_file_records_the_venv(host):
+    venv_checks.assert_facts(host)
+
+
+def test_venv_changed_handler_ran_once(host):
+    # Once for the converge; the idempotence run changed nothing, so it did not run again.
+    assert venv_checks.handler_runs(host) == 1
