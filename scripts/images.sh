@@ -14,8 +14,9 @@ repo="localhost/wheelhouse-test"
 mirror="${WH_DEBIAN_MIRROR:-$(awk '/^URIs:/ && $2 ~ /\/debian\/?$/ {print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)}"
 mirror="${mirror:-http://deb.debian.org/debian}"
 target_packages="python3,python3-venv,ca-certificates"
-# Build hosts only: the tests tell a build host from a target by the compiler.
-build_packages="gcc libc6-dev python3-dev git nginx"
+# Build hosts only (the role's build packages and wheel_repo.yml's nginx, preinstalled so prepare stays cheap);
+# the tests tell a build host from a target by the compiler.
+build_packages="build-essential python3-dev git nginx"
 recipe_version=1
 
 cleanup=()
