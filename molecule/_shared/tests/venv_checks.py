@@ -5,6 +5,7 @@ Each function takes a testinfra host and asserts; the scenarios' test modules ca
 
 import json
 import os
+import re
 
 import testinfra
 import testinfra.utils.ansible_runner
@@ -16,27 +17,45 @@ HANDLER_LOG = "/var/tmp/wh-venv-changed.log"
 
 # Prints what the venv's Python sees: installed versions, and where each module comes from.
 _PROBE = r"""
-import importlib, importlib.metadata as md, json, os, sys
+import importlib, importlib.metadata as md, json, os, re, sys
 mods = {}
 for name in sys.argv[1:]:
     m = importlib.import_module(name)
     mods[name] = {"file": m.__file__, "real": os.path.realpath(m.__file__)}
-dists = {d.metadata["Name"].lower().replace("_", "-"): d.version for d in md.distributions()}
-print(json.dumps({"modules": mods, "dists": dists, "prefix": sys.prefix, "version": sys.version_info[:2]}))
+dists, installers = {}, {}
+for d in md.distributions():
+    key = re.sub(r"[-_.]+", "-", d.metadata["Name"]).lower()
+    dists[key] = d.version
+    installers[key] = (d.read_text("INSTALLER") or "").strip()
+print(json.dumps({"modules": mods, "dists": dists, "installers": installers, "prefix": sys.prefix}))
 """
+
+
+def normalize(name):
+    """PEP 503 normalized project name."""
+    return re.sub(r"[-_.]+", "-", name.strip()).lower()
+
+
+def _inventory():
+    return testinfra.utils.ansible_runner.AnsibleRunner(os.environ["MOLECULE_INVENTORY_FILE"])
 
 
 def hosts_of(group):
     """Host specs of an inventory group, for testinfra_hosts (podman exec, not an ansible run per command)."""
-    runner = testinfra.utils.ansible_runner.AnsibleRunner(os.environ["MOLECULE_INVENTORY_FILE"])
-    names = runner.get_hosts(group)
+    names = _inventory().get_hosts(group)
     assert names, f"inventory group {group} is empty"
     return [f"podman://{name}" for name in names]
 
 
+def inventory_var(host, name):
+    """A variable of this host in the scenario's inventory (molecule.yml), for example venv_install_tool."""
+    return _inventory().get_variables(host.backend.name)[name]
+
+
 def probe(host, venv=VENV, modules=MODULES):
     """Imports the modules with the venv's Python; returns what it saw (fails when an import fails)."""
-    out = host.check_output("%s/bin/python -c %s %s", venv, _PROBE, " ".join(modules))
+    argv = [f"{venv}/bin/python", "-c", _PROBE, *modules]
+    out = host.check_output(" ".join(["%s"] * len(argv)), *argv)
     return json.loads(out)
 
 
@@ -48,7 +67,7 @@ def pins(host, venv=VENV):
         line = line.split("#", 1)[0].strip()
         if "==" in line and "@" not in line:
             name, version = line.split("==", 1)
-            result[name.split("[")[0].strip().lower().replace("_", "-")] = version.split(";")[0].strip()
+            result[normalize(name.split("[")[0])] = version.split(";")[0].strip()
     return result
 
 
@@ -66,6 +85,10 @@ def assert_imports_and_pins(host, venv=VENV):
         assert name in expected, f"{name} has no exact pin in {venv}/constraints.txt: {expected}"
     for name, version in expected.items():
         assert seen["dists"].get(name) == version, f"{name}: installed {seen['dists'].get(name)}, pinned {version}"
+    # Each distribution records the tool that installed it (INSTALLER): the scenario's, not another.
+    tool = inventory_var(host, "venv_install_tool")
+    for name in expected:
+        assert seen["installers"].get(name) == tool, f"{name} installed by {seen['installers'].get(name)!r}, not {tool}"
     return seen
 
 
