@@ -1,0 +1,309 @@
+# -*- coding: utf-8 -*-
+# Copyright: wheelhouse.venv developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Filters holding the logic of the python_venv_build role.
+
+Plain functions over plain data (lists, dicts, strings): the role's tasks stay
+thin and every decision here has a unit test (tests/unit/plugins/filter).
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from urllib.parse import urlsplit, urlunsplit
+
+DOCUMENTATION = r"""
+name: venv_build
+short_description: Logic of the python_venv_build role (platform grouping, build plan, requirement lines)
+description:
+  - C(venv_platform) returns the platform key wheels are built for.
+  - C(venv_platforms_of) maps hosts to their platform key.
+  - C(venv_build_targets) chooses a build host per platform.
+  - C(venv_build_plan) checks the per-host plans and chooses which host drives each build.
+  - C(venv_reduce_requirements) reduces VCS and direct-URL requirements to bare names.
+  - C(venv_drop_url_requirements) drops VCS and direct-URL lines.
+  - C(venv_wheel_url) turns the wheel path on the build host into the URL the wheel repository serves it at.
+  - C(venv_site_packages_links) picks the top-level Python entries of a distribution package's file list.
+author: wheelhouse.venv developers
+"""
+
+
+class VenvFilterError(ValueError):
+    """Raised on input the role cannot work with; Ansible shows the message."""
+
+
+# ---------------------------------------------------------------------------
+# Platforms
+
+_ARCH_ALIASES = {"amd64": "x86_64", "arm64": "aarch64", "i686": "i386", "i586": "i386"}
+
+
+def _clean(value):
+    return re.sub(r"[^a-z0-9._]+", "_", str(value).strip().lower()).strip("_")
+
+
+def venv_platform(facts, python_version):
+    """Return the key of the platform a wheel built on a host with these facts runs on.
+
+    distribution-version-architecture-pyX.Y, for example debian-12-x86_64-py3.11.
+    Ubuntu keeps its full version (22.04 and 22.10 differ); every other distribution uses
+    its major version (Debian and RHEL point releases keep their ABI), or its release name
+    when the major version is not a number (Debian testing).
+    """
+    if not isinstance(facts, dict):
+        raise VenvFilterError("venv_platform expects the host's ansible_facts")
+    missing = [k for k in ("distribution", "architecture") if not facts.get(k)]
+    if missing:
+        raise VenvFilterError("venv_platform: facts lack %s (gather facts first)" % ", ".join(missing))
+    distribution = _clean(facts["distribution"])
+    if distribution == "ubuntu":
+        version = str(facts.get("distribution_version") or "")
+    else:
+        version = str(facts.get("distribution_major_version") or "")
+    if not re.match(r"^[0-9][0-9.]*$", version):
+        version = str(facts.get("distribution_release") or version or "unknown")
+    arch = str(facts["architecture"]).strip().lower()
+    arch = _ARCH_ALIASES.get(arch, arch)
+    py = str(python_version or "").strip()
+    if not re.match(r"^[0-9]+\.[0-9]+$", py):
+        raise VenvFilterError("venv_platform: python version %r is not MAJOR.MINOR" % (python_version,))
+    return "%s-%s-%s-py%s" % (distribution, _clean(version), _clean(arch), py)
+
+
+def venv_platforms_of(hostvars, hosts, fact="_venv_platform"):
+    """Return {host: platform key} for the hosts whose platform is known (unknown ones are left out)."""
+    result = {}
+    for host in hosts or []:
+        try:
+            host_vars = hostvars[host]
+        except KeyError:
+            continue
+        try:
+            value = host_vars.get(fact) if hasattr(host_vars, "get") else None
+        except Exception:  # an undefined or failing template in another host's vars
+            value = None
+        if value:
+            result[host] = str(value)
+    return result
+
+
+def venv_build_targets(platforms, build_group_hosts, play_hosts):
+    """Return {platform: build host}.
+
+    A host of the build group on the same platform builds (the first one listed); a
+    platform of the play with no such host is built by its first play host, so a single
+    target builds for itself.
+    """
+    platforms = dict(platforms or {})
+    targets = {}
+    for host in build_group_hosts or []:
+        key = platforms.get(host)
+        if key and key not in targets:
+            targets[key] = host
+    for host in play_hosts or []:
+        key = platforms.get(host)
+        if key and key not in targets:
+            targets[key] = host
+    return targets
+
+
+def venv_build_plan(host_plans, allow_index_installs=False, index_install_limit=2, build_group="repo_all"):
+    """Check the per-host plans and choose who drives each build.
+
+    host_plans: list of dicts, one per play host, with keys
+      host, platform, python_ok (bool), python_error, wheels (bool: wheel build enabled),
+      build_host (str), build_host_platform (str).
+    Returns {errors: [...], leaders: {host: build_host}, leader_of: {host: leader}, led: {leader: [targets]},
+    builds: {"build_host|platform": {build_host, platform, leader, targets}}, index_hosts: [...]}.  A leader is the first play host of a (build host, platform) pair:
+    it runs the build tasks, delegated to the build host, once for all targets of the pair.
+    """
+    errors = []
+    leaders = {}
+    leader_of = {}
+    builds = {}
+    index_hosts = []
+    unserved = {}
+    for plan in host_plans or []:
+        host = plan.get("host")
+        if not plan.get("python_ok", True):
+            errors.append(
+                "%s: the interpreter for the venv cannot be run (%s); set venv_python_executable "
+                "to a Python 3 that exists on the host" % (host, plan.get("python_error") or "unknown error")
+            )
+            continue
+        if not _truthy(plan.get("wheels")):
+            index_hosts.append(host)
+            continue
+        platform = plan.get("platform")
+        build_host = plan.get("build_host") or ""
+        if not build_host or plan.get("build_host_platform") != platform:
+            unserved.setdefault(platform, []).append((host, build_host, plan.get("build_host_platform")))
+            continue
+        build = builds.setdefault(build_host + "|" + platform, {"build_host": build_host, "platform": platform, "leader": host, "targets": []})
+        build["targets"].append(host)
+        leader_of[host] = build["leader"]
+        if build["leader"] == host:
+            leaders[host] = build_host
+    for platform, entries in sorted(unserved.items()):
+        hosts = ", ".join(h for h, _b, _p in entries)
+        wrong = sorted({"%s (%s)" % (b, p or "platform unknown") for _h, b, p in entries if b})
+        detail = "; venv_build_host points at %s" % ", ".join(wrong) if wrong else ""
+        errors.append(
+            "no build host can serve platform %s (hosts: %s)%s: add a reachable host of that platform "
+            "to the group '%s', set venv_build_host to one, or set venv_wheel_build_enable=false for "
+            "these hosts" % (platform, hosts, detail, build_group)
+        )
+    if len(index_hosts) > int(index_install_limit) and not _truthy(allow_index_installs):
+        errors.append(
+            "%d targets have wheel building disabled (%s), so each would download and build from the "
+            "package index: enable wheel building (venv_wheel_build_enable=true, with hosts in the group "
+            "'%s'), or set venv_allow_index_installs=true to accept it"
+            % (len(index_hosts), ", ".join(index_hosts), build_group)
+        )
+    return {
+        "errors": errors,
+        "leaders": leaders,
+        "leader_of": leader_of,
+        "led": {b["leader"]: list(b["targets"]) for b in builds.values()},
+        "builds": {k: v for k, v in sorted(builds.items())},
+        "index_hosts": index_hosts,
+    }
+
+
+def _truthy(value):
+    if isinstance(value, bool):
+        return value
+    return str(value).strip().lower() in ("1", "true", "yes", "on", "y")
+
+
+# ---------------------------------------------------------------------------
+# Requirement lines
+
+_EGG_RE = re.compile(r"[#&]egg=([A-Za-z0-9][A-Za-z0-9._-]*(?:\[[^\]]*\])?)")
+_VCS_RE = re.compile(r"^(git|hg|svn|bzr)\+", re.I)
+_URL_RE = re.compile(r"^[a-z][a-z0-9+.-]*://", re.I)
+_DIRECT_RE = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*(?:\s*\[[^\]]*\])?)\s*@\s*(\S.*)$")
+
+
+def _split_marker(line):
+    # In URL requirements a marker follows '; ' or ' ;' (pip's rule: a bare ';' may be part of the URL).
+    m = re.search(r"\s+;\s*|;\s+", line)
+    if m:
+        return line[: m.start()].strip(), line[m.end():].strip()
+    return line.strip(), ""
+
+
+def is_url_requirement(line):
+    """True for VCS (git+...), direct-URL (name @ url) and bare URL requirement lines."""
+    text = (line or "").strip()
+    return bool(_VCS_RE.match(text) or _URL_RE.match(text) or _DIRECT_RE.match(text))
+
+
+def reduce_requirement(line):
+    """Return the bare requirement a VCS or direct-URL line stands for once its wheel is built.
+
+    git+https://host/repo@ref#egg=name -> name; name[extra] @ url ; marker -> name[extra]; marker.
+    Other lines come back unchanged.  A URL without a name cannot be reduced: error.
+    """
+    text = (line or "").strip()
+    if not text or text.startswith("#"):
+        return text
+    if _VCS_RE.match(text) or _URL_RE.match(text):
+        body, marker = _split_marker(text)
+        m = _EGG_RE.search(body)
+        if not m:
+            raise VenvFilterError(
+                "requirement %r has no name: add '#egg=NAME' or write it as 'NAME @ URL'" % text
+            )
+        name = re.sub(r"\s+", "", m.group(1))
+    else:
+        m = _DIRECT_RE.match(text)
+        if not m:
+            return text
+        body, marker = _split_marker(text)
+        name = re.sub(r"\s+", "", _DIRECT_RE.match(body).group(1))
+    return "%s; %s" % (name, marker) if marker else name
+
+
+def venv_reduce_requirements(lines):
+    """Reduce every VCS or direct-URL requirement line to its bare name (see reduce_requirement)."""
+    return [reduce_requirement(line) for line in _lines(lines)]
+
+
+def venv_drop_url_requirements(lines):
+    """Drop VCS and direct-URL lines (constraints that pinned a source have no meaning for a wheel)."""
+    return [line for line in _lines(lines) if not is_url_requirement(line)]
+
+
+def _lines(lines):
+    if lines is None:
+        return []
+    if isinstance(lines, str):
+        lines = lines.splitlines()
+    return [str(x).strip() for x in lines if str(x).strip() and not str(x).strip().startswith("#")]
+
+
+# ---------------------------------------------------------------------------
+# Wheel locations
+
+
+def venv_wheel_url(wheel_path, repo_path, repo_url):
+    """Return the URL at which the wheel repository (root repo_path served at repo_url) serves wheel_path."""
+    if not repo_url:
+        raise VenvFilterError("venv_wheel_url: venv_wheel_repo_url is empty")
+    wheel = posixpath.normpath(str(wheel_path))
+    root = posixpath.normpath(str(repo_path))
+    if not (wheel == root or wheel.startswith(root.rstrip("/") + "/")):
+        raise VenvFilterError(
+            "venv_build_host_wheel_path %s is not under venv_wheel_repo_path %s, so the wheel repository "
+            "does not serve it: keep it under that path or set venv_wheel_repo_url to ''" % (wheel, root)
+        )
+    rel = posixpath.relpath(wheel, root)
+    parts = urlsplit(str(repo_url))
+    if parts.scheme not in ("http", "https", "file"):
+        raise VenvFilterError("venv_wheel_repo_url %r must be an http(s):// or file:// URL" % repo_url)
+    path = parts.path.rstrip("/")
+    if rel != ".":
+        path += "/" + rel
+    return urlunsplit((parts.scheme, parts.netloc, path + "/", "", ""))
+
+
+def venv_site_packages_links(file_list, prefixes=None):
+    """Return the sorted top-level entries a distribution package installs into a system site dir.
+
+    file_list: the output of 'dpkg -L' or 'rpm -ql' (a string or a list of paths).  Entries
+    are direct children of dist-packages/site-packages folders, e.g. /usr/lib/python3/dist-packages/apt,
+    ready to be linked into a venv's site-packages.  Bytecode caches are left out.
+    """
+    if isinstance(file_list, str):
+        file_list = file_list.splitlines()
+    pattern = re.compile(
+        r"^(/usr/(?:local/)?lib(?:64)?/python3(?:\.[0-9]+)?/(?:dist|site)-packages)/([^/]+)"
+    )
+    found = set()
+    for path in file_list or []:
+        path = str(path).strip()
+        m = pattern.match(path)
+        if not m or m.group(2) in ("__pycache__",) or m.group(2).endswith(".pth"):
+            continue
+        if prefixes and not any(m.group(1).startswith(p.rstrip("/")) for p in prefixes):
+            continue
+        found.add(m.group(1) + "/" + m.group(2))
+    return sorted(found)
+
+
+class FilterModule(object):
+    """Filters of the python_venv_build role."""
+
+    def filters(self):
+        return {
+            "venv_platform": venv_platform,
+            "venv_platforms_of": venv_platforms_of,
+            "venv_build_targets": venv_build_targets,
+            "venv_build_plan": venv_build_plan,
+            "venv_reduce_requirements": venv_reduce_requirements,
+            "venv_drop_url_requirements": venv_drop_url_requirements,
+            "venv_wheel_url": venv_wheel_url,
+            "venv_site_packages_links": venv_site_packages_links,
+        }
