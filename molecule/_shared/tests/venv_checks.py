@@ -22,12 +22,13 @@ mods = {}
 for name in sys.argv[1:]:
     m = importlib.import_module(name)
     mods[name] = {"file": m.__file__, "real": os.path.realpath(m.__file__)}
-dists, installers = {}, {}
+dists, installers, tags = {}, {}, {}
 for d in md.distributions():
     key = re.sub(r"[-_.]+", "-", d.metadata["Name"]).lower()
     dists[key] = d.version
     installers[key] = (d.read_text("INSTALLER") or "").strip()
-print(json.dumps({"modules": mods, "dists": dists, "installers": installers, "prefix": sys.prefix}))
+    tags[key] = [l.split(":", 1)[1].strip() for l in (d.read_text("WHEEL") or "").splitlines() if l.startswith("Tag:")]
+print(json.dumps({"modules": mods, "dists": dists, "installers": installers, "tags": tags, "prefix": sys.prefix}))
 """
 
 
@@ -74,8 +75,9 @@ def pins(host, venv=VENV):
 def assert_imports_and_pins(host, venv=VENV):
     seen = probe(host, venv)
     assert seen["prefix"] == venv
-    # The C extension was compiled on the build host: a target has no compiler to do it.
+    # markupsafe was built from its sdist (a wheel from PyPI would be tagged manylinux), with its C extension.
     assert seen["modules"]["markupsafe._speedups"]["file"].endswith(".so")
+    assert seen["tags"]["markupsafe"] and all(t.endswith("-linux_x86_64") for t in seen["tags"]["markupsafe"]), seen["tags"]
     # apt_pkg is the distribution's, linked into the venv.
     apt = seen["modules"]["apt_pkg"]
     assert apt["file"].startswith(venv + "/"), apt
