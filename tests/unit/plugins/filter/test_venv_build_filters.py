@@ -1,0 +1,210 @@
+"""The python_venv_build role's logic: platform keys, the build plan, requirement reduction, URLs, symlinks."""
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.wheelhouse.venv.plugins.filter import venv_build as f
+
+DEBIAN12 = {"distribution": "Debian", "distribution_version": "12.9", "distribution_major_version": "12",
+            "distribution_release": "bookworm", "architecture": "x86_64"}
+
+
+# --- platform keys
+
+def test_platform_key_holds_distribution_major_version_arch_and_python():
+    assert f.venv_platform(DEBIAN12, "3.11") == "debian-12-x86_64-py3.11"
+
+
+def test_platform_key_differs_by_python_version_alone():
+    assert f.venv_platform(DEBIAN12, "3.11") != f.venv_platform(DEBIAN12, "3.12")
+
+
+def test_debian_point_releases_share_a_platform():
+    other = dict(DEBIAN12, distribution_version="12.5")
+    assert f.venv_platform(other, "3.11") == f.venv_platform(DEBIAN12, "3.11")
+
+
+def test_ubuntu_keeps_its_full_version():
+    jammy = {"distribution": "Ubuntu", "distribution_version": "22.04", "distribution_major_version": "22",
+             "architecture": "x86_64"}
+    kinetic = dict(jammy, distribution_version="22.10")
+    assert f.venv_platform(jammy, "3.10") == "ubuntu-22.04-x86_64-py3.10"
+    assert f.venv_platform(jammy, "3.10") != f.venv_platform(kinetic, "3.10")
+
+
+def test_testing_release_without_number_uses_release_name():
+    sid = dict(DEBIAN12, distribution_version="n/a", distribution_major_version="n/a", distribution_release="trixie")
+    assert f.venv_platform(sid, "3.13") == "debian-trixie-x86_64-py3.13"
+
+
+def test_architecture_aliases_are_one_platform():
+    assert f.venv_platform(dict(DEBIAN12, architecture="amd64"), "3.11") == "debian-12-x86_64-py3.11"
+    assert f.venv_platform(dict(DEBIAN12, architecture="arm64"), "3.11") == "debian-12-aarch64-py3.11"
+
+
+def test_platform_key_refuses_missing_facts_and_bad_python_version():
+    with pytest.raises(f.VenvFilterError, match="gather facts"):
+        f.venv_platform({"distribution": "Debian"}, "3.11")
+    with pytest.raises(f.VenvFilterError, match="MAJOR.MINOR"):
+        f.venv_platform(DEBIAN12, "")
+
+
+def test_platforms_of_skips_hosts_without_a_platform():
+    hostvars = {"a": {"_venv_platform": "p1"}, "b": {}, "c": {"_venv_platform": ""}}
+    assert f.venv_platforms_of(hostvars, ["a", "b", "c", "missing"]) == {"a": "p1"}
+
+
+# --- build hosts per platform
+
+def test_build_group_host_of_the_same_platform_builds():
+    platforms = {"repo1": "deb12", "repo2": "el9", "t1": "deb12", "t2": "el9", "t3": "deb13"}
+    targets = f.venv_build_targets(platforms, ["repo1", "repo2"], ["t1", "t2", "t3"])
+    assert targets == {"deb12": "repo1", "el9": "repo2", "deb13": "t3"}
+
+
+def test_first_play_host_builds_when_no_build_host_fits():
+    platforms = {"t1": "deb12", "t2": "deb12"}
+    assert f.venv_build_targets(platforms, [], ["t2", "t1"]) == {"deb12": "t2"}
+
+
+def test_single_target_builds_for_itself():
+    assert f.venv_build_targets({"localhost": "deb12"}, [], ["localhost"]) == {"deb12": "localhost"}
+
+
+def test_first_listed_build_host_of_a_platform_wins():
+    platforms = {"repo1": "deb12", "repo2": "deb12", "t1": "deb12"}
+    assert f.venv_build_targets(platforms, ["repo2", "repo1"], ["t1"]) == {"deb12": "repo2"}
+
+
+# --- the plan
+
+def plan(host, platform="deb12", wheels=True, build_host="repo1", build_host_platform="deb12", python_ok=True):
+    return {"host": host, "platform": platform, "python_ok": python_ok, "python_error": "not found",
+            "wheels": wheels, "build_host": build_host, "build_host_platform": build_host_platform}
+
+
+def test_plan_elects_one_leader_per_build_host_and_platform():
+    result = f.venv_build_plan([plan("t1"), plan("t2"), plan("t3", "el9", build_host="repo2", build_host_platform="el9")])
+    assert result["errors"] == []
+    assert result["leaders"] == {"t1": "repo1", "t3": "repo2"}
+    assert result["leader_of"] == {"t1": "t1", "t2": "t1", "t3": "t3"}
+    assert result["led"] == {"t1": ["t1", "t2"], "t3": ["t3"]}
+
+
+def test_plan_fails_when_build_host_is_on_another_platform():
+    result = f.venv_build_plan([plan("t1", "deb13", build_host="repo1", build_host_platform="deb12")],
+                               build_group="repo_all")
+    assert len(result["errors"]) == 1
+    message = result["errors"][0]
+    assert "no build host can serve platform deb13" in message
+    assert "repo1 (deb12)" in message and "repo_all" in message and "venv_wheel_build_enable=false" in message
+    assert result["leaders"] == {}
+
+
+def test_plan_fails_when_build_host_is_unknown():
+    result = f.venv_build_plan([plan("t1", build_host="gone", build_host_platform="")])
+    assert "gone (platform unknown)" in result["errors"][0]
+
+
+def test_plan_allows_two_index_installs_but_not_three():
+    two = f.venv_build_plan([plan("a", wheels=False), plan("b", wheels=False)])
+    assert two["errors"] == [] and two["index_hosts"] == ["a", "b"]
+    three = f.venv_build_plan([plan(h, wheels="False") for h in "abc"])
+    assert len(three["errors"]) == 1 and "venv_allow_index_installs=true" in three["errors"][0]
+
+
+def test_plan_override_accepts_many_index_installs():
+    result = f.venv_build_plan([plan(h, wheels=False) for h in "abcd"], allow_index_installs="true")
+    assert result["errors"] == []
+
+
+def test_plan_names_a_missing_interpreter():
+    result = f.venv_build_plan([plan("t1", python_ok=False)])
+    assert "t1" in result["errors"][0] and "venv_python_executable" in result["errors"][0]
+
+
+# --- requirement reduction
+
+@pytest.mark.parametrize("line, reduced", [
+    ("git+https://example.org/repo.git@v1.2#egg=tinypkg", "tinypkg"),
+    ("git+https://example.org/repo.git@abc123#egg=Tiny_Pkg&subdirectory=src", "Tiny_Pkg"),
+    ("tinypkg @ git+https://example.org/repo.git@v1", "tinypkg"),
+    ("tinypkg[extra1,extra2] @ https://example.org/tinypkg-1.0.tar.gz", "tinypkg[extra1,extra2]"),
+    ("tinypkg @ https://example.org/t.tar.gz ; python_version >= '3.8'", "tinypkg; python_version >= '3.8'"),
+    ("requests>=2.31", "requests>=2.31"),
+    ("six", "six"),
+])
+def test_reduce_requirement(line, reduced):
+    assert f.reduce_requirement(line) == reduced
+
+
+def test_reduce_requirement_without_a_name_says_how_to_fix_it():
+    with pytest.raises(f.VenvFilterError, match="#egg=NAME"):
+        f.reduce_requirement("git+https://example.org/repo.git@v1")
+
+
+def test_reduce_requirements_skips_blank_lines_and_comments():
+    assert f.venv_reduce_requirements(["# c", "", "a @ file:///x/a.tar.gz", "b"]) == ["a", "b"]
+
+
+def test_drop_url_requirements_keeps_plain_pins():
+    lines = ["a==1", "git+https://h/r@sha#egg=b", "c @ https://h/c.whl", "d<2"]
+    assert f.venv_drop_url_requirements(lines) == ["a==1", "d<2"]
+
+
+# --- wheel URL
+
+def test_wheel_url_maps_the_wheel_path_under_the_served_root():
+    url = f.venv_wheel_url("/var/www/repo/wheelhouse/main/deb12/wheels", "/var/www/repo", "http://repo:8181")
+    assert url == "http://repo:8181/wheelhouse/main/deb12/wheels/"
+
+
+def test_wheel_url_keeps_a_path_prefix_of_the_repo_url():
+    assert f.venv_wheel_url("/srv/r/w", "/srv/r/", "https://lb/repo/") == "https://lb/repo/w/"
+
+
+def test_wheel_url_refuses_a_wheel_path_outside_the_served_root():
+    with pytest.raises(f.VenvFilterError, match="not under venv_wheel_repo_path"):
+        f.venv_wheel_url("/srv/elsewhere/wheels", "/var/www/repo", "http://repo")
+    with pytest.raises(f.VenvFilterError, match="not under"):
+        f.venv_wheel_url("/var/www/repository/wheels", "/var/www/repo", "http://repo")
+
+
+def test_wheel_url_refuses_an_empty_or_odd_url():
+    with pytest.raises(f.VenvFilterError, match="empty"):
+        f.venv_wheel_url("/var/www/repo/w", "/var/www/repo", "")
+    with pytest.raises(f.VenvFilterError, match="http"):
+        f.venv_wheel_url("/var/www/repo/w", "/var/www/repo", "ftp://repo")
+
+
+# --- symlinks of distribution packages
+
+def test_site_packages_links_from_dpkg_listing():
+    listing = "\n".join([
+        "/.", "/usr", "/usr/lib/python3/dist-packages", "/usr/lib/python3/dist-packages/apt",
+        "/usr/lib/python3/dist-packages/apt/__init__.py", "/usr/lib/python3/dist-packages/apt_pkg.cpython-311-x86_64-linux-gnu.so",
+        "/usr/lib/python3/dist-packages/python_apt-2.6.0.egg-info", "/usr/lib/python3/dist-packages/__pycache__",
+        "/usr/share/doc/python3-apt/copyright",
+    ])
+    assert f.venv_site_packages_links(listing) == [
+        "/usr/lib/python3/dist-packages/apt",
+        "/usr/lib/python3/dist-packages/apt_pkg.cpython-311-x86_64-linux-gnu.so",
+        "/usr/lib/python3/dist-packages/python_apt-2.6.0.egg-info",
+    ]
+
+
+def test_site_packages_links_from_rpm_listing():
+    listing = ["/usr/lib64/python3.9/site-packages/libvirt.py", "/usr/lib64/python3.9/site-packages/libvirtmod.so",
+               "/usr/lib/python3.9/site-packages/libvirt_python-9.0.0-py3.9.egg-info/PKG-INFO"]
+    assert f.venv_site_packages_links(listing) == [
+        "/usr/lib/python3.9/site-packages/libvirt_python-9.0.0-py3.9.egg-info",
+        "/usr/lib64/python3.9/site-packages/libvirt.py",
+        "/usr/lib64/python3.9/site-packages/libvirtmod.so",
+    ]
+
+
+def test_filters_are_registered():
+    names = set(f.FilterModule().filters())
+    assert {"venv_platform", "venv_build_targets", "venv_build_plan", "venv_reduce_requirements",
+            "venv_wheel_url", "venv_site_packages_links", "venv_drop_url_requirements"} <= names
