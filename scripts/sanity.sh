@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Runs `ansible-test sanity` and `antsibull-changelog lint` on this collection.
+#   scripts/sanity.sh                   every sanity test that can run here
+#   scripts/sanity.sh --test pylint     extra arguments go to ansible-test sanity (e.g. one test)
+# Exits non-zero when any test fails.
+#
+# How it works here (see docs/development.md):
+#   - ansible-test resolves the collection from its working directory and does not follow symlinks,
+#     so the collection is copied to a real .../ansible_collections/wheelhouse/venv directory: the
+#     tracked files plus the untracked ones git does not ignore, so it checks work before commit.
+#   - ansible-test runs with --local on this Python 3.11; each sanity test gets its own venv, which
+#     ansible-test installs from PyPI with its own pins. Its state (those venvs, pip's cache) lives in
+#     $WH_TMP/sanity/home, not in the user's ~/.ansible.
+#   - ansible-test bootstraps pip in those venvs with a get-pip script from ci-files.testing.ansible.com,
+#     which is not reachable here; a stand-in script with the same interface bootstraps pip from the
+#     interpreter's own ensurepip and then installs the pinned pip from PyPI.
+set -euo pipefail
+. "$(dirname "$0")/env.sh"
+
+# Tests skipped here, each with the reason (docs/development.md repeats this list):
+skip_tests=(
+  # Needs pwsh and PSScriptAnalyzer, which neither PyPI nor Debian provides; the collection has no PowerShell.
+  pslint
+)
+
+sanity_root="$WH_TMP/sanity"
+dest="$sanity_root/ansible_collections/wheelhouse/venv"
+sanity_home="$sanity_root/home"
+
+# The sanity venvs are installed with ansible-test's pins from PyPI alone: this machine's global pip
+# config (constraints, extra indexes, find-links) must not leak in. PIP_CERT stays.
+export PIP_CONFIG_FILE=/dev/null
+unset PIP_FIND_LINKS PIP_EXTRA_INDEX_URL PIP_INDEX_URL PIP_CONSTRAINT
+export PIP_DISABLE_PIP_VERSION_CHECK=1
+
+# A fresh copy of the collection, from git's view of the checkout.
+rm -rf "$dest"
+mkdir -p "$dest" "$sanity_home"
+(
+  cd "$WH_ROOT"
+  git ls-files -z --cached --others --exclude-standard \
+    | while IFS= read -r -d '' f; do if [ -e "$f" ]; then printf '%s\0' "$f"; fi; done \
+    | tar --null -T - -cf - \
+    | tar -xf - -C "$dest"
+)
+# ansible-test lists the collection's files through git when it finds a repository.
+(cd "$dest" && git init -q && git add -A)
+
+# A stand-in for the get-pip script ansible-test would download, saved where it looks for it first.
+pip_version="$(python -c 'from ansible_test._internal.python_requirements import get_venv_packages
+from ansible_test._internal.host_configs import NativePythonConfig
+print(get_venv_packages(NativePythonConfig(version="3.11"))["pip"])')"
+mkdir -p "$sanity_home/.ansible/test/cache"
+cat > "$sanity_home/.ansible/test/cache/get_pip_${pip_version//./_}.py" <<'EOF'
+"""Stand-in for get-pip.py: ensurepip, then pip installs the packages asked for (from PyPI)."""
+import subprocess
+import sys
+
+args = [a for a in sys.argv[1:] if a not in ("--no-setuptools", "--no-wheel")]
+subprocess.check_call([sys.executable, "-m", "ensurepip", "--default-pip"], stdout=subprocess.DEVNULL)
+subprocess.check_call([sys.executable, "-m", "pip", "install", "--upgrade", "--quiet"] + args)
+EOF
+
+skip_args=()
+for t in "${skip_tests[@]}"; do skip_args+=(--skip-test "$t"); done
+
+status=0
+(
+  cd "$dest"
+  HOME="$sanity_home" ansible-test sanity --python 3.11 --local --color no "${skip_args[@]}" "$@"
+) || status=$?
+
+echo "=== antsibull-changelog lint ==="
+(cd "$WH_ROOT" && antsibull-changelog lint) || status=1
+
+exit "$status"
