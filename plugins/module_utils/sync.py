@@ -641,7 +641,7 @@ class Sync(object):
                 before = handle.read()
         except (IOError, OSError):
             before = ""
-        after = facts.merge_facts(before, spec.facts)
+        after = facts.merge_facts(before, masking.mask_data(spec.facts))
         if after == before:
             return False
         _write_file(path, after, 0o644)

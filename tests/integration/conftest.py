@@ -1,0 +1,169 @@
+"""Integration tier: ansible-playbook runs the module for real on localhost.
+
+Wheels come from a wheelhouse the session makes (tests/lib/wheelfactory.py), so nothing here needs
+a network. pip's machine-wide configuration is switched off so that pip behaves as it does for users.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import tarfile
+import io
+
+import pytest
+import yaml
+
+from wheelfactory import make_wheel
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+TARGET_PYTHON = os.environ.get("WH_TARGET_PYTHON", "/usr/bin/python3")
+
+
+def plain_pip_environment():
+    env = dict(os.environ)
+    env.pop("PIP_FIND_LINKS", None)
+    env.update({
+        "PIP_CONFIG_FILE": "/dev/null",
+        "ANSIBLE_COLLECTIONS_PATH": os.path.join(ROOT, ".tmp", "collections"),
+        "ANSIBLE_NOCOLOR": "1",
+        "ANSIBLE_LOCALHOST_WARNING": "false",
+        "ANSIBLE_INVENTORY_UNPARSED_WARNING": "false",
+        "ANSIBLE_RETRY_FILES_ENABLED": "false",
+        "PATH": os.path.join(ROOT, ".venv", "bin") + os.pathsep + env.get("PATH", ""),
+    })
+    return env
+
+
+def _sdist_that_fails(folder):
+    """brokenpkg-1.0.tar.gz: an sdist whose build always fails, as a real install failure."""
+    path = os.path.join(folder, "brokenpkg-1.0.tar.gz")
+    files = {
+        "brokenpkg-1.0/setup.py": "raise SystemExit('brokenpkg: this build fails on purpose')\n",
+        "brokenpkg-1.0/PKG-INFO": "Metadata-Version: 2.1\nName: brokenpkg\nVersion: 1.0\n",
+    }
+    with tarfile.open(path, "w:gz") as archive:
+        for name, text in files.items():
+            data = text.encode()
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    return path
+
+
+@pytest.fixture(scope="session")
+def wheelhouse(tmp_path_factory):
+    folder = str(tmp_path_factory.mktemp("wheelhouse"))
+    make_wheel(folder, "alpha", "1.0", ["beta>=1"], console_script=True)
+    make_wheel(folder, "alpha", "1.1", ["beta>=1"], console_script=True)
+    make_wheel(folder, "beta", "1.0")
+    make_wheel(folder, "beta", "2.0")
+    make_wheel(folder, "gamma", "1.0", ["delta"])
+    make_wheel(folder, "delta", "1.0")
+    make_wheel(folder, "extra-tool", "0.5")
+    _sdist_that_fails(folder)
+    return folder
+
+
+class Ansible(object):
+    """Runs one-task plays on localhost and returns the task result (json callback)."""
+
+    def __init__(self, workdir):
+        self.workdir = workdir
+        self.env = plain_pip_environment()
+        self.count = 0
+
+    def play(self, tasks, check=False, diff=False, extra_args=(), callback="ansible.posix.json"):
+        self.count += 1
+        playbook = os.path.join(self.workdir, "play%d.yml" % self.count)
+        with open(playbook, "w") as handle:
+            yaml.safe_dump([{"hosts": "localhost", "gather_facts": False,
+                             "vars": {"ansible_python_interpreter": TARGET_PYTHON}, "tasks": tasks}], handle)
+        argv = ["ansible-playbook", "-i", "localhost,", "-c", "local", playbook] + list(extra_args)
+        if check:
+            argv.append("--check")
+        if diff:
+            argv.append("--diff")
+        env = dict(self.env, ANSIBLE_STDOUT_CALLBACK=callback)
+        proc = subprocess.run(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
+        return proc
+
+    def module(self, check=False, diff=False, **args):
+        """Run venv_build once; return its result dict (with 'rc' of ansible-playbook)."""
+        proc = self.play([{"name": "venv_build", "wheelhouse.venv.venv_build": args, "register": "r"}], check, diff)
+        try:
+            data = json.loads(proc.stdout)
+        except ValueError:
+            raise AssertionError("ansible-playbook printed no JSON:\n%s\n%s" % (proc.stdout, proc.stderr))
+        result = data["plays"][0]["tasks"][0]["hosts"]["localhost"]
+        result["rc_playbook"] = proc.returncode
+        result["raw_output"] = proc.stdout + proc.stderr
+        return result
+
+
+@pytest.fixture
+def ansible(tmp_path):
+    return Ansible(str(tmp_path))
+
+
+@pytest.fixture
+def venv_args(tmp_path, wheelhouse):
+    """Arguments every test starts from: a venv in tmp, the session wheelhouse, no index."""
+    return {
+        "path": str(tmp_path / "venvs" / "app"),
+        "python": TARGET_PYTHON,
+        "find_links": [wheelhouse],
+        "no_index": True,
+        "log_file": str(tmp_path / "venv_build.log"),
+        "facts_dir": str(tmp_path / "facts.d"),
+    }
+
+
+def venv_run(path, code):
+    """Run code with the venv's own Python, as a service would (a Python that cannot start fails with 127)."""
+    argv = [os.path.join(path, "bin", "python"), "-c", code]
+    try:
+        return subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
+    except OSError as exc:
+        return subprocess.CompletedProcess(argv, 127, "", str(exc))
+
+
+def imports(path, *modules):
+    proc = venv_run(path, "; ".join("import %s_mod" % m.replace("-", "_") for m in modules))
+    return proc.returncode == 0
+
+
+def tree_snapshot(path):
+    """Every file of a tree with its content, for 'exactly as before' comparisons."""
+    snapshot = {}
+    for root, dirs, files in os.walk(path):
+        dirs[:] = [d for d in dirs if d != "__pycache__"]
+        for name in files:
+            full = os.path.join(root, name)
+            if os.path.islink(full):
+                snapshot[full] = "-> " + os.readlink(full)
+            else:
+                with open(full, "rb") as handle:
+                    snapshot[full] = handle.read()
+    return snapshot
+
+
+@pytest.fixture(scope="session")
+def other_python():
+    """An interpreter of another minor version than TARGET_PYTHON, with venv and ensurepip."""
+    probe = "import sys, venv, ensurepip; print('%d.%d' % sys.version_info[:2])"
+    mine = subprocess.run([TARGET_PYTHON, "-c", probe], stdout=subprocess.PIPE, universal_newlines=True).stdout.strip()
+    candidates = ["/usr/bin/python3.13", "/usr/bin/python3.12"]
+    pyenv = os.path.expanduser("~/.pyenv/versions")
+    if os.path.isdir(pyenv):
+        for version in sorted(os.listdir(pyenv), reverse=True):
+            candidates.append(os.path.join(pyenv, version, "bin", "python3"))
+    for path in candidates:
+        if not os.access(path, os.X_OK):
+            continue
+        proc = subprocess.run([path, "-c", probe], stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
+        minor = proc.stdout.strip()
+        if proc.returncode == 0 and minor != mine and tuple(map(int, minor.split("."))) >= (3, 8):
+            return {"path": path, "minor": minor}
+    pytest.skip("no second Python (3.8+, other than %s) with venv on this host: looked at %s" % (mine, candidates))
