@@ -1,0 +1,213 @@
+"""The collection as a user gets it: built into a tarball, installed offline into an empty
+collections path, and used by its FQCN from a playbook that knows nothing of this checkout.
+
+The tarball is built twice: from the checkout as it is (what a release ships), and from a copy of
+the checkout's files with every kind of cache and scratch output planted in it, so that build_ignore
+is tested whether or not those caches happen to exist on this machine.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import tarfile
+
+import pytest
+import yaml
+
+from wheelfactory import make_wheel
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+VENV_BIN = os.path.join(ROOT, ".venv", "bin")
+TARGET_PYTHON = os.environ.get("WH_TARGET_PYTHON", "/usr/bin/python3")
+ROLE = os.path.join(ROOT, "roles", "python_venv_build")
+
+# What a development checkout accumulates and a tarball must never hold: (path to plant, why).
+PLANTED = [
+    (".venv/bin/python", "the development venv"),
+    (".tmp/collections/x", "scratch of scripts and tests"),
+    (".ansible/roles/x", "ansible-lint's cache"),
+    (".pytest_cache/v/cache/nodeids", "pytest's cache"),
+    (".benchmarks/x.json", "pytest-benchmark's output"),
+    ("plugins/module_utils/__pycache__/sync.cpython-311.pyc", "bytecode"),
+    ("tests/unit/__pycache__/conftest.cpython-311-pytest-9.2.0.pyc", "bytecode"),
+    ("tests/output/junit/x.xml", "ansible-test's output"),
+    ("bench/.cache/wheelhouse/x-1.0-py3-none-any.whl", "benchmark downloads"),
+    ("bench/results/run.json", "benchmark raw figures"),
+    ("molecule/default/.molecule/state.yml", "molecule ephemeral state"),
+    ("molecule/default/.cache/x", "molecule ephemeral state"),
+    ("wheelhouse-venv-0.0.1.tar.gz", "an older tarball"),
+]
+FORBIDDEN_PARTS = {".venv", ".tmp", ".ansible", ".pytest_cache", ".benchmarks", "__pycache__", ".molecule", ".git"}
+FORBIDDEN_PREFIXES = ("tests/output/", "bench/.cache/", "bench/results/", "molecule/default/.cache/")
+
+
+def tool_environment(collections_path):
+    """The environment of a user's controller: only the given collections path, plain pip."""
+    env = dict(os.environ)
+    for name in ("PIP_FIND_LINKS", "PYTHONPATH", "ANSIBLE_CONFIG", "ANSIBLE_COLLECTIONS_PATHS"):
+        env.pop(name, None)
+    env.update({
+        "PATH": VENV_BIN + os.pathsep + env.get("PATH", ""),
+        "PIP_CONFIG_FILE": "/dev/null",
+        # Only the installed tarball; the scan of sys.path finds the collections bundled with `ansible`.
+        "ANSIBLE_COLLECTIONS_PATH": collections_path,
+        "ANSIBLE_COLLECTIONS_SCAN_SYS_PATH": "true",
+        "ANSIBLE_NOCOLOR": "1",
+        "ANSIBLE_LOCALHOST_WARNING": "false",
+        "ANSIBLE_INVENTORY_UNPARSED_WARNING": "false",
+        "ANSIBLE_RETRY_FILES_ENABLED": "false",
+    })
+    return env
+
+
+def run(argv, cwd, env):
+    proc = subprocess.run(argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          universal_newlines=True, check=False)
+    assert proc.returncode == 0, "%s failed (rc=%d):\n%s" % (" ".join(argv), proc.returncode, proc.stdout)
+    return proc.stdout
+
+
+def build(source, output, env):
+    os.makedirs(output)
+    run(["ansible-galaxy", "collection", "build", "--output-path", output, source], cwd=output, env=env)
+    (tarball,) = [os.path.join(output, name) for name in os.listdir(output) if name.endswith(".tar.gz")]
+    return tarball
+
+
+def members(tarball):
+    with tarfile.open(tarball) as archive:
+        return [member.name[2:] if member.name.startswith("./") else member.name for member in archive.getmembers()]
+
+
+def checkout_files():
+    """The checkout as git sees it: tracked files plus untracked ones that are not ignored."""
+    out = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
+                         stdout=subprocess.PIPE, check=True).stdout.decode()
+    return [name for name in out.split("\0") if name and os.path.isfile(os.path.join(ROOT, name))]
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory):
+    return str(tmp_path_factory.mktemp("package"))
+
+
+@pytest.fixture(scope="module")
+def empty_env(workdir):
+    return tool_environment(os.path.join(workdir, "no-collections"))
+
+
+@pytest.fixture(scope="module")
+def release_tarball(workdir, empty_env):
+    """Built from the checkout itself, as `ansible-galaxy collection build` in a release."""
+    return build(ROOT, os.path.join(workdir, "release"), empty_env)
+
+
+@pytest.fixture(scope="module")
+def planted_tarball(workdir, empty_env):
+    """Built from a copy of the checkout with every known cache planted in it."""
+    copy = os.path.join(workdir, "planted", "venv")
+    for name in checkout_files():
+        target = os.path.join(copy, name)
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        with open(os.path.join(ROOT, name), "rb") as src, open(target, "wb") as dst:
+            dst.write(src.read())
+    for name, _why in PLANTED:
+        target = os.path.join(copy, name)
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        with open(target, "w") as handle:
+            handle.write("planted by test_collection_package.py\n")
+    return build(copy, os.path.join(workdir, "planted", "out"), empty_env)
+
+
+def unwanted(names):
+    bad = []
+    for name in names:
+        parts = name.rstrip("/").split("/")
+        if FORBIDDEN_PARTS.intersection(parts) or name.startswith(FORBIDDEN_PREFIXES) \
+                or name.endswith((".pyc", ".tar.gz")) or (name + "/").startswith(FORBIDDEN_PREFIXES):
+            bad.append(name)
+    return bad
+
+
+@pytest.mark.parametrize("which", ["release_tarball", "planted_tarball"])
+def test_tarball_holds_the_collection_and_no_caches(request, which):
+    names = members(request.getfixturevalue(which))
+    assert unwanted(names) == [], "%s holds files a release must not ship" % which
+    for wanted in ("MANIFEST.json", "FILES.json", "README.md", "meta/runtime.yml", "plugins/modules/venv_build.py"):
+        assert wanted in names, "%s lacks %s" % (which, wanted)
+    if os.path.isdir(ROLE):
+        assert "roles/python_venv_build/tasks/main.yml" in names
+
+
+@pytest.fixture(scope="module")
+def wheels(workdir):
+    folder = os.path.join(workdir, "wheels")
+    os.makedirs(folder)
+    make_wheel(folder, "pkgone", "1.0", ["pkgtwo>=1"])
+    make_wheel(folder, "pkgtwo", "1.0")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def installed(workdir, release_tarball):
+    """The release tarball installed offline into an empty collections path."""
+    path = os.path.join(workdir, "collections")
+    os.makedirs(path)
+    env = tool_environment(path)
+    run(["ansible-galaxy", "collection", "install", "--offline", "-p", path, release_tarball], cwd=workdir, env=env)
+    return path
+
+
+def test_install_offline_into_an_empty_path(installed):
+    env = tool_environment(installed)
+    listing = json.loads(run(["ansible-galaxy", "collection", "list", "wheelhouse.venv", "--format", "json"],
+                             cwd=installed, env=env))
+    found = {path: content for path, content in listing.items() if "wheelhouse.venv" in content}
+    assert list(found) == [os.path.join(installed, "ansible_collections")], \
+        "wheelhouse.venv must come from the installed tarball only, found in %s" % list(found)
+    assert found[os.path.join(installed, "ansible_collections")]["wheelhouse.venv"]["version"] == "0.1.0"
+
+
+def test_playbook_uses_the_installed_collection_by_fqcn(workdir, installed, wheels):
+    """Check mode creates nothing, the real run builds the venv, the second run changes nothing."""
+    play_dir = os.path.join(workdir, "play")
+    venv = os.path.join(play_dir, "venvs", "module")
+    module_args = {
+        "path": venv,
+        "python": TARGET_PYTHON,
+        "requirements": ["pkgone"],
+        "no_index": True,
+        "find_links": [wheels],
+        "log_file": os.path.join(play_dir, "logs", "module.log"),
+        "facts_dir": os.path.join(play_dir, "facts.d"),
+    }
+    tasks = [
+        {"name": "Plan the venv in check mode", "wheelhouse.venv.venv_build": module_args,
+         "check_mode": True, "register": "planned"},
+        {"name": "Check that check mode created nothing", "ansible.builtin.stat": {"path": venv}, "register": "after_check"},
+        {"name": "Build the venv", "wheelhouse.venv.venv_build": module_args, "register": "built"},
+        {"name": "Build the venv again", "wheelhouse.venv.venv_build": module_args, "register": "again"},
+        {"name": "Check the three runs", "ansible.builtin.assert": {"that": [
+            "planned is changed",
+            "not after_check.stat.exists",
+            "built is changed",
+            "built.packages.pkgone == '1.0'",
+            "again is not changed",
+            "again.commands == []",
+        ]}},
+    ]
+    os.makedirs(play_dir)
+    playbook = os.path.join(play_dir, "play.yml")
+    with open(playbook, "w") as handle:
+        yaml.safe_dump([{"name": "Use wheelhouse.venv from its tarball", "hosts": "localhost", "gather_facts": False,
+                         "vars": {"ansible_python_interpreter": TARGET_PYTHON}, "tasks": tasks}], handle,
+                       sort_keys=False)
+    env = tool_environment(installed)
+    run(["ansible-playbook", "-i", "localhost,", "-c", "local", playbook], cwd=play_dir, env=env)
+
+    check = subprocess.run([os.path.join(venv, "bin", "python"), "-c",
+                            "import pkgone_mod, pkgtwo_mod; print(pkgone_mod.VERSION, pkgtwo_mod.VERSION)"],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, check=False)
+    assert check.returncode == 0 and check.stdout.split() == ["1.0", "1.0"], check.stdout
