@@ -170,10 +170,9 @@ def test_install_offline_into_an_empty_path(installed):
     assert found[os.path.join(installed, "ansible_collections")]["wheelhouse.venv"]["version"] == "0.1.0"
 
 
-def test_playbook_uses_the_installed_collection_by_fqcn(workdir, installed, wheels):
+def module_play(play_dir, wheels):
     """Check mode creates nothing, the real run builds the venv, the second run changes nothing."""
-    play_dir = os.path.join(workdir, "play")
-    venv = os.path.join(play_dir, "venvs", "module")
+    venv = os.path.join(play_dir, "venvs", "package_test_module")
     module_args = {
         "path": venv,
         "python": TARGET_PYTHON,
@@ -198,16 +197,55 @@ def test_playbook_uses_the_installed_collection_by_fqcn(workdir, installed, whee
             "again.commands == []",
         ]}},
     ]
-    os.makedirs(play_dir)
-    playbook = os.path.join(play_dir, "play.yml")
-    with open(playbook, "w") as handle:
-        yaml.safe_dump([{"name": "Use wheelhouse.venv from its tarball", "hosts": "localhost", "gather_facts": False,
-                         "vars": {"ansible_python_interpreter": TARGET_PYTHON}, "tasks": tasks}], handle,
-                       sort_keys=False)
-    env = tool_environment(installed)
-    run(["ansible-playbook", "-i", "localhost,", "-c", "local", playbook], cwd=play_dir, env=env)
+    play = {"name": "Use the module wheelhouse.venv.venv_build from the tarball", "hosts": "localhost",
+            "gather_facts": False, "vars": {"ansible_python_interpreter": TARGET_PYTHON}, "tasks": tasks}
+    return play, venv
 
+
+def role_play(play_dir, wheels):
+    """The role without a build host: the target installs straight from the local wheel folder."""
+    venv = os.path.join(play_dir, "venvs", "package_test_role")
+    role_vars = {
+        "venv_install_destination_path": venv,
+        "venv_python_executable": TARGET_PYTHON,
+        "venv_pip_packages": ["pkgone"],
+        "venv_pip_package_state": "present",
+        "venv_pip_install_args": "--no-index --find-links %s" % wheels,
+        # No wheel build (it needs a builder venv from PyPI) and no distribution packages (no apt here).
+        "venv_wheel_build_enable": False,
+        "venv_build_requirements": [],
+        "venv_install_base_distro_package_list": [],
+        "venv_build_base_distro_package_list": [],
+    }
+    tasks = [{"name": "Install a venv with the role", "ansible.builtin.include_role": {
+        "name": "wheelhouse.venv.python_venv_build"}, "vars": role_vars}]
+    # Facts gathered as in playbooks/venv.yml (the distribution picks the role's package names).
+    play = {"name": "Use the role wheelhouse.venv.python_venv_build from the tarball", "hosts": "localhost",
+            "gather_facts": True, "vars": {"ansible_python_interpreter": TARGET_PYTHON}, "tasks": tasks}
+    return play, venv
+
+
+def imports_in(venv):
     check = subprocess.run([os.path.join(venv, "bin", "python"), "-c",
                             "import pkgone_mod, pkgtwo_mod; print(pkgone_mod.VERSION, pkgtwo_mod.VERSION)"],
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, check=False)
-    assert check.returncode == 0 and check.stdout.split() == ["1.0", "1.0"], check.stdout
+    assert check.returncode == 0 and check.stdout.split() == ["1.0", "1.0"], "%s: %s" % (venv, check.stdout)
+
+
+def test_playbook_uses_module_and_role_by_fqcn(workdir, installed, wheels):
+    """One playbook, offline, with only the installed tarball on the collections path."""
+    play_dir = os.path.join(workdir, "play")
+    os.makedirs(play_dir)
+    plays, venvs = [], []
+    builders = [module_play] + ([role_play] if os.path.isdir(ROLE) else [])
+    for builder in builders:
+        play, venv = builder(play_dir, wheels)
+        plays.append(play)
+        venvs.append(venv)
+    playbook = os.path.join(play_dir, "play.yml")
+    with open(playbook, "w") as handle:
+        yaml.safe_dump(plays, handle, sort_keys=False)
+    env = tool_environment(installed)
+    run(["ansible-playbook", "-i", "localhost,", "-c", "local", playbook], cwd=play_dir, env=env)
+    for venv in venvs:
+        imports_in(venv)
