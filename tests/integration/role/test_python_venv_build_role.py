@@ -1,0 +1,303 @@
+"""The python_venv_build role for real on localhost: ansible-playbook builds wheels, then the venv.
+
+One machine is build host and target ("local" wheel source). The venv's packages come from a
+wheelhouse made here (tests/lib/wheelfactory.py) and from a git repository made here (a VCS
+requirement built into a wheel), so only the builder venv's tools (pip-tools, setuptools, wheel,
+pbr) come from the package index. The distribution package lists are emptied to keep the runs
+short (scripts/main.sh and the molecule scenarios install them for real).
+
+The tests run in file order and share one wheel tree and one venv: first run in check mode,
+real run, no-op run, rebuild, changed requirements, tampered wheel, then the early failures.
+"""
+
+from __future__ import annotations
+
+import configparser
+import json
+import os
+import re
+import shutil
+import subprocess
+import uuid
+
+import pytest
+import yaml
+
+from wheelfactory import make_wheel
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+PYTHON = os.environ.get("WH_TARGET_PYTHON", "/usr/bin/python3")
+FACTS_DIR = "/etc/ansible/facts.d"
+
+
+def environment():
+    env = dict(os.environ)
+    env.pop("PIP_FIND_LINKS", None)
+    env.update({
+        "PIP_CONFIG_FILE": "/dev/null",
+        "ANSIBLE_COLLECTIONS_PATH": os.path.join(ROOT, ".tmp", "collections"),
+        "ANSIBLE_NOCOLOR": "1",
+        "ANSIBLE_LOCALHOST_WARNING": "false",
+        "ANSIBLE_INVENTORY_UNPARSED_WARNING": "false",
+        "ANSIBLE_RETRY_FILES_ENABLED": "false",
+        "PATH": os.path.join(ROOT, ".venv", "bin") + os.pathsep + env.get("PATH", ""),
+    })
+    return env
+
+
+def make_git_package(folder, name, version):
+    """A git repository holding a setuptools project, tagged v<version>."""
+    os.makedirs(os.path.join(folder, name + "_mod"))
+    with open(os.path.join(folder, "setup.py"), "w") as handle:
+        handle.write("from setuptools import setup\nsetup(name=%r, version=%r, packages=[%r])\n"
+                     % (name, version, name + "_mod"))
+    with open(os.path.join(folder, name + "_mod", "__init__.py"), "w") as handle:
+        handle.write("VERSION = %r\n" % version)
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.org", "-c", "init.defaultBranch=main"]
+    for cmd in (["init", "-q"], ["add", "."], ["commit", "-q", "-m", "v" + version], ["tag", "v" + version]):
+        subprocess.run(git + cmd, cwd=folder, check=True)
+
+
+class RoleRun(object):
+    """One ansible-playbook run of the role: return code, output, recap counts."""
+
+    def __init__(self, proc):
+        self.rc = proc.returncode
+        self.out = proc.stdout + proc.stderr
+        m = re.search(r"^(\S+)\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", proc.stdout, re.M)
+        self.changed = int(m.group(3)) if m else None
+        self.failed = int(m.group(5)) if m else None
+
+    def __repr__(self):
+        return "RoleRun(rc=%s, changed=%s)\n%s" % (self.rc, self.changed, self.out[-6000:])
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    work = tmp_path_factory.mktemp("role")
+    wheels = work / "wheelhouse"
+    wheels.mkdir()
+    make_wheel(str(wheels), "alpha", "1.0", ["beta>=1"])
+    make_wheel(str(wheels), "alpha", "1.1", ["beta>=1"])
+    make_wheel(str(wheels), "beta", "1.0")
+    make_wheel(str(wheels), "beta", "2.0")
+    make_wheel(str(wheels), "gamma", "1.0")
+    make_git_package(str(work / "tinyrepo"), "tinypkg", "0.3")
+    lab = {
+        "work": str(work),
+        "venv": str(work / "venvs" / "app"),
+        "repo": str(work / "repo"),
+        "marker": str(work / "handler-ran"),
+        "facts": "wheelhouse_role_test_%s" % uuid.uuid4().hex[:8],
+        # The builder venv outlives the test module's folder only within this session.
+        "builder": str(tmp_path_factory.getbasetemp() / "wheel-builder"),
+        "wheelhouse": str(wheels),
+    }
+    playbook = work / "site.yml"
+    playbook.write_text(yaml.safe_dump([{
+        "name": "Venv through the role",
+        "hosts": "targets",
+        "gather_facts": True,
+        "tasks": [{"name": "Apply the role", "ansible.builtin.include_role": {"name": "wheelhouse.venv.python_venv_build"}}],
+        "handlers": [{"name": "Record that the venv changed", "listen": "venv changed",
+                      "ansible.builtin.copy": {"content": "{{ run_id }}\n", "dest": lab["marker"], "mode": "0644"}}],
+    }], sort_keys=False))
+    lab["playbook"] = str(playbook)
+    yield lab
+    path = os.path.join(FACTS_DIR, lab["facts"] + ".fact")
+    if os.path.exists(path):
+        os.unlink(path)
+
+
+def base_vars(lab):
+    return {
+        "ansible_python_interpreter": PYTHON,
+        "venv_python_executable": PYTHON,
+        "venv_install_destination_path": lab["venv"],
+        "venv_pip_packages": ["alpha", "tinypkg @ git+file://%s/tinyrepo@v0.3" % lab["work"]],
+        "venv_build_global_constraints": ["beta<2"],
+        "venv_build_constraints": [],
+        "venv_pip_build_args": "--no-index --find-links %s" % lab["wheelhouse"],
+        "venv_wheel_repo_path": lab["repo"],
+        "venv_build_host_venv_path": lab["builder"],
+        "venv_wheel_build_enable": True,
+        "venv_build_base_distro_package_list": [],
+        "venv_install_base_distro_package_list": [],
+        "venv_distro_package_state": "present",
+        "venv_facts_when_changed": [{"section": "app", "option": "run", "value": "{{ run_id }}"}],
+        "venv_facts_dest": lab["facts"],
+    }
+
+
+def run_role(lab, run_id, inventory=None, check=False, **overrides):
+    variables = base_vars(lab)
+    variables.update(overrides)
+    # None removes an extra var, so that inventory host vars apply.
+    variables = {k: v for k, v in variables.items() if v is not None}
+    variables["run_id"] = run_id
+    vars_file = os.path.join(lab["work"], "vars-%s.json" % run_id)
+    with open(vars_file, "w") as handle:
+        json.dump(variables, handle)
+    inventory_file = os.path.join(lab["work"], "inventory-%s.yml" % run_id)
+    with open(inventory_file, "w") as handle:
+        yaml.safe_dump(inventory or {"all": {"children": {"targets": {"hosts": {
+            "localhost": {"ansible_connection": "local"}}}}}}, handle)
+    cmd = ["ansible-playbook", "-i", inventory_file, "-e", "@" + vars_file, lab["playbook"]]
+    if check:
+        cmd.append("--check")
+    proc = subprocess.run(cmd, cwd=ROOT, env=environment(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          universal_newlines=True, timeout=900)
+    return RoleRun(proc)
+
+
+def platform_dir(lab):
+    base = os.path.join(lab["repo"], "wheelhouse", "main")
+    entries = os.listdir(base)
+    assert len(entries) == 1, entries
+    return os.path.join(base, entries[0])
+
+
+def venv_freeze(lab):
+    out = subprocess.run([os.path.join(lab["venv"], "bin", "python"), "-c",
+                          "import importlib.metadata as m; print('\\n'.join(sorted('%s==%s' % (d.metadata['Name'].lower(), d.version)"
+                          " for d in m.distributions() if d.metadata['Name'].lower() not in ('pip', 'setuptools'))))"],
+                         stdout=subprocess.PIPE, universal_newlines=True, check=True).stdout
+    return out.split()
+
+
+def read_fact(lab):
+    parser = configparser.ConfigParser()
+    parser.read(os.path.join(FACTS_DIR, lab["facts"] + ".fact"))
+    return parser.get("app", "run", fallback=None)
+
+
+def marker(lab):
+    try:
+        with open(lab["marker"]) as handle:
+            return handle.read().strip()
+    except OSError:
+        return None
+
+
+def test_check_mode_before_the_first_build_reports_changes_and_creates_nothing(lab):
+    run = run_role(lab, "check1", check=True)
+    assert run.rc == 0, run
+    assert run.changed and run.changed > 0, run
+    assert "are not built yet" in run.out, run
+    assert not os.path.exists(lab["venv"])
+    assert not os.path.exists(lab["repo"])
+    assert not os.path.exists(lab["builder"])
+    assert read_fact(lab) is None and marker(lab) is None
+
+
+def test_first_run_builds_the_wheels_and_installs_the_venv_from_them(lab):
+    run = run_role(lab, "run1")
+    assert run.rc == 0, run
+    assert venv_freeze(lab) == ["alpha==1.1", "beta==1.0", "tinypkg==0.3"]
+    platform = platform_dir(lab)
+    assert re.match(r".*/debian-\d+-x86_64-py3\.\d+$", platform), platform
+    wheel_files = sorted(os.listdir(os.path.join(platform, "wheels")))
+    assert [w.split("-")[0] for w in wheel_files] == ["alpha", "beta", "tinypkg"]
+    hashes = open(os.path.join(platform, "requirements", "app-hashes.txt")).read().splitlines()
+    assert [h.split(" ")[0] for h in hashes] == ["alpha==1.1", "beta==1.0", "tinypkg==0.3"]
+    assert all(re.search(r" --hash=sha256:[0-9a-f]{64}$", h) for h in hashes)
+    assert open(os.path.join(platform, "requirements", "app-constraints.txt")).read().split() == [
+        "alpha==1.1", "beta==1.0", "tinypkg==0.3"]
+    # The venv got the VCS requirement as its wheel, pinned and hashed like every other.
+    venv_requirements = open(os.path.join(lab["venv"], "requirements.txt")).read()
+    assert "git+" not in venv_requirements and "tinypkg==0.3 --hash=sha256:" in venv_requirements
+    assert read_fact(lab) == "run1"
+    assert marker(lab) == "run1"
+    assert "The venv %s changed" % lab["venv"] in run.out
+
+
+def test_second_run_changes_nothing_and_notifies_nobody(lab):
+    run = run_role(lab, "run2")
+    assert run.rc == 0, run
+    assert run.changed == 0, run
+    assert read_fact(lab) == "run1"
+    assert marker(lab) == "run1"
+
+
+def test_check_mode_after_the_build_reports_no_change(lab):
+    run = run_role(lab, "check2", check=True)
+    assert run.rc == 0, run
+    assert run.changed == 0, run
+
+
+def test_facts_are_visible_through_setup(lab):
+    proc = subprocess.run(["ansible", "localhost", "-c", "local", "-e", "ansible_python_interpreter=" + PYTHON,
+                           "-m", "ansible.builtin.setup", "-a", "filter=ansible_local"],
+                          env=environment(), stdout=subprocess.PIPE, universal_newlines=True, cwd=ROOT)
+    assert '"run": "run1"' in proc.stdout, proc.stdout
+
+
+def test_venv_rebuild_replaces_the_venv_then_a_plain_run_is_a_no_op(lab):
+    sentinel = os.path.join(lab["venv"], "sentinel")
+    open(sentinel, "w").close()
+    run = run_role(lab, "rebuild", venv_rebuild=True)
+    assert run.rc == 0, run
+    assert run.changed > 0, run
+    assert not os.path.exists(sentinel), "venv_rebuild kept the old venv"
+    assert venv_freeze(lab) == ["alpha==1.1", "beta==1.0", "tinypkg==0.3"]
+    assert read_fact(lab) == "rebuild" and marker(lab) == "rebuild"
+    again = run_role(lab, "after-rebuild")
+    assert again.rc == 0 and again.changed == 0, again
+
+
+def test_changed_constraints_rebuild_the_wheel_set_and_update_the_venv(lab):
+    run = run_role(lab, "pin", venv_build_constraints=["alpha==1.0"])
+    assert run.rc == 0, run
+    assert venv_freeze(lab) == ["alpha==1.0", "beta==1.0", "tinypkg==0.3"]
+    source = open(os.path.join(platform_dir(lab), "requirements", "app-source-constraints.txt")).read()
+    assert source.strip() == "alpha==1.0"
+    again = run_role(lab, "pin2", venv_build_constraints=["alpha==1.0"])
+    assert again.rc == 0 and again.changed == 0, again
+
+
+def test_a_wheel_altered_after_the_build_is_refused_until_the_wheels_are_rebuilt(lab):
+    wheel_dir = os.path.join(platform_dir(lab), "wheels")
+    beta = [w for w in os.listdir(wheel_dir) if w.startswith("beta-")][0]
+    with open(os.path.join(wheel_dir, beta), "ab") as handle:
+        handle.write(b"tampered")
+    run = run_role(lab, "tampered", venv_build_constraints=["alpha==1.0"], venv_rebuild=True)
+    assert run.rc != 0, run
+    assert "differs from the one built" in run.out and "venv_wheels_rebuild=true" in run.out, run
+    assert venv_freeze(lab) == ["alpha==1.0", "beta==1.0", "tinypkg==0.3"], "the venv was touched"
+    fixed = run_role(lab, "wheels-rebuilt", venv_build_constraints=["alpha==1.0"], venv_wheels_rebuild=True)
+    assert fixed.rc == 0, fixed
+    with open(os.path.join(wheel_dir, beta), "rb") as handle:
+        assert not handle.read().endswith(b"tampered")
+    again = run_role(lab, "after-wheels-rebuilt", venv_build_constraints=["alpha==1.0"])
+    assert again.rc == 0 and again.changed == 0, again
+
+
+def three_local_hosts(lab, **host_vars):
+    hosts = {}
+    for name in ("t1", "t2", "t3"):
+        hosts[name] = dict({"ansible_connection": "local",
+                            "venv_install_destination_path": os.path.join(lab["work"], "venvs", name)}, **host_vars)
+    return {"all": {"children": {"targets": {"hosts": hosts}}}}
+
+
+def test_more_than_two_index_installs_fail_before_any_change(lab):
+    inventory = three_local_hosts(lab)
+    run = run_role(lab, "index3", inventory=inventory, venv_wheel_build_enable=False)
+    assert run.rc != 0, run
+    assert "3 targets have wheel building disabled" in run.out and "venv_allow_index_installs=true" in run.out, run
+    assert not any(os.path.exists(os.path.join(lab["work"], "venvs", n)) for n in ("t1", "t2", "t3"))
+
+
+@pytest.mark.skipif(not os.path.exists("/root/.pyenv/versions/3.13.0/bin/python3"), reason="needs a second Python")
+def test_a_build_host_of_another_platform_fails_before_any_change(lab):
+    inventory = {"all": {"children": {
+        "targets": {"hosts": {"t1": {"ansible_connection": "local",
+                                     "venv_install_destination_path": os.path.join(lab["work"], "venvs", "t1")}}},
+        "repo_all": {"hosts": {"repo313": {"ansible_connection": "local",
+                                           "venv_python_executable": "/root/.pyenv/versions/3.13.0/bin/python3"}}},
+    }}}
+    run = run_role(lab, "otherplatform", inventory=inventory, venv_build_host="repo313", venv_python_executable=None)
+    assert run.rc != 0, run
+    assert re.search(r"no build host can serve platform debian-\d+-x86_64-py3\.11 \(hosts: t1\)", run.out), run
+    assert "repo313 (debian-" in run.out and "py3.13)" in run.out, run
+    assert not os.path.exists(os.path.join(lab["work"], "venvs", "t1"))
