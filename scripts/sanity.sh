@@ -8,9 +8,12 @@
 #   - ansible-test resolves the collection from its working directory and does not follow symlinks,
 #     so the collection is copied to a real .../ansible_collections/wheelhouse/venv directory: the
 #     tracked files plus the untracked ones git does not ignore, so it checks work before commit.
-#   - ansible-test runs with --local on this Python 3.11; each sanity test gets its own venv, which
-#     ansible-test installs from PyPI with its own pins. Its state (those venvs, pip's cache) lives in
-#     $WH_TMP/sanity/home, not in the user's ~/.ansible.
+#   - ansible-test runs with --local: the controller is .venv's Python 3.11; the tests that run once per
+#     Python version (compile, import) also run on every other Python 3.8-3.13 found under ~/.pyenv
+#     (the versions our targets have: EL 9 has 3.9, jammy 3.10, noble 3.12, trixie 3.13), through
+#     links in $WH_TMP/sanity/pythons, since pyenv's shims do not work here. Each sanity test gets its
+#     own venv, which ansible-test installs from PyPI with its own pins. Its state (those venvs, pip's
+#     cache) lives in $WH_TMP/sanity/home, not in the user's ~/.ansible.
 #   - ansible-test bootstraps pip in those venvs with a get-pip script from ci-files.testing.ansible.com,
 #     which is not reachable here; a stand-in script with the same interface bootstraps pip from the
 #     interpreter's own ensurepip and then installs the pinned pip from PyPI.
@@ -22,6 +25,11 @@ skip_tests=(
   # Needs pwsh and PSScriptAnalyzer, which neither PyPI nor Debian provides; the collection has no PowerShell.
   pslint
 )
+# ansible-test only warns when shellcheck is missing; say it louder and skip it by name.
+if ! command -v shellcheck >/dev/null 2>&1; then
+  echo "sanity.sh: WARNING: shellcheck is not installed (apt-get install shellcheck): skipping the shellcheck test" >&2
+  skip_tests+=(shellcheck)
+fi
 
 sanity_root="$WH_TMP/sanity"
 dest="$sanity_root/ansible_collections/wheelhouse/venv"
@@ -64,10 +72,22 @@ EOF
 skip_args=()
 for t in "${skip_tests[@]}"; do skip_args+=(--skip-test "$t"); done
 
+# The other Python versions for compile and import, as pythonX.Y on PATH where ansible-test looks.
+pythons="$sanity_root/pythons"
+rm -rf "$pythons"
+mkdir -p "$pythons"
+versions="3.11"
+for v in 3.8 3.9 3.10 3.12 3.13; do
+  for p in "$HOME"/.pyenv/versions/"$v".*/bin/python"$v"; do
+    if [ -x "$p" ]; then ln -sfn "$p" "$pythons/python$v"; versions="$versions $v"; break; fi
+  done
+done
+echo "sanity.sh: Python versions for compile and import: $versions"
+
 status=0
 (
   cd "$dest"
-  HOME="$sanity_home" ansible-test sanity --python 3.11 --local --color no "${skip_args[@]}" "$@"
+  HOME="$sanity_home" PATH="$pythons:$PATH" ansible-test sanity --local --color no "${skip_args[@]}" "$@"
 ) || status=$?
 
 echo "=== antsibull-changelog lint ==="
