@@ -16,7 +16,7 @@ import configparser
 import json
 import os
 import re
-import shutil
+import socket
 import subprocess
 import uuid
 
@@ -269,6 +269,98 @@ def test_a_wheel_altered_after_the_build_is_refused_until_the_wheels_are_rebuilt
     with open(os.path.join(wheel_dir, beta), "rb") as handle:
         assert not handle.read().endswith(b"tampered")
     again = run_role(lab, "after-wheels-rebuilt", venv_build_constraints=["alpha==1.0"])
+    assert again.rc == 0 and again.changed == 0, again
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def wheel_repo(lab):
+    """playbooks/wheel_repo.yml run against a private nginx instance (own main config, pid, port)."""
+    folder = os.path.join(lab["work"], "nginx")
+    os.makedirs(os.path.join(folder, "conf.d"))
+    port = free_port()
+    conf = os.path.join(folder, "nginx.conf")
+    with open(conf, "w") as handle:
+        handle.write(
+            "user root;\npid {f}/nginx.pid;\nerror_log {f}/error.log;\nevents {{ worker_connections 64; }}\n"
+            "http {{\n  access_log {f}/access.log;\n  client_body_temp_path {f}/body;\n"
+            "  include {f}/conf.d/*.conf;\n}}\n".format(f=folder))
+    inventory = os.path.join(folder, "inventory.yml")
+    with open(inventory, "w") as handle:
+        yaml.safe_dump({"all": {"children": {"repo_all": {"hosts": {"buildbox": {"ansible_connection": "local"}}}}}}, handle)
+    cmd = ["ansible-playbook", "-i", inventory, os.path.join(ROOT, "playbooks", "wheel_repo.yml"),
+           "-e", "ansible_python_interpreter=" + PYTHON, "-e", "wheel_repo_nginx_package=nginx-light",
+           "-e", "venv_wheel_repo_path=" + lab["repo"], "-e", "wheel_repo_listen=127.0.0.1:%d" % port,
+           "-e", "wheel_repo_site_file=" + os.path.join(folder, "conf.d", "wheelhouse-venv.conf"),
+           "-e", "wheel_repo_nginx_conf=" + conf, "-e", "wheel_repo_nginx_pid_file=" + os.path.join(folder, "nginx.pid")]
+    runs = [RoleRun(subprocess.run(cmd, cwd=ROOT, env=environment(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                   universal_newlines=True, timeout=600)) for _ in range(2)]
+    yield {"url": "http://127.0.0.1:%d" % port, "runs": runs, "access_log": os.path.join(folder, "access.log")}
+    subprocess.run(["nginx", "-c", conf, "-s", "quit"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def test_wheel_repo_playbook_serves_the_wheel_tree_read_only(lab, wheel_repo):
+    first, second = wheel_repo["runs"]
+    assert first.rc == 0 and first.changed > 0, first
+    assert second.rc == 0 and second.changed == 0, second
+    import urllib.request
+    import urllib.error
+    rel = os.path.relpath(os.path.join(platform_dir(lab), "wheels"), lab["repo"])
+    listing = urllib.request.urlopen("%s/%s/" % (wheel_repo["url"], rel), timeout=10).read().decode()
+    assert "beta-1.0-py3-none-any.whl" in listing
+    for method in ("PUT", "DELETE"):
+        request = urllib.request.Request("%s/%s/x.whl" % (wheel_repo["url"], rel), data=b"x", method=method)
+        with pytest.raises(urllib.error.HTTPError) as error:
+            urllib.request.urlopen(request, timeout=10)
+        assert error.value.code in (403, 405)
+    with pytest.raises(urllib.error.HTTPError):
+        urllib.request.urlopen("%s/%s/.wheel-build.lock" % (wheel_repo["url"], os.path.dirname(rel) + "/requirements"), timeout=10)
+
+
+def test_pull_mode_installs_a_target_over_http_from_the_build_group(lab, wheel_repo):
+    inventory = {"all": {"children": {
+        "repo_all": {"hosts": {"buildbox": {"ansible_connection": "local"}}},
+        "targets": {"hosts": {"t1": {"ansible_connection": "local"}}},
+    }}}
+    pulled = os.path.join(lab["work"], "venvs", "pulled")
+    run = run_role(lab, "pull", inventory=inventory, venv_wheel_repo_url=wheel_repo["url"],
+                   venv_install_destination_path=pulled)
+    assert run.rc == 0, run
+    with open(wheel_repo["access_log"]) as handle:
+        log = handle.read()
+    assert re.search(r'"GET /wheelhouse/main/[^/]+/wheels/ HTTP', log), log
+    assert re.search(r'"GET /wheelhouse/main/[^/]+/wheels/tinypkg-0\.3-py3-none-any\.whl HTTP[^"]*" 200', log), log
+    requirements = open(os.path.join(pulled, "requirements.txt")).read()
+    assert "alpha==1.1 --hash=sha256:" in requirements
+    again = run_role(lab, "pull2", inventory=inventory, venv_wheel_repo_url=wheel_repo["url"],
+                     venv_install_destination_path=pulled)
+    assert again.rc == 0 and again.changed == 0, again
+
+
+def test_push_mode_copies_the_wheels_through_the_controller(lab):
+    inventory = {"all": {"children": {"targets": {"hosts": {
+        name: {"ansible_connection": "local", "venv_install_destination_path": os.path.join(lab["work"], "venvs", name)}
+        for name in ("push1", "push2")}}}}}
+    controller = os.path.join(lab["work"], "controller-cache")
+    target = os.path.join(lab["work"], "push-target")
+    options = dict(venv_install_destination_path=None, venv_wheel_push_controller_path=controller,
+                   venv_wheel_push_target_path=target)
+    run = run_role(lab, "push", inventory=inventory, **options)
+    assert run.rc == 0, run
+    expected = sorted(w for w in os.listdir(os.path.join(platform_dir(lab), "wheels"))
+                      if w.split("-")[0] in ("alpha", "beta", "tinypkg") and not w.startswith("alpha-1.0"))
+    assert sorted(os.listdir(controller)) == expected
+    assert sorted(os.listdir(target)) == expected
+    for name in ("push1", "push2"):
+        requirements = open(os.path.join(lab["work"], "venvs", name, "requirements.txt")).read()
+        assert "tinypkg==0.3 --hash=sha256:" in requirements
+    assert "Copy the wheels of push1 from the controller to this target" in run.out
+    again = run_role(lab, "push2", inventory=inventory, **options)
     assert again.rc == 0 and again.changed == 0, again
 
 
