@@ -140,7 +140,8 @@ def venv_build_plan(host_plans, allow_index_installs=False, index_install_limit=
         if not build_host or plan.get("build_host_platform") != platform:
             unserved.setdefault(platform, []).append((host, build_host, plan.get("build_host_platform")))
             continue
-        build = builds.setdefault(build_host + "|" + platform, {"build_host": build_host, "platform": platform, "leader": host, "targets": []})
+        build = builds.setdefault(build_host + "|" + platform,
+                                  {"build_host": build_host, "platform": platform, "leader": host, "targets": []})
         build["targets"].append(host)
         leader_of[host] = build["leader"]
         if build["leader"] == host:
@@ -166,7 +167,7 @@ def venv_build_plan(host_plans, allow_index_installs=False, index_install_limit=
         "leaders": leaders,
         "leader_of": leader_of,
         "led": {b["leader"]: list(b["targets"]) for b in builds.values()},
-        "builds": {k: v for k, v in sorted(builds.items())},
+        "builds": dict(sorted(builds.items())),
         "index_hosts": index_hosts,
     }
 

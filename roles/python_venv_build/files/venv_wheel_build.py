@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # -*- coding: utf-8 -*-
 # Copyright: wheelhouse.venv developers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
@@ -314,7 +313,7 @@ class WheelBuilder(object):
         env = dict(os.environ)
         env.update(self.env_update())
         proc = subprocess.run(cmd, env=env, cwd=self.req_path, stdin=subprocess.DEVNULL,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, check=False)
         rc, out, err = proc.returncode, proc.stdout, proc.stderr
         if rc != 0:
             tail = "\n".join((err or out or "").strip().splitlines()[-25:])

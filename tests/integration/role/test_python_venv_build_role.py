@@ -146,7 +146,7 @@ def run_role(lab, run_id, inventory=None, check=False, **overrides):
     if check:
         cmd.append("--check")
     proc = subprocess.run(cmd, cwd=ROOT, env=environment(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          universal_newlines=True, timeout=900)
+                          universal_newlines=True, timeout=900, check=False)
     return RoleRun(proc)
 
 
@@ -228,7 +228,7 @@ def test_check_mode_after_the_build_reports_no_change(lab):
 def test_facts_are_visible_through_setup(lab):
     proc = subprocess.run(["ansible", "localhost", "-c", "local", "-e", "ansible_python_interpreter=" + PYTHON,
                            "-m", "ansible.builtin.setup", "-a", "filter=ansible_local"],
-                          env=environment(), stdout=subprocess.PIPE, universal_newlines=True, cwd=ROOT)
+                          env=environment(), stdout=subprocess.PIPE, universal_newlines=True, cwd=ROOT, check=False)
     assert '"run": "run1"' in proc.stdout, proc.stdout
 
 
@@ -299,9 +299,9 @@ def wheel_repo(lab):
            "-e", "wheel_repo_site_file=" + os.path.join(folder, "conf.d", "wheelhouse-venv.conf"),
            "-e", "wheel_repo_nginx_conf=" + conf, "-e", "wheel_repo_nginx_pid_file=" + os.path.join(folder, "nginx.pid")]
     runs = [RoleRun(subprocess.run(cmd, cwd=ROOT, env=environment(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                   universal_newlines=True, timeout=600)) for _ in range(2)]
+                                   universal_newlines=True, timeout=600, check=False)) for _run in range(2)]
     yield {"url": "http://127.0.0.1:%d" % port, "runs": runs, "access_log": os.path.join(folder, "access.log")}
-    subprocess.run(["nginx", "-c", conf, "-s", "quit"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(["nginx", "-c", conf, "-s", "quit"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
 
 
 def test_wheel_repo_playbook_serves_the_wheel_tree_read_only(lab, wheel_repo):
