@@ -26,13 +26,13 @@ wh_link_collection
 
 if [ "$want_system" = 1 ]; then
   missing=()
-  for cmd in podman runc debootstrap newuidmap slirp4netns git; do
+  for cmd in podman runc debootstrap newuidmap slirp4netns git shellcheck; do
     command -v "$cmd" >/dev/null 2>&1 || missing+=("$cmd")
   done
   if [ "${#missing[@]}" -gt 0 ]; then
     echo "bootstrap: installing system packages for: ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
-    apt-get install -y -qq podman runc debootstrap uidmap slirp4netns git >/dev/null
+    apt-get install -y -qq podman runc debootstrap uidmap slirp4netns git shellcheck >/dev/null
   fi
 fi

@@ -7,7 +7,7 @@ set -uo pipefail
 . "$(dirname "$0")/env.sh"
 
 "$WH_ROOT/scripts/bootstrap.sh" --system || { echo "bootstrap failed" >&2; exit 1; }
-cd "$WH_ROOT"
+cd "$WH_ROOT" || exit 1
 
 stage_lint() {
   yamllint -s . && ansible-lint --offline -q

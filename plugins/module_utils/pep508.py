@@ -283,7 +283,7 @@ class Marker(object):
             return self._eval(node[1], env) or self._eval(node[2], env)
         if node[0] == "and":
             return self._eval(node[1], env) and self._eval(node[2], env)
-        _, left, op, right = node
+        left, op, right = node[1:]
         is_extra = any(side == ("var", "extra") for side in (left, right))
         lhs, rhs = self._value(left, env), self._value(right, env)
         if is_extra:
@@ -408,7 +408,7 @@ def parse_requirement(line):
         raise ValueError("options such as %r are not requirement lines; use the module's options instead"
                          % text.split()[0])
     if _URL_SCHEME.match(text):
-        url, _, marker_text = text.partition(" ;")
+        url, dummy, marker_text = text.partition(" ;")
         url = url.strip()
         egg = _EGG.search(url)
         name = egg.group("name") if egg else None
@@ -418,7 +418,7 @@ def parse_requirement(line):
                            marker=Marker(marker_text) if marker_text.strip() else None,
                            url=url, kind="url", editable=editable, hashes=hashes)
     if text.startswith((".", "/", "~")) or (_ARCHIVE.search(text.split(";")[0].strip()) and "/" in text):
-        path, _, marker_text = text.partition(";")
+        path, dummy, marker_text = text.partition(";")
         return Requirement(line, marker=Marker(marker_text) if marker_text.strip() else None,
                            url=path.strip(), kind="path", editable=editable, hashes=hashes)
     if editable:
@@ -431,7 +431,7 @@ def parse_requirement(line):
     if rest.startswith("@"):
         url_part, sep, marker_text = rest[1:].strip().partition(" ;")
         if not sep and ";" in url_part and "://" not in url_part:
-            url_part, _, marker_text = url_part.partition(";")
+            url_part, dummy, marker_text = url_part.partition(";")
         url_part = url_part.strip()
         if not url_part:
             raise ValueError("'%s @' needs a URL after the '@'" % name)
@@ -441,7 +441,7 @@ def parse_requirement(line):
         marker = Marker(marker_text) if marker_text.strip() else None
         return Requirement(line, name=name, extras=extras, marker=marker, url=url_part, kind="url",
                            hashes=hashes)
-    spec_text, _, marker_text = rest.partition(";")
+    spec_text, dummy, marker_text = rest.partition(";")
     spec_text = spec_text.strip()
     if spec_text.startswith("(") and spec_text.endswith(")"):
         spec_text = spec_text[1:-1]

@@ -6,14 +6,11 @@
 from __future__ import annotations
 
 import os
-import ssl
 
-try:
-    from urllib.error import HTTPError, URLError
-    from urllib.parse import urlsplit
-    from urllib.request import Request, urlopen
-except ImportError:  # pragma: no cover - Python 2 is not supported by this collection
-    raise
+from urllib.error import HTTPError, URLError
+from urllib.parse import urlsplit
+
+from ansible.module_utils.urls import open_url
 
 from ansible_collections.wheelhouse.venv.plugins.module_utils.errors import VenvBuildError
 from ansible_collections.wheelhouse.venv.plugins.module_utils.masking import mask_text
@@ -21,16 +18,13 @@ from ansible_collections.wheelhouse.venv.plugins.module_utils.masking import mas
 TIMEOUT = 20
 
 
-def _ssl_context(spec, host):
-    if host in spec.trusted_hosts:
-        return ssl._create_unverified_context()  # the user trusts this host explicitly (--trusted-host)
-    cafile = None
+def _ca_path(spec):
+    """The CA bundle the installer would use (PIP_CERT and friends), so both agree on what is reachable."""
     for key in ("PIP_CERT", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE"):
         value = spec.environment.get(key) or os.environ.get(key)
         if value and os.path.isfile(value):
-            cafile = value
-            break
-    return ssl.create_default_context(cafile=cafile)
+            return value
+    return None
 
 
 def _probe(spec, url, what):
@@ -42,20 +36,13 @@ def _probe(spec, url, what):
         return
     if parts.scheme not in ("http", "https"):
         return  # other schemes are the installer's business
-    headers = {"User-Agent": "wheelhouse.venv reachability check"}
-    if parts.username or parts.password:
-        import base64
-        token = base64.b64encode(("%s:%s" % (parts.username or "", parts.password or "")).encode()).decode()
-        headers["Authorization"] = "Basic " + token
-        netloc = parts.hostname + (":%d" % parts.port if parts.port else "")
-        url = parts._replace(netloc=netloc).geturl()
-    context = _ssl_context(spec, parts.hostname) if parts.scheme == "https" else None
-    request = Request(url, headers=headers, method="HEAD")
+    netloc = parts.hostname + (":%d" % parts.port if parts.port else "")
     try:
-        kwargs = {"timeout": TIMEOUT}
-        if context is not None:
-            kwargs["context"] = context
-        response = urlopen(request, **kwargs)
+        response = open_url(
+            parts._replace(netloc=netloc).geturl(), method="HEAD", timeout=TIMEOUT,
+            url_username=parts.username, url_password=parts.password, force_basic_auth=bool(parts.username),
+            validate_certs=parts.hostname not in spec.trusted_hosts, ca_path=_ca_path(spec),
+            http_agent="wheelhouse.venv reachability check", follow_redirects="all")
         response.close()
     except HTTPError as exc:
         if exc.code in (401, 403):
@@ -66,6 +53,8 @@ def _probe(spec, url, what):
     except (URLError, OSError, ValueError) as exc:
         reason = getattr(exc, "reason", exc)
         raise VenvBuildError("%s %s cannot be reached: %s" % (what, mask_text(url), mask_text(str(reason))))
+    except Exception as exc:  # open_url's SSLValidationError and ConnectionError derive from Exception only
+        raise VenvBuildError("%s %s cannot be reached: %s" % (what, mask_text(url), mask_text(str(exc))))
 
 
 def check_locations(spec):

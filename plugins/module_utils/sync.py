@@ -24,7 +24,7 @@ import sys
 import tempfile
 import time
 
-from ansible_collections.wheelhouse.venv.plugins.module_utils import commands, facts, masking, pep508, reach
+from ansible_collections.wheelhouse.venv.plugins.module_utils import commands, facts, masking, pep508
 from ansible_collections.wheelhouse.venv.plugins.module_utils.errors import VenvBuildError
 from ansible_collections.wheelhouse.venv.plugins.module_utils.inputs import (
     SEED_PACKAGES,
@@ -367,8 +367,7 @@ class Sync(object):
         spec.check_conflicts(pep508.marker_environment(interp.version))
         fingerprint = spec.fingerprint(interp.version)
         plan = make_plan(spec, disk, interp, fingerprint)
-        plan.fix_ownership = (spec.owner is not None or spec.group is not None or spec.mode is not None) \
-            and not plan.builds_beside and ownership_differs(spec, spec.path)
+        self.plan_ownership(plan)
         if plan.action is None and not plan.fix_ownership:
             return self.result(False, disk, disk.packages, interp, fingerprint, plan)
         if self.check_mode:
@@ -376,12 +375,21 @@ class Sync(object):
         with self.locked():
             disk = VenvOnDisk(spec.path)  # another run may have finished while we waited
             plan = make_plan(spec, disk, interp, fingerprint)
-            plan.fix_ownership = (spec.owner is not None or spec.group is not None or spec.mode is not None) \
-                and not plan.builds_beside and ownership_differs(spec, spec.path)
+            self.plan_ownership(plan)
             if plan.action is None and not plan.fix_ownership:
                 return self.result(False, disk, disk.packages, interp, fingerprint, plan)
-            self.log("plan: %s (%s)" % (plan.action or "ownership", "; ".join(plan.reasons) or "owner/group/mode"))
+            self.log("plan: %s (%s)" % (plan.action or "ownership", "; ".join(plan.reasons)))
             return self.apply(disk, interp, fingerprint, plan)
+
+    def plan_ownership(self, plan):
+        """Add the owner/group/mode repair to a plan that does not rebuild (a rebuild sets them anyway)."""
+        spec = self.spec
+        if (spec.owner is None and spec.group is None and spec.mode is None) or plan.builds_beside:
+            return
+        if ownership_differs(spec, spec.path):
+            plan.fix_ownership = True
+            plan.reasons.append("owner, group or mode of the venv differ from owner=%s group=%s mode=%s"
+                                % (spec.owner, spec.group, spec.mode))
 
     @contextlib.contextmanager
     def locked(self):
@@ -564,6 +572,8 @@ class Sync(object):
     def apply(self, disk, interp, fingerprint, plan):
         spec = self.spec
         if plan.action in ("create", "rebuild", "install") and spec.has_requirements:
+            # imported here: the HTTP stack is only needed when something will be installed
+            from ansible_collections.wheelhouse.venv.plugins.module_utils import reach
             reach.check_locations(spec)
         if plan.builds_beside:
             packages = self.build_beside(disk, interp, fingerprint, plan)

@@ -94,7 +94,7 @@ def _read_headers(meta_file):
                 break
             if line[:1] in (" ", "\t"):
                 continue
-            key, _, value = line.partition(":")
+            key, dummy, value = line.partition(":")
             key = key.lower()
             if key == "name":
                 name = value.strip()

@@ -34,20 +34,24 @@ description:
   - Credentials inside URLs (C(https://user:secret@host/...)) are masked in results, warnings,
     errors, diffs and the log file.
 author:
-  - wheelhouse.venv contributors
+  - wheelhouse.venv contributors (@wheelhouse)
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details:
       - Touches nothing (no directory, no file, no fact). When packages of an existing venv would
-        change, the installer is asked with C(--dry-run) so that RV(changed) and the diff are
+        change, the installer is asked with C(--dry-run) so that C(changed) and the diff are
         truthful; that needs the package index to be reachable.
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
     details:
       - Shows the text changes of the requirements and constraints files and the package versions
         before and after.
   platform:
+    description: Target OS/families that can be operated against.
+    support: full
     platforms: posix
 options:
   path:
@@ -252,10 +256,11 @@ notes:
 seealso:
   - module: ansible.builtin.pip
     description: The builtin module this one replaces for venvs.
-  - name: python_venv_build role
+  - name: OpenStack-Ansible python_venv_build role
     description: >-
-      The role of this collection (wheelhouse.venv.python_venv_build) that builds wheels once per
-      platform on a build host and uses this module on every target.
+      The role this collection's role C(wheelhouse.venv.python_venv_build) replaces with the same
+      variables; ours builds wheels once per platform and uses this module on every target
+      (C(ansible-doc -t role wheelhouse.venv.python_venv_build)).
     link: https://docs.openstack.org/ansible-role-python_venv_build/latest/
 """
 

@@ -86,7 +86,7 @@ class Ansible(object):
         if diff:
             argv.append("--diff")
         env = dict(self.env, ANSIBLE_STDOUT_CALLBACK=callback)
-        proc = subprocess.run(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
+        proc = subprocess.run(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, check=False)
         return proc
 
     def module(self, check=False, diff=False, **args):
@@ -124,7 +124,7 @@ def venv_run(path, code):
     """Run code with the venv's own Python, as a service would (a Python that cannot start fails with 127)."""
     argv = [os.path.join(path, "bin", "python"), "-c", code]
     try:
-        return subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
+        return subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, check=False)
     except OSError as exc:
         return subprocess.CompletedProcess(argv, 127, "", str(exc))
 
@@ -153,7 +153,7 @@ def tree_snapshot(path):
 def other_python():
     """An interpreter of another minor version than TARGET_PYTHON, with venv and ensurepip."""
     probe = "import sys, venv, ensurepip; print('%d.%d' % sys.version_info[:2])"
-    mine = subprocess.run([TARGET_PYTHON, "-c", probe], stdout=subprocess.PIPE, universal_newlines=True).stdout.strip()
+    mine = subprocess.run([TARGET_PYTHON, "-c", probe], stdout=subprocess.PIPE, universal_newlines=True, check=False).stdout.strip()
     candidates = ["/usr/bin/python3.13", "/usr/bin/python3.12"]
     pyenv = os.path.expanduser("~/.pyenv/versions")
     if os.path.isdir(pyenv):
@@ -162,7 +162,7 @@ def other_python():
     for path in candidates:
         if not os.access(path, os.X_OK):
             continue
-        proc = subprocess.run([path, "-c", probe], stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
+        proc = subprocess.run([path, "-c", probe], stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, check=False)
         minor = proc.stdout.strip()
         if proc.returncode == 0 and minor != mine and tuple(map(int, minor.split("."))) >= (3, 8):
             return {"path": path, "minor": minor}

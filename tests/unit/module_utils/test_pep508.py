@@ -22,7 +22,7 @@ def test_canonical_name(name, canonical):
 ])
 def test_version_order(lower, higher):
     assert pep508.Version(lower) < pep508.Version(higher)
-    assert not pep508.Version(higher) < pep508.Version(lower)
+    assert pep508.Version(higher) >= pep508.Version(lower)
 
 
 def test_versions_equal_with_trailing_zeros():
