@@ -22,7 +22,6 @@ description:
   - C(venv_build_targets) chooses a build host per platform.
   - C(venv_build_plan) checks the per-host plans and chooses which host drives each build.
   - C(venv_reduce_requirements) reduces VCS and direct-URL requirements to bare names.
-  - C(venv_drop_url_requirements) drops VCS and direct-URL lines.
   - C(venv_wheel_url) turns the wheel path on the build host into the URL the wheel repository serves it at.
   - C(venv_site_packages_links) picks the top-level Python entries of a distribution package's file list.
 author: wheelhouse.venv developers
@@ -195,12 +194,6 @@ def _split_marker(line):
     return line.strip(), ""
 
 
-def is_url_requirement(line):
-    """True for VCS (git+...), direct-URL (name @ url) and bare URL requirement lines."""
-    text = (line or "").strip()
-    return bool(_VCS_RE.match(text) or _URL_RE.match(text) or _DIRECT_RE.match(text))
-
-
 def reduce_requirement(line):
     """Return the bare requirement a VCS or direct-URL line stands for once its wheel is built.
 
@@ -230,11 +223,6 @@ def reduce_requirement(line):
 def venv_reduce_requirements(lines):
     """Reduce every VCS or direct-URL requirement line to its bare name (see reduce_requirement)."""
     return [reduce_requirement(line) for line in _lines(lines)]
-
-
-def venv_drop_url_requirements(lines):
-    """Drop VCS and direct-URL lines (constraints that pinned a source have no meaning for a wheel)."""
-    return [line for line in _lines(lines) if not is_url_requirement(line)]
 
 
 def _lines(lines):
@@ -304,7 +292,6 @@ class FilterModule(object):
             "venv_build_targets": venv_build_targets,
             "venv_build_plan": venv_build_plan,
             "venv_reduce_requirements": venv_reduce_requirements,
-            "venv_drop_url_requirements": venv_drop_url_requirements,
             "venv_wheel_url": venv_wheel_url,
             "venv_site_packages_links": venv_site_packages_links,
         }

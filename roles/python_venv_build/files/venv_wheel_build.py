@@ -180,6 +180,33 @@ def assess(state, want_fingerprint, wheel_path):
     return "current", ""
 
 
+# pip options that uv pip compile takes too (same meaning), with the number of values each takes.
+_UV_SAME = {"--index-url": 1, "-i": 1, "--extra-index-url": 1, "--find-links": 1, "-f": 1, "--no-index": 0}
+
+
+def uv_index_args(pip_args):
+    """The index options among pip's arguments, spelled for uv pip compile; other options are pip's own."""
+    result = []
+    i = 0
+    while i < len(pip_args):
+        arg = pip_args[i]
+        name, sep, value = arg.partition("=")
+        if name in _UV_SAME:
+            if sep or _UV_SAME[name] == 0:
+                result.append(arg)
+            elif i + 1 < len(pip_args):
+                result += [arg, pip_args[i + 1]]
+                i += 1
+        elif name == "--trusted-host":
+            if sep:
+                result.append("--allow-insecure-host=" + value)
+            elif i + 1 < len(pip_args):
+                result += ["--allow-insecure-host", pip_args[i + 1]]
+                i += 1
+        i += 1
+    return result
+
+
 def resolver_command(tool, builder_venv, infile, outfile, build_args, rebuild):
     """The command line that resolves infile into the complete pinned outfile."""
     args = shlex.split(build_args or "")
@@ -188,7 +215,7 @@ def resolver_command(tool, builder_venv, infile, outfile, build_args, rebuild):
     if tool == "uv":
         cmd = [os.path.join(builder_venv, "bin", "uv"), "pip", "compile", "--quiet", "--no-header",
                "--no-annotate", "--python", os.path.join(builder_venv, "bin", "python"),
-               "--output-file", outfile] + isolation
+               "--output-file", outfile] + isolation + uv_index_args(pip_args)
         if rebuild:
             cmd.append("--no-cache")
         return cmd + [infile]

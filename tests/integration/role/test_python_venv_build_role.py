@@ -126,6 +126,8 @@ def base_vars(lab):
         "venv_distro_package_state": "present",
         "venv_facts_when_changed": [{"section": "app", "option": "run", "value": "{{ run_id }}"}],
         "venv_facts_dest": lab["facts"],
+        # python3-apt is installed on Debian hosts running Ansible's apt module: its system files get linked.
+        "venv_packages_to_symlink": ["python3-apt"],
     }
 
 
@@ -158,9 +160,10 @@ def platform_dir(lab):
 
 
 def venv_freeze(lab):
+    """The venv's distributions but pip, setuptools and python-apt (linked from the system)."""
     out = subprocess.run([os.path.join(lab["venv"], "bin", "python"), "-c",
                           "import importlib.metadata as m; print('\\n'.join(sorted('%s==%s' % (d.metadata['Name'].lower(), d.version)"
-                          " for d in m.distributions() if d.metadata['Name'].lower() not in ('pip', 'setuptools'))))"],
+                          " for d in m.distributions() if d.metadata['Name'].lower() not in ('pip', 'setuptools', 'python-apt'))))"],
                          stdout=subprocess.PIPE, universal_newlines=True, check=True).stdout
     return out.split()
 
@@ -209,6 +212,11 @@ def test_first_run_builds_the_wheels_and_installs_the_venv_from_them(lab):
     assert read_fact(lab) == "run1"
     assert marker(lab) == "run1"
     assert "The venv %s changed" % lab["venv"] in run.out
+    site = [p for p in os.listdir(os.path.join(lab["venv"], "lib")) if p.startswith("python3")][0]
+    link = os.path.join(lab["venv"], "lib", site, "site-packages", "apt_pkg.cpython-%s-x86_64-linux-gnu.so"
+                        % site[len("python"):].replace(".", ""))
+    assert os.path.islink(link) and os.readlink(link).startswith("/usr/lib/python3/dist-packages/"), link
+    subprocess.run([os.path.join(lab["venv"], "bin", "python"), "-c", "import apt_pkg, apt"], check=True)
 
 
 def test_second_run_changes_nothing_and_notifies_nobody(lab):
@@ -361,6 +369,21 @@ def test_push_mode_copies_the_wheels_through_the_controller(lab):
         assert "tinypkg==0.3 --hash=sha256:" in requirements
     assert "Copy the wheels of push1 from the controller to this target" in run.out
     again = run_role(lab, "push2", inventory=inventory, **options)
+    assert again.rc == 0 and again.changed == 0, again
+
+
+def test_uv_resolves_on_the_build_host_and_installs_on_the_target(lab):
+    uv_venv = os.path.join(lab["work"], "venvs", "uvapp")
+    run = run_role(lab, "uv", venv_install_tool="uv", venv_install_destination_path=uv_venv)
+    assert run.rc == 0, run
+    with open(os.path.join(platform_dir(lab), "requirements", "uvapp-build.json")) as handle:
+        build = json.load(handle)
+    assert build["inputs"]["tool"] == "uv"
+    assert sorted(w["name"] for w in build["wheels"]) == ["alpha", "beta", "tinypkg"]
+    with open(os.path.join(uv_venv, "wheelhouse-venv.json")) as handle:
+        assert json.load(handle)["install_tool"] == "uv"
+    assert "tinypkg==0.3 --hash=sha256:" in open(os.path.join(uv_venv, "requirements.txt")).read()
+    again = run_role(lab, "uv2", venv_install_tool="uv", venv_install_destination_path=uv_venv)
     assert again.rc == 0 and again.changed == 0, again
 
 

@@ -148,11 +148,6 @@ def test_reduce_requirements_skips_blank_lines_and_comments():
     assert f.venv_reduce_requirements(["# c", "", "a @ file:///x/a.tar.gz", "b"]) == ["a", "b"]
 
 
-def test_drop_url_requirements_keeps_plain_pins():
-    lines = ["a==1", "git+https://h/r@sha#egg=b", "c @ https://h/c.whl", "d<2"]
-    assert f.venv_drop_url_requirements(lines) == ["a==1", "d<2"]
-
-
 # --- wheel URL
 
 def test_wheel_url_maps_the_wheel_path_under_the_served_root():
@@ -207,4 +202,4 @@ def test_site_packages_links_from_rpm_listing():
 def test_filters_are_registered():
     names = set(f.FilterModule().filters())
     assert {"venv_platform", "venv_build_targets", "venv_build_plan", "venv_reduce_requirements",
-            "venv_wheel_url", "venv_site_packages_links", "venv_drop_url_requirements"} <= names
+            "venv_wheel_url", "venv_site_packages_links"} <= names

@@ -101,6 +101,15 @@ def test_resolver_commands_for_pip_tools_and_uv():
     assert uv[:3] == ["/b/bin/uv", "pip", "compile"] and "--no-cache" in uv
 
 
+def test_uv_gets_the_index_options_of_the_build_arguments():
+    args = ["--index-url", "http://i/simple", "--find-links=/w", "--no-index", "--prefer-binary",
+            "--trusted-host", "i", "--extra-index-url", "http://j/simple"]
+    assert wb.uv_index_args(args) == ["--index-url", "http://i/simple", "--find-links=/w", "--no-index",
+                                      "--allow-insecure-host", "i", "--extra-index-url", "http://j/simple"]
+    uv = wb.resolver_command("uv", "/b", "in", "out", "--no-build-isolation -f /w --no-index", False)
+    assert uv[-4:] == ["-f", "/w", "--no-index", "in"] and "--no-build-isolation" in uv
+
+
 def test_wheel_command_reuses_built_wheels_unless_rebuilding(tmp_path):
     cmd = wb.wheel_command("/b", "/t/c.txt", "/t/w", "--no-build-isolation", str(tmp_path), False)
     assert cmd[:4] == ["/b/bin/python", "-m", "pip", "wheel"] and "--no-deps" in cmd
