@@ -114,8 +114,9 @@ def venv_build_plan(host_plans, allow_index_installs=False, index_install_limit=
       host, platform, python_ok (bool), python_error, wheels (bool: wheel build enabled),
       build_host (str), build_host_platform (str).
     Returns {errors: [...], leaders: {host: build_host}, leader_of: {host: leader}, led: {leader: [targets]},
-    builds: {"build_host|platform": {build_host, platform, leader, targets}}, index_hosts: [...]}.  A leader is the first play host of a (build host, platform) pair:
-    it runs the build tasks, delegated to the build host, once for all targets of the pair.
+    builds: {"build_host|platform": {build_host, platform, leader, targets}}, index_hosts: [...]}.
+    A leader is the first play host of a (build host, platform) pair: it runs the build tasks,
+    delegated to the build host, once for all targets of the pair.
     """
     errors = []
     leaders = {}
