@@ -17,15 +17,19 @@ def python_version_command(python):
     return [python, "-c", PYTHON_VERSION_PROBE]
 
 
-def create_venv_command(spec, python, dest, virtualenv_executable=None):
-    """python -m venv, or virtualenv -p python, making dest."""
+def create_venv_command(spec, python, dest, virtualenv_executable=None, seed_pip=True):
+    """python -m venv, or virtualenv -p python, making dest; without pip when uv does the installing."""
     if spec.virtualenv_command == "virtualenv":
         head = [virtualenv_executable] if virtualenv_executable else [python, "-m", "virtualenv"]
         argv = head + ["--python", python]
+        if not seed_pip:
+            argv.append("--no-seed")
         if spec.system_site_packages:
             argv.append("--system-site-packages")
         return argv + [dest]
     argv = [python, "-m", "venv"]
+    if not seed_pip:
+        argv.append("--without-pip")
     if spec.system_site_packages:
         argv.append("--system-site-packages")
     return argv + [dest]

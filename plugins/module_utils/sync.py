@@ -482,7 +482,9 @@ class Sync(object):
         files = dict((key, os.path.join(spec.path, name)) for key, name in _FILE_KEYS)
         planned = []
         if plan.builds_beside:
-            planned.append(commands.create_venv_command(spec, spec.python, spec.path, self.virtualenv_executable()))
+            seed_pip = spec.install_tool == "pip" or self.find_uv(spec.path) is None
+            planned.append(commands.create_venv_command(spec, spec.python, spec.path, self.virtualenv_executable(),
+                                                        seed_pip=seed_pip))
         uv = self.find_uv(spec.path) or os.path.join(spec.path, UV_TOOL_DIR, "bin", "uv")
         if plan.action in ("create", "rebuild", "install") and spec.has_requirements:
             planned.append(commands.install_command(spec, spec.path, files, uv=uv,
@@ -595,13 +597,16 @@ class Sync(object):
         parent = os.path.dirname(spec.path)
         staging = tempfile.mkdtemp(prefix=".%s.venv_build-" % os.path.basename(spec.path), dir=parent)
         try:
-            self.run(commands.create_venv_command(spec, interp.executable, staging, self.virtualenv_executable()),
-                     {}, "creating the venv with %s" % spec.virtualenv_command)
-            files = self.write_installer_files(staging, plan)
-            files.pop("pins", None)
             old_uv = os.path.join(spec.path, UV_TOOL_DIR)
             if spec.install_tool == "uv" and os.path.isdir(old_uv) and not os.path.islink(old_uv):
                 shutil.copytree(old_uv, os.path.join(staging, UV_TOOL_DIR), symlinks=True)
+            # pip is seeded only where it installs: not when a uv is already at hand
+            seed_pip = spec.install_tool == "pip" or self.find_uv(staging) is None
+            self.run(commands.create_venv_command(spec, interp.executable, staging, self.virtualenv_executable(),
+                                                  seed_pip=seed_pip),
+                     {}, "creating the venv with %s" % spec.virtualenv_command)
+            files = self.write_installer_files(staging, plan)
+            files.pop("pins", None)
             uv = self.ensure_uv(staging, files)
             packages = self.install(staging, files, plan, uv)
             relocate(staging, spec.path)

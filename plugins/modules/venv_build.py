@@ -163,6 +163,9 @@ options:
         module installed earlier in C(<path>/.uv/); otherwise the module installs the C(uv) package
         with the venv's pip from the same index options into C(<path>/.uv/) (outside site-packages,
         so it is not one of the venv's packages).
+      - With V(uv) at hand (not installed by the module), a new or rebuilt venv is made without pip
+        (C(python -m venv --without-pip), C(virtualenv --no-seed)): uv installs into it, and seeding pip
+        would only cost time.
     type: str
     choices: [pip, uv]
     default: pip
@@ -429,6 +432,8 @@ ARGUMENT_SPEC = dict(
 
 def main():
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    # The result's path is the venv, not a file this module manages: no stat fields (uid, state, ...).
+    module.add_path_info = lambda kwargs: kwargs
 
     def run(argv, env):
         return module.run_command(argv, environ_update=env, check_rc=False)

@@ -36,6 +36,7 @@ def test_create_then_noop(ansible, venv_args):
     assert second["commands"] == []
     assert second["packages"] == first["packages"]
     assert second["fingerprint"] == first["fingerprint"]
+    assert not set(second) & {"uid", "gid", "owner", "size", "state"}, "no file stat fields in the result"
 
 
 def test_add_upgrade_remove_requirements(ansible, venv_args):

@@ -25,6 +25,8 @@ def test_uv_create_noop_change_prune(ansible, uv_args):
     assert created["changed"] is True, created["raw_output"]
     assert any(c.startswith(UV + " pip install --python") for c in created["commands"])
     assert created["packages"]["alpha"] == "1.0"
+    assert any(" -m venv --without-pip " in c for c in created["commands"]), "uv needs no pip seeded"
+    assert "pip" not in created["packages"]
     assert imports(path, "alpha", "beta")
     assert open(os.path.join(path, "bin", "alpha-version")).readline() == "#!%s/bin/python\n" % path
 
