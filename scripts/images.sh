@@ -44,13 +44,17 @@ build_target_image() {
     die "debootstrap of $suite from $mirror failed (log above): is the mirror reachable?"
   fi
   rm -f "$root.log"
-  # Slim the layer: apt lists and caches are refetched by apt-get update anyway.
-  rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/* "$root"/var/log/*.log
+  echo "deb $mirror $suite main" >"$root/etc/apt/sources.list"
+  # Package lists ship in the image, so no scenario waits for apt-get update (the hash holds the week).
+  cp /etc/resolv.conf "$root/etc/resolv.conf"
+  chroot "$root" apt-get -o APT::Sandbox::User=root update -qq >/dev/null || die "apt-get update in the $suite root failed: is $mirror reachable?"
+  rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/cache/apt/*.bin "$root"/var/log/*.log
   # Containers resolve names through podman's DNS; the host's files must not leak in.
   : >"$root/etc/resolv.conf"
-  echo "deb $mirror $suite main" >"$root/etc/apt/sources.list"
+  # STOPSIGNAL: the containers' PID 1 is a shell that ignores SIGTERM; destroy should not wait 10 s for it.
   tar -C "$root" --numeric-owner -c . |
-    podman import --quiet --change 'CMD ["/bin/bash"]' --message "wheelhouse-test $suite recipe $recipe_version" - "$tag" >/dev/null ||
+    podman import --quiet --change 'CMD ["/bin/bash"]' --change 'STOPSIGNAL SIGKILL' \
+      --message "wheelhouse-test $suite recipe $recipe_version" - "$tag" >/dev/null ||
     die "podman import of $suite failed"
 }
 
@@ -61,9 +65,8 @@ build_build_image() {
   cleanup+=("$dir")
   cat >"$dir/Containerfile" <<EOF
 FROM $base
-RUN apt-get update -qq \\
- && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $build_packages >/dev/null \\
- && rm -rf /var/lib/apt/lists/* /var/cache/apt/archives/*.deb
+RUN DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $build_packages >/dev/null \\
+ && rm -rf /var/cache/apt/archives/*.deb
 EOF
   echo "images.sh: building $tag (apt-get install $build_packages)" >&2
   if ! podman build --network=host -t "$tag" -f "$dir/Containerfile" "$dir" >"$dir/build.log" 2>&1; then
@@ -86,7 +89,9 @@ suites=("$@")
 for suite in "${suites[@]}"; do
   case "$suite" in bookworm | trixie) ;; *) die "unknown suite $suite (known: bookworm trixie)" ;; esac
   script_hash="$(sed -n '/^build_target_image()/,/^}/p' "$0" | sha256sum | cut -c1-8)"
-  target_hash="$(printf '%s\n' "$recipe_version" "$suite" "$mirror" "$target_packages" "$script_hash" | sha256sum | cut -c1-12)"
+  # The ISO week renews the images' package lists weekly: the mirror drops superseded packages.
+  target_hash="$(printf '%s\n' "$recipe_version" "$suite" "$mirror" "$target_packages" "$script_hash" "$(date -u +%G-W%V)" |
+    sha256sum | cut -c1-12)"
   target_tag="$repo:$suite-$target_hash"
   image_exists "$target_tag" || build_target_image "$suite" "$target_tag"
   build_hash="$(printf '%s\n' "$target_tag" "$build_packages" "$(sed -n '/^build_build_image()/,/^}/p' "$0")" | sha256sum | cut -c1-12)"
