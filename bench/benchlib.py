@@ -83,7 +83,7 @@ def ansible_env(extra=None):
 def bootstrap():
     """scripts/bootstrap.sh: the pinned .venv and the collection linked into ANSIBLE_COLLECTIONS_PATH."""
     proc = subprocess.run(["bash", os.path.join(REPO, "scripts", "bootstrap.sh")], cwd=REPO,
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False)
     if proc.returncode != 0:
         raise BenchError("scripts/bootstrap.sh failed:\n" + proc.stdout[-3000:])
     link = os.path.join(COLLECTIONS_PATH, "ansible_collections", "wheelhouse", "venv")
@@ -110,7 +110,7 @@ def run(argv, env=None, cwd=None, check=True):
     """
     cpu_before = _children_cpu()
     start = time.perf_counter()
-    proc = subprocess.run(argv, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.run(argv, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, check=False)
     seconds = time.perf_counter() - start
     proc.cpu = _children_cpu() - cpu_before
     if check and proc.returncode != 0:
@@ -233,7 +233,7 @@ def python_tag(python):
     """cp311-x86_64 for a CPython 3.11 on x86_64: what decides which wheels fit."""
     probe = ("import sys, platform; i = sys.implementation.name; "
              "print('%s%d%d-%s' % ('cp' if i == 'cpython' else i, sys.version_info[0], sys.version_info[1], platform.machine()))")
-    _, proc = run([python, "-c", probe])
+    dummy, proc = run([python, "-c", probe])
     return proc.stdout.strip()
 
 
@@ -324,7 +324,7 @@ def measure(contenders, runs, prepare=None, log=None):
     figures in seconds (e.g. {"wall": ..., "task": ...}). prepare(name), if given, runs untimed before
     each contender's run (e.g. to delete the venv a fresh install makes).
     """
-    samples = dict((name, []) for name, _ in contenders)
+    samples = dict((contender[0], []) for contender in contenders)
     for round_no in range(runs):
         shift = round_no % len(contenders)
         for name, func in contenders[shift:] + contenders[:shift]:
@@ -353,7 +353,7 @@ def ratio_summary(samples_a, samples_b, figure_a, figure_b=None):
     figure_b = figure_b or figure_a
     pairs = [(a[figure_a], b[figure_b]) for a, b in zip(samples_a, samples_b)]
     per_round = sorted(a / b for a, b in pairs if b > 0)
-    medians = statistics.median(a for a, _ in pairs) / statistics.median(b for _, b in pairs)
+    medians = statistics.median(p[0] for p in pairs) / statistics.median(p[1] for p in pairs)
     return {"of_medians": medians, "round_min": per_round[0], "round_max": per_round[-1]}
 
 
@@ -366,7 +366,7 @@ def fmt_ratio(ratio):
 
 
 def markdown_table(headers, rows):
-    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for dummy in headers) + "|"]
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
     return "\n".join(lines)
 
@@ -387,7 +387,7 @@ def _first_match(path, pattern):
 
 def _version_of(argv, env=None):
     try:
-        _, proc = run(argv, env=env or clean_env(), check=False)
+        dummy, proc = run(argv, env=env or clean_env(), check=False)
     except OSError:
         return None
     return (proc.stdout.strip() or proc.stderr.strip()).splitlines()[0] if proc.returncode == 0 else None
@@ -443,6 +443,6 @@ def replace_marked_block(path, marker, text):
     if begin not in doc or end not in doc:
         raise BenchError("%s has no %s ... %s block" % (path, begin, end))
     head, rest = doc.split(begin, 1)
-    _, tail = rest.split(end, 1)
+    tail = rest.split(end, 1)[1]
     with open(path, "w") as handle:
         handle.write(head + begin + "\n" + text.strip("\n") + "\n" + end + tail)

@@ -324,7 +324,7 @@ def render_machine(info, workload, runs, command):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--runs", type=int, default=7, help="timed rounds per part (default 7)")
     parser.add_argument("--only", choices=["noop", "fresh"], help="run one part only")
     parser.add_argument("--workload", default="service30", help="a folder of bench/workloads (default service30)")

@@ -50,20 +50,20 @@ _IN_PROCESS = textwrap.dedent('''
         raise RuntimeError("a no-op started a process: %s" % argv)
 
     def once():
-        result, _ = sync(VenvSpec(dict(params)), False, refuse)
+        result, dummy = sync(VenvSpec(dict(params)), False, refuse)
         if result["changed"] or result["commands"]:
             raise RuntimeError("not a no-op: %s" % result.get("reasons"))
 
     once()
     runs = int(sys.argv[3])
     times = []
-    for _ in range(runs):
+    for dummy in range(runs):
         start = time.perf_counter()
         once()
         times.append(time.perf_counter() - start)
     prof = cProfile.Profile()
     prof.enable()
-    for _ in range(runs):
+    for dummy in range(runs):
         once()
     prof.disable()
     out = io.StringIO()
@@ -112,7 +112,7 @@ def first_and_second_use(workload, wheelhouse, runs):
         "bench_log_file": os.path.join(WORK, "venv_build.log"),
     }
     samples = []
-    for _ in range(runs):
+    for dummy in range(runs):
         run = bl.playbook(play, variables)
         samples.append({"ping": run.task(FLOOR_TASK)["seconds"], "first": run.task(VB_TASK)["seconds"],
                         "second": run.task(VB_TASK + " again")["seconds"]})
@@ -121,7 +121,7 @@ def first_and_second_use(workload, wheelhouse, runs):
 
 def time_module_processes(files, runs):
     samples = dict((name, []) for name in files)
-    for _ in range(runs):
+    for dummy in range(runs):
         for name, path in sorted(files.items()):
             wall, proc = bl.run([bl.TARGET_PYTHON, path], env=bl.clean_env(), cwd=os.path.dirname(path))
             if '"failed": true' in proc.stdout:
@@ -133,7 +133,7 @@ def time_module_processes(files, runs):
 def import_profile(vb_file):
     folder = os.path.dirname(vb_file)
     bl.run([bl.TARGET_PYTHON, vb_file, "explode"], env=bl.clean_env(), cwd=folder)
-    _, proc = bl.run([bl.TARGET_PYTHON, "-X", "importtime", vb_file, "execute"], env=bl.clean_env(), cwd=folder)
+    dummy, proc = bl.run([bl.TARGET_PYTHON, "-X", "importtime", vb_file, "execute"], env=bl.clean_env(), cwd=folder)
     rows = []
     for line in proc.stderr.splitlines():
         if not line.startswith("import time:") or "self [us]" in line:
@@ -154,13 +154,13 @@ def in_process(debug_dir, runs):
     script = os.path.join(WORK, "in_process.py")
     with open(script, "w") as handle:
         handle.write(_IN_PROCESS)
-    _, proc = bl.run([bl.TARGET_PYTHON, script, debug_dir, os.path.join(debug_dir, "args"), str(runs)],
+    dummy, proc = bl.run([bl.TARGET_PYTHON, script, debug_dir, os.path.join(debug_dir, "args"), str(runs)],
                      env=bl.clean_env())
     return json.loads(proc.stdout)
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--runs", type=int, default=15)
     parser.add_argument("--workload", default="service30")
     parser.add_argument("--write-docs", action="store_true", help="put the tables into docs/benchmarks.md")

@@ -22,7 +22,7 @@ import benchlib as bl  # noqa: E402  (bench/ is not a package)
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("action", choices=["fetch", "repin"])
     parser.add_argument("workload")
     parser.add_argument("--python", default=bl.TARGET_PYTHON, help="the target interpreter (default %(default)s)")
