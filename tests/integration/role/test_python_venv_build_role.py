@@ -69,7 +69,8 @@ class RoleRun(object):
         self.failed = int(m.group(5)) if m else None
 
     def __repr__(self):
-        return "RoleRun(rc=%s, changed=%s)\n%s" % (self.rc, self.changed, self.out[-6000:])
+        failures = "\n".join(line[:3000] for line in self.out.splitlines() if line.startswith(("fatal:", "failed:")))
+        return "RoleRun(rc=%s, changed=%s)\n%s" % (self.rc, self.changed, failures or self.out[-3000:])
 
 
 @pytest.fixture(scope="module")
@@ -114,7 +115,8 @@ def base_vars(lab):
         "ansible_python_interpreter": PYTHON,
         "venv_python_executable": PYTHON,
         "venv_install_destination_path": lab["venv"],
-        "venv_pip_packages": ["alpha", "tinypkg @ git+file://%s/tinyrepo@v0.3" % lab["work"]],
+        # file://localhost/...: the pip Debian 12's venvs start with (23.0) rejects git+file:///... URLs.
+        "venv_pip_packages": ["alpha", "tinypkg @ git+file://localhost%s/tinyrepo@v0.3" % lab["work"]],
         "venv_build_global_constraints": ["beta<2"],
         "venv_build_constraints": [],
         "venv_pip_build_args": "--no-index --find-links %s" % lab["wheelhouse"],
@@ -384,6 +386,24 @@ def test_uv_resolves_on_the_build_host_and_installs_on_the_target(lab):
         assert json.load(handle)["install_tool"] == "uv"
     assert "tinypkg==0.3 --hash=sha256:" in open(os.path.join(uv_venv, "requirements.txt")).read()
     again = run_role(lab, "uv2", venv_install_tool="uv", venv_install_destination_path=uv_venv)
+    assert again.rc == 0 and again.changed == 0, again
+
+
+def test_without_wheel_building_a_target_installs_from_the_index_with_the_build_requirements(lab):
+    index_venv = os.path.join(lab["work"], "venvs", "fromindex")
+    options = dict(venv_wheel_build_enable=False, venv_install_destination_path=index_venv,
+                   venv_pip_install_args="--find-links %s" % lab["wheelhouse"], venv_pip_package_state="latest")
+    run = run_role(lab, "index", **options)
+    assert run.rc == 0, run
+    assert "Build the wheels of" not in run.out, "a target without wheel building built wheels"
+    requirements = open(os.path.join(index_venv, "requirements.txt")).read()
+    assert "--hash" not in requirements and "tinypkg @ git+file://localhost/" in requirements
+    assert open(os.path.join(index_venv, "global-constraints.txt")).read().split() == ["beta<2"]
+    names = [line.split("==")[0] for line in subprocess.run(
+        [os.path.join(index_venv, "bin", "python"), "-m", "pip", "list", "--format=freeze"],
+        stdout=subprocess.PIPE, universal_newlines=True, check=True).stdout.split()]
+    assert {"alpha", "beta", "tinypkg", "pbr", "setuptools", "wheel"} <= set(names)
+    again = run_role(lab, "index2", **options)
     assert again.rc == 0 and again.changed == 0, again
 
 
