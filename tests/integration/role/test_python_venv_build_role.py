@@ -423,6 +423,19 @@ def test_more_than_two_index_installs_fail_before_any_change(lab):
     assert not any(os.path.exists(os.path.join(lab["work"], "venvs", n)) for n in ("t1", "t2", "t3"))
 
 
+def test_a_wrong_variable_type_on_one_host_stops_every_host_before_any_change(lab):
+    inventory = {"all": {"children": {"targets": {"hosts": {
+        "good": {"ansible_connection": "local", "venv_install_destination_path": os.path.join(lab["work"], "venvs", "good")},
+        "bad": {"ansible_connection": "local", "venv_install_destination_path": os.path.join(lab["work"], "venvs", "bad"),
+                "venv_wheels_rebuild": "maybe"},
+    }}}}}
+    run = run_role(lab, "wrongtype", inventory=inventory, venv_install_destination_path=None)
+    assert run.rc != 0, run
+    assert "venv_wheels_rebuild" in run.out and "not a valid boolean" in run.out, run
+    assert "hosts bad failed before the plan" in run.out, run
+    assert not os.path.exists(os.path.join(lab["work"], "venvs", "good"))
+
+
 @pytest.mark.skipif(not os.path.exists("/root/.pyenv/versions/3.13.0/bin/python3"), reason="needs a second Python")
 def test_a_build_host_of_another_platform_fails_before_any_change(lab):
     inventory = {"all": {"children": {
