@@ -19,7 +19,9 @@ if [ ! -x "$WH_VENV/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want_h
   echo "bootstrap: creating $WH_VENV from requirements-dev.txt"
   rm -rf "$WH_VENV"
   python3 -m venv "$WH_VENV"
-  "$WH_VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r "$WH_ROOT/requirements-dev.txt"
+  # The pins come from PyPI as on any machine: no machine-wide pip config (local find-links, extra indexes).
+  env -u PIP_FIND_LINKS PIP_CONFIG_FILE=/dev/null \
+    "$WH_VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r "$WH_ROOT/requirements-dev.txt"
   echo "$want_hash" > "$stamp"
 fi
 wh_link_collection
