@@ -60,9 +60,11 @@ def clean_lines(lines):
     return [str(x).strip() for x in (lines or []) if str(x).strip() and not str(x).strip().startswith("#")]
 
 
-def build_inputs(requirements, constraints, global_constraints, tool, build_args, python_version, platform):
+def build_inputs(requirements, constraints, global_constraints, tool, build_args, python_version, platform,
+                 tool_wheels=()):
     """Everything a wheel set depends on, normalised, as one dict."""
     return {
+        "tool_wheels": clean_lines(tool_wheels),
         "version": STATE_VERSION,
         "requirements": clean_lines(requirements),
         "constraints": clean_lines(constraints),
@@ -166,7 +168,7 @@ def assess(state, want_fingerprint, wheel_path):
     if state.get("fingerprint") != want_fingerprint:
         return "inputs changed", ""
     missing = []
-    for wheel in state.get("wheels", []):
+    for wheel in state.get("wheels", []) + state.get("tool_wheels", []):
         path = os.path.join(wheel_path, wheel["filename"])
         if not os.path.isfile(path):
             missing.append(wheel["filename"])
@@ -205,6 +207,29 @@ def uv_index_args(pip_args):
                 i += 1
         i += 1
     return result
+
+
+def installed_version(builder_venv, name):
+    """The version of a distribution installed in the builder venv, or '' when it is not there."""
+    lib = os.path.join(builder_venv, "lib")
+    want = canonical_name(name)
+    for python in sorted(os.listdir(lib)) if os.path.isdir(lib) else []:
+        site = os.path.join(lib, python, "site-packages")
+        for entry in sorted(os.listdir(site)) if os.path.isdir(site) else []:
+            if entry.endswith(".dist-info") and "-" in entry:
+                dist, version = entry[: -len(".dist-info")].rsplit("-", 1)
+                if canonical_name(dist) == want:
+                    return version
+    return ""
+
+
+def tool_pins(builder_venv, names):
+    """Pin each tool to the version the builder runs (uv resolves: targets install with the same uv)."""
+    pins = []
+    for name in clean_lines(names):
+        version = installed_version(builder_venv, name)
+        pins.append("%s==%s" % (name, version) if version else name)
+    return pins
 
 
 def resolver_command(tool, builder_venv, infile, outfile, build_args, rebuild):
@@ -366,7 +391,7 @@ class WheelBuilder(object):
     def execute(self):
         inputs = build_inputs(self.p["requirements"], self.p["constraints"], self.p["global_constraints"],
                               self.p["tool"], self.p["build_args"], self.builder_python_version(),
-                              self.p["platform"])
+                              self.p["platform"], tool_pins(self.p["builder_venv"], self.p["tool_wheels"]))
         want = fingerprint(inputs)
         if not clean_lines(self.p["requirements"]):
             raise WheelBuildError("no requirements to build wheels for")
@@ -389,6 +414,7 @@ class WheelBuilder(object):
 
     def result(self, status, problem, state, want, check=False):
         wheels = sort_wheels(state.get("wheels", [])) if state else []
+        tools = sort_wheels(state.get("tool_wheels", [])) if state else []
         changed = status != "current"
         if check and status == "tampered":
             changed = True
@@ -398,6 +424,7 @@ class WheelBuilder(object):
             "problem": problem,
             "fingerprint": want,
             "wheels": wheels,
+            "tool_wheels": tools,
             "install_requirements": render_hashes(wheels) if (wheels and not (check and changed)) else [],
             "install_constraints": render_constraints(wheels) if (wheels and not (check and changed)) else [],
             "commands": self.commands,
@@ -444,8 +471,10 @@ class WheelBuilder(object):
         problem = check_wheel_set(names, built)
         if problem:
             raise WheelBuildError("the wheel build does not match the resolved set: %s" % problem)
+        tools = self.build_tool_wheels(tmp, inputs["tool_wheels"], rebuild)
         wheels = self.move_wheels(wheel_dir, built, rebuild)
-        state = {"version": STATE_VERSION, "fingerprint": want, "inputs": inputs, "wheels": wheels,
+        tools = self.move_wheels(os.path.join(tmp, "tools"), tools, rebuild) if tools else []
+        state = {"version": STATE_VERSION, "fingerprint": want, "inputs": inputs, "wheels": wheels, "tool_wheels": tools,
                  "compiled": compiled_text.splitlines(), "built_at": int(time.time())}
         # The files that define the build, then the state file last: an interrupted run builds again.
         files = {
@@ -463,6 +492,24 @@ class WheelBuilder(object):
         write_atomic(self.state_file, json.dumps(state, indent=1, sort_keys=True) + "\n")
         self.chown(self.state_file)
         return state
+
+    def build_tool_wheels(self, tmp, pins, rebuild):
+        """Wheels of the installer itself (uv), beside the set: a target without uv installs it from them."""
+        if not pins:
+            return []
+        tools_dir = os.path.join(tmp, "tools")
+        os.mkdir(tools_dir)
+        tools_file = os.path.join(tmp, "tools.txt")
+        write_atomic(tools_file, lines_text(pins))
+        cmd = wheel_command(self.p["builder_venv"], tools_file, tools_dir, self.p["build_args"], self.wheel_path, rebuild)
+        self.run(cmd + ["--only-binary", ":all:"], "fetching the wheels of %s" % ", ".join(pins))
+        tools = []
+        for filename in sorted(os.listdir(tools_dir)):
+            if filename.endswith(".whl"):
+                name, version = parse_wheel_filename(filename)
+                tools.append({"name": name, "version": version, "filename": filename,
+                              "sha256": sha256_file(os.path.join(tools_dir, filename))})
+        return tools
 
     def move_wheels(self, wheel_dir, built, rebuild):
         wheels = []
@@ -498,7 +545,7 @@ class WheelBuilder(object):
             if not state:
                 continue
             touched = False
-            for wheel in state.get("wheels", []):
+            for wheel in state.get("wheels", []) + state.get("tool_wheels", []):
                 if wheel["filename"] in replaced:
                     wheel["sha256"] = replaced[wheel["filename"]]
                     touched = True
@@ -522,6 +569,7 @@ PARAMETERS = {
     "environment": (dict, {}),
     "rebuild": (bool, False),
     "platform": (str, ""),
+    "tool_wheels": (list, []),
     "owner": (str, ""),
     "group": (str, ""),
     "lock_timeout": (int, 3600),

@@ -30,7 +30,7 @@ PYTHON = os.environ.get("WH_TARGET_PYTHON", "/usr/bin/python3")
 FACTS_DIR = "/etc/ansible/facts.d"
 
 
-def environment():
+def environment(dev_tools_on_path=True):
     env = dict(os.environ)
     env.pop("PIP_FIND_LINKS", None)
     env.update({
@@ -42,6 +42,10 @@ def environment():
         "ANSIBLE_RETRY_FILES_ENABLED": "false",
         "PATH": os.path.join(ROOT, ".venv", "bin") + os.pathsep + env.get("PATH", ""),
     })
+    if not dev_tools_on_path:
+        # As on a fresh target: no uv (nor the other dev tools) on PATH.
+        bin_dir = os.path.join(ROOT, ".venv", "bin")
+        env["PATH"] = os.pathsep.join(p for p in env["PATH"].split(os.pathsep) if p and os.path.realpath(p) != bin_dir)
     return env
 
 
@@ -133,7 +137,7 @@ def base_vars(lab):
     }
 
 
-def run_role(lab, run_id, inventory=None, check=False, **overrides):
+def run_role(lab, run_id, inventory=None, check=False, dev_tools_on_path=True, **overrides):
     variables = base_vars(lab)
     variables.update(overrides)
     # None removes an extra var, so that inventory host vars apply.
@@ -146,10 +150,10 @@ def run_role(lab, run_id, inventory=None, check=False, **overrides):
     with open(inventory_file, "w") as handle:
         yaml.safe_dump(inventory or {"all": {"children": {"targets": {"hosts": {
             "localhost": {"ansible_connection": "local"}}}}}}, handle)
-    cmd = ["ansible-playbook", "-i", inventory_file, "-e", "@" + vars_file, lab["playbook"]]
+    cmd = [os.path.join(ROOT, ".venv", "bin", "ansible-playbook"), "-i", inventory_file, "-e", "@" + vars_file, lab["playbook"]]
     if check:
         cmd.append("--check")
-    proc = subprocess.run(cmd, cwd=ROOT, env=environment(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    proc = subprocess.run(cmd, cwd=ROOT, env=environment(dev_tools_on_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                           universal_newlines=True, timeout=900, check=False)
     return RoleRun(proc)
 
@@ -375,17 +379,33 @@ def test_push_mode_copies_the_wheels_through_the_controller(lab):
 
 
 def test_uv_resolves_on_the_build_host_and_installs_on_the_target(lab):
+    """uv resolves on the build host; the target, without uv on PATH, installs uv from the wheel folder."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("venv_wheel_build", os.path.join(
+        ROOT, "roles", "python_venv_build", "files", "venv_wheel_build.py"))
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    uv_version = script.installed_version(lab["builder"], "uv")
+    assert uv_version, "the builder venv has uv"
+    tools = os.path.join(lab["work"], "tools")
+    subprocess.run([os.path.join(ROOT, ".venv", "bin", "python"), "-m", "pip", "download", "--quiet", "--no-deps",
+                    "--only-binary", ":all:", "--dest", tools, "uv==" + uv_version],
+                   env=environment(), check=True, timeout=600)
     uv_venv = os.path.join(lab["work"], "venvs", "uvapp")
-    run = run_role(lab, "uv", venv_install_tool="uv", venv_install_destination_path=uv_venv)
+    options = dict(venv_install_tool="uv", venv_install_destination_path=uv_venv, dev_tools_on_path=False,
+                   venv_pip_build_args="--no-index --find-links %s --find-links %s" % (lab["wheelhouse"], tools))
+    run = run_role(lab, "uv", **options)
     assert run.rc == 0, run
     with open(os.path.join(platform_dir(lab), "requirements", "uvapp-build.json")) as handle:
         build = json.load(handle)
     assert build["inputs"]["tool"] == "uv"
     assert sorted(w["name"] for w in build["wheels"]) == ["alpha", "beta", "tinypkg"]
+    assert [w["name"] + "==" + w["version"] for w in build["tool_wheels"]] == ["uv==" + uv_version]
     with open(os.path.join(uv_venv, "wheelhouse-venv.json")) as handle:
         assert json.load(handle)["install_tool"] == "uv"
+    assert os.access(os.path.join(uv_venv, ".uv", "bin", "uv"), os.X_OK), "uv was not installed from the wheel folder"
     assert "tinypkg==0.3 --hash=sha256:" in open(os.path.join(uv_venv, "requirements.txt")).read()
-    again = run_role(lab, "uv2", venv_install_tool="uv", venv_install_destination_path=uv_venv)
+    again = run_role(lab, "uv2", **options)
     assert again.rc == 0 and again.changed == 0, again
 
 

@@ -100,6 +100,25 @@ def test_a_build_waits_for_the_lock_and_says_so(tree):
     assert rc == 0 and result["changed"]
 
 
+def test_tool_wheels_are_fetched_pinned_to_the_builder_and_kept_beside_the_set(tree):
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("venv_wheel_build", SCRIPT)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    version = script.installed_version(BUILDER, "uv")
+    assert version, "the dev venv has uv"
+    # A stand-in uv wheel of the builder's version: the mechanism, without a 20 MB download.
+    make_wheel(str(tree / "wheelhouse"), "uv", version)
+    rc, result = build(tree, tool_wheels=["uv"])
+    assert rc == 0, result
+    assert [w["filename"] for w in result["tool_wheels"]] == ["uv-%s-py3-none-any.whl" % version]
+    assert result["install_constraints"] == ["alpha==1.0", "beta==1.0"], "uv is not one of the venv's packages"
+    assert (tree / "platform" / "wheels" / ("uv-%s-py3-none-any.whl" % version)).exists()
+    (tree / "platform" / "wheels" / ("uv-%s-py3-none-any.whl" % version)).unlink()
+    rc, result = build(tree, tool_wheels=["uv"])
+    assert rc == 0 and result["status"] == "wheels missing", result
+
+
 def test_an_unresolvable_requirement_fails_with_the_resolver_message(tree):
     rc, result = build(tree, requirements=["alpha", "nosuchpkg"])
     assert rc == 1 and "resolving the requirements failed" in result["msg"] and "nosuchpkg" in result["msg"]

@@ -92,6 +92,20 @@ def test_assess_from_files(tmp_path):
     assert wb.assess(state, "F", str(wheels_dir)) == ("wheels missing", "six-1.17.0-py3-none-any.whl")
 
 
+def test_tool_pins_follow_the_builder_venv(tmp_path):
+    site = tmp_path / "lib" / "python3.11" / "site-packages"
+    (site / "uv-0.9.5.dist-info").mkdir(parents=True)
+    (site / "pip_tools-7.5.0.dist-info").mkdir()
+    assert wb.installed_version(str(tmp_path), "UV") == "0.9.5"
+    assert wb.installed_version(str(tmp_path), "pip-tools") == "7.5.0"
+    assert wb.tool_pins(str(tmp_path), ["uv", "ruff"]) == ["uv==0.9.5", "ruff"]
+
+
+def test_tool_wheels_are_part_of_the_fingerprint():
+    assert wb.fingerprint(inputs(tool_wheels=["uv==0.9.5"])) != wb.fingerprint(inputs())
+    assert wb.fingerprint(inputs(tool_wheels=["uv==0.9.5"])) != wb.fingerprint(inputs(tool_wheels=["uv==0.9.6"]))
+
+
 def test_resolver_commands_for_pip_tools_and_uv():
     cmd = wb.resolver_command("pip", "/b", "/t/in", "/t/out", "--no-build-isolation --index-url http://i/simple", False)
     assert cmd[0] == "/b/bin/pip-compile" and "--no-build-isolation" in cmd and cmd[-1] == "/t/in"
