@@ -164,8 +164,8 @@ options:
         with the venv's pip from the same index options into C(<path>/.uv/) (outside site-packages,
         so it is not one of the venv's packages).
       - With V(uv) at hand (not installed by the module), a new or rebuilt venv is made without pip
-        (C(python -m venv --without-pip), C(virtualenv --no-seed)): uv installs into it, and seeding pip
-        would only cost time.
+        (C(python -m venv --without-pip), C(virtualenv --no-seed)), since uv installs into it and seeding
+        pip would only cost time.
     type: str
     choices: [pip, uv]
     default: pip
