@@ -155,7 +155,7 @@ def in_process(debug_dir, runs):
     with open(script, "w") as handle:
         handle.write(_IN_PROCESS)
     dummy, proc = bl.run([bl.TARGET_PYTHON, script, debug_dir, os.path.join(debug_dir, "args"), str(runs)],
-                     env=bl.clean_env())
+                         env=bl.clean_env())
     return json.loads(proc.stdout)
 
 
