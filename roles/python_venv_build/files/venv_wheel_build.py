@@ -6,7 +6,8 @@
 Run by the wheelhouse.venv.python_venv_build role with ansible.builtin.script (collection roles
 cannot embed modules), with the standard library only:
 
-    python3 venv_wheel_build.py BASE64_JSON_PARAMETERS
+    WHEELHOUSE_WHEEL_BUILD_PARAMETERS=BASE64_JSON python3 venv_wheel_build.py
+    python3 venv_wheel_build.py BASE64_JSON
 
 It prints one JSON object (changed, status, wheels, install_requirements, install_constraints,
 commands, msg on failure) and exits 0, or 1 on failure.
@@ -56,21 +57,36 @@ def canonical_name(name):
     return re.sub(r"[-_.]+", "-", str(name)).lower()
 
 
+_CREDENTIALS_RE = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)([^/@\s:]+):([^@/\s]+)@")
+
+
+def mask(text):
+    """Hide the password of every URL in text (scheme://user:secret@host -> scheme://user:********@host).
+
+    The files under requirements_path are served by the wheel repository, and results end up in logs.
+    """
+    return _CREDENTIALS_RE.sub(r"\1\2:********@", text)
+
+
 def clean_lines(lines):
     return [str(x).strip() for x in (lines or []) if str(x).strip() and not str(x).strip().startswith("#")]
 
 
 def build_inputs(requirements, constraints, global_constraints, tool, build_args, python_version, platform,
                  tool_wheels=()):
-    """Everything a wheel set depends on, normalised, as one dict."""
+    """Everything a wheel set depends on, normalised, as one dict.
+
+    Recorded (and fingerprinted) without passwords: the build files are served by the wheel
+    repository, and a new password alone is no new build.
+    """
     return {
         "tool_wheels": clean_lines(tool_wheels),
         "version": STATE_VERSION,
-        "requirements": clean_lines(requirements),
-        "constraints": clean_lines(constraints),
-        "global_constraints": clean_lines(global_constraints),
+        "requirements": [mask(x) for x in clean_lines(requirements)],
+        "constraints": [mask(x) for x in clean_lines(constraints)],
+        "global_constraints": [mask(x) for x in clean_lines(global_constraints)],
         "tool": tool,
-        "build_args": shlex.split(build_args or ""),
+        "build_args": [mask(x) for x in shlex.split(build_args or "")],
         "python_version": python_version,
         "platform": platform,
     }
@@ -361,7 +377,7 @@ class WheelBuilder(object):
         raise WheelBuildError("the builder venv %s does not exist (no pyvenv.cfg)" % self.p["builder_venv"])
 
     def run(self, cmd, what):
-        self.commands.append(" ".join(shlex.quote(c) for c in cmd))
+        self.commands.append(mask(" ".join(shlex.quote(c) for c in cmd)))
         env = dict(os.environ)
         env.update(self.env_update())
         proc = subprocess.run(cmd, env=env, cwd=self.req_path, stdin=subprocess.DEVNULL,
@@ -369,7 +385,7 @@ class WheelBuilder(object):
         rc, out, err = proc.returncode, proc.stdout, proc.stderr
         if rc != 0:
             tail = "\n".join((err or out or "").strip().splitlines()[-25:])
-            raise WheelBuildError("%s failed (rc=%d): %s\n%s" % (what, rc, " ".join(cmd), tail))
+            raise WheelBuildError(mask("%s failed (rc=%d): %s\n%s" % (what, rc, " ".join(cmd), tail)))
         return out
 
     def env_update(self):
@@ -448,10 +464,11 @@ class WheelBuilder(object):
 
     def build_in(self, tmp, inputs, want):
         rebuild = self.p["rebuild"]
-        write_atomic(os.path.join(tmp, "global-constraints.txt"), lines_text(inputs["global_constraints"]))
-        write_atomic(os.path.join(tmp, "constraints.txt"), lines_text(inputs["constraints"]))
+        # The temporary files hold the lines as given (with any credentials); the recorded ones are masked.
+        write_atomic(os.path.join(tmp, "global-constraints.txt"), lines_text(clean_lines(self.p["global_constraints"])))
+        write_atomic(os.path.join(tmp, "constraints.txt"), lines_text(clean_lines(self.p["constraints"])))
         infile = os.path.join(tmp, "requirements.in")
-        write_atomic(infile, lines_text(["-c global-constraints.txt", "-c constraints.txt"] + inputs["requirements"]))
+        write_atomic(infile, lines_text(["-c global-constraints.txt", "-c constraints.txt"] + clean_lines(self.p["requirements"])))
         compiled = os.path.join(tmp, "compiled.txt")
         self.run(resolver_command(self.p["tool"], self.p["builder_venv"], infile, compiled,
                                   self.p["build_args"], rebuild), "resolving the requirements")
@@ -475,13 +492,13 @@ class WheelBuilder(object):
         wheels = self.move_wheels(wheel_dir, built, rebuild)
         tools = self.move_wheels(os.path.join(tmp, "tools"), tools, rebuild) if tools else []
         state = {"version": STATE_VERSION, "fingerprint": want, "inputs": inputs, "wheels": wheels, "tool_wheels": tools,
-                 "compiled": compiled_text.splitlines(), "built_at": int(time.time())}
+                 "compiled": mask(compiled_text).splitlines(), "built_at": int(time.time())}
         # The files that define the build, then the state file last: an interrupted run builds again.
         files = {
             "requirements.txt": lines_text(inputs["requirements"]),
             "source-constraints.txt": lines_text(inputs["constraints"]),
             "global-constraints.txt": lines_text(inputs["global_constraints"]),
-            "compiled.txt": compiled_text,
+            "compiled.txt": mask(compiled_text),
             "constraints.txt": lines_text(render_constraints(wheels)),
             "hashes.txt": lines_text(render_hashes(wheels)),
         }
@@ -605,13 +622,20 @@ def parse_parameters(raw):
     return params
 
 
+PARAMETERS_VARIABLE = "WHEELHOUSE_WHEEL_BUILD_PARAMETERS"
+
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     builder = None
     try:
-        if len(argv) != 1:
-            raise WheelBuildError("usage: venv_wheel_build.py BASE64_JSON_PARAMETERS")
-        params = parse_parameters(json.loads(base64.b64decode(argv[0]).decode("utf-8")))
+        # From the environment (the role's way: not on a command line that ps or a task result shows)
+        # or from the one argument; the variable is not handed on to pip.
+        encoded = os.environ.pop(PARAMETERS_VARIABLE, None) if not argv else (argv[0] if len(argv) == 1 else None)
+        if not encoded:
+            raise WheelBuildError("usage: %s=BASE64_JSON venv_wheel_build.py, or venv_wheel_build.py BASE64_JSON"
+                                  % PARAMETERS_VARIABLE)
+        params = parse_parameters(json.loads(base64.b64decode(encoded).decode("utf-8")))
         builder = WheelBuilder(params, check_mode=params["check_mode"])
         result = builder.execute()
     except (WheelBuildError, OSError, ValueError) as exc:

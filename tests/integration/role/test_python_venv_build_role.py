@@ -409,6 +409,21 @@ def test_uv_resolves_on_the_build_host_and_installs_on_the_target(lab):
     assert again.rc == 0 and again.changed == 0, again
 
 
+def test_index_credentials_stay_out_of_the_served_files_and_the_output(lab):
+    secret_venv = os.path.join(lab["work"], "venvs", "secretapp")
+    # --no-index: the credentialed index is never contacted, but it is part of the build's inputs.
+    args = "--no-index --find-links %s --extra-index-url https://deploy:s3cr3t-t0ken@127.0.0.1:9/simple" % lab["wheelhouse"]
+    run = run_role(lab, "secret", venv_install_destination_path=secret_venv, venv_pip_build_args=args)
+    assert run.rc == 0, run
+    assert "s3cr3t-t0ken" not in run.out
+    for folder, _dirs, files in os.walk(lab["repo"]):
+        for name in files:
+            with open(os.path.join(folder, name), "rb") as handle:
+                assert b"s3cr3t-t0ken" not in handle.read(), os.path.join(folder, name)
+    build = json.load(open(os.path.join(platform_dir(lab), "requirements", "secretapp-build.json")))
+    assert "https://deploy:********@127.0.0.1:9/simple" in build["inputs"]["build_args"]
+
+
 def test_without_wheel_building_a_target_installs_from_the_index_with_the_build_requirements(lab):
     index_venv = os.path.join(lab["work"], "venvs", "fromindex")
     options = dict(venv_wheel_build_enable=False, venv_install_destination_path=index_venv,

@@ -106,6 +106,20 @@ def test_tool_wheels_are_part_of_the_fingerprint():
     assert wb.fingerprint(inputs(tool_wheels=["uv==0.9.5"])) != wb.fingerprint(inputs(tool_wheels=["uv==0.9.6"]))
 
 
+def test_passwords_in_urls_are_masked_in_recorded_inputs():
+    secret = "https://deploy:s3cr3t@pypi.example.org/simple"
+    recorded = inputs(requirements=["pkg @ https://deploy:s3cr3t@files.example.org/pkg-1.0.tar.gz"],
+                      constraints=["git+https://tok:s3cr3t@git.example.org/r.git@abc#egg=r"],
+                      build_args="--extra-index-url %s" % secret)
+    assert "s3cr3t" not in json.dumps(recorded)
+    assert recorded["build_args"] == ["--extra-index-url", "https://deploy:********@pypi.example.org/simple"]
+    assert wb.mask("git+ssh://git@host/r.git and " + secret) == (
+        "git+ssh://git@host/r.git and https://deploy:********@pypi.example.org/simple")
+    # Only the password changed: the same build.
+    assert wb.fingerprint(inputs(build_args="--extra-index-url https://deploy:other@pypi.example.org/simple")) == \
+        wb.fingerprint(inputs(build_args="--extra-index-url %s" % secret))
+
+
 def test_resolver_commands_for_pip_tools_and_uv():
     cmd = wb.resolver_command("pip", "/b", "/t/in", "/t/out", "--no-build-isolation --index-url http://i/simple", False)
     assert cmd[0] == "/b/bin/pip-compile" and "--no-build-isolation" in cmd and cmd[-1] == "/t/in"
@@ -146,10 +160,15 @@ def test_parameters_are_checked_and_defaulted():
                              "wheel_path": "/w", "tool": "conda"})
 
 
-def test_main_prints_a_json_failure_for_bad_parameters(capsys):
+def test_main_prints_a_json_failure_for_bad_parameters(capsys, monkeypatch):
     assert wb.main([base64.b64encode(json.dumps({"name": "v"}).encode()).decode()]) == 1
     out = json.loads(capsys.readouterr().out)
     assert out["failed"] is True and "is required" in out["msg"]
+    monkeypatch.setenv(wb.PARAMETERS_VARIABLE, base64.b64encode(json.dumps({"name": "v"}).encode()).decode())
+    assert wb.main([]) == 1
+    assert "is required" in json.loads(capsys.readouterr().out)["msg"]
+    assert wb.PARAMETERS_VARIABLE not in os.environ, "the parameters would reach pip"
+    assert wb.main([]) == 1 and "usage" in json.loads(capsys.readouterr().out)["msg"]
 
 
 def test_lock_times_out_while_another_build_holds_it(tmp_path):
