@@ -476,8 +476,9 @@ def test_a_build_host_of_another_platform_fails_before_any_change(lab):
     inventory = {"all": {"children": {
         "targets": {"hosts": {"t1": {"ansible_connection": "local",
                                      "venv_install_destination_path": os.path.join(lab["work"], "venvs", "t1")}}},
-        "repo_all": {"hosts": {"repo313": {"ansible_connection": "local",
-                                           "venv_python_executable": "/root/.pyenv/versions/3.13.0/bin/python3"}}},
+        # In no build group: the role asks a given venv_build_host for its platform too.
+        "others": {"hosts": {"repo313": {"ansible_connection": "local",
+                                         "venv_python_executable": "/root/.pyenv/versions/3.13.0/bin/python3"}}},
     }}}
     run = run_role(lab, "otherplatform", inventory=inventory, venv_build_host="repo313", venv_python_executable=None)
     assert run.rc != 0, run
