@@ -442,6 +442,49 @@ def test_without_wheel_building_a_target_installs_from_the_index_with_the_build_
     assert again.rc == 0 and again.changed == 0, again
 
 
+def two_venvs_playbook(lab, second_packages):
+    """Two include_role of the role in one play: venv one, then venv two."""
+    path = os.path.join(lab["work"], "two-venvs.yml")
+    with open(path, "w") as handle:
+        yaml.safe_dump([{
+            "name": "Two venvs through the role", "hosts": "targets", "gather_facts": True,
+            "tasks": [
+                {"name": "Venv one", "ansible.builtin.include_role": {"name": "wheelhouse.venv.python_venv_build"},
+                 "vars": {"venv_install_destination_path": "{{ venv_base }}/one", "venv_pip_packages": ["alpha"]}},
+                {"name": "Venv two", "ansible.builtin.include_role": {"name": "wheelhouse.venv.python_venv_build"},
+                 "vars": {"venv_install_destination_path": "{{ venv_base }}/two", "venv_pip_packages": second_packages}},
+            ]}], handle, sort_keys=False)
+    return path
+
+
+def test_two_venvs_in_one_play_then_a_failed_build_stops_its_targets(lab):
+    hosts = {name: {"ansible_connection": "local", "venv_base": os.path.join(lab["work"], "venvs", name)}
+             for name in ("h1", "h2")}
+    inventory = {"all": {"children": {"targets": {"hosts": hosts}}}}
+    original = lab["playbook"]
+    try:
+        lab["playbook"] = two_venvs_playbook(lab, ["gamma"])
+        options = dict(venv_install_destination_path=None, venv_pip_packages=None,
+                       venv_wheel_push_controller_path=os.path.join(lab["work"], "controller-two"),
+                       venv_wheel_push_target_path=os.path.join(lab["work"], "push-two"))
+        run = run_role(lab, "two", inventory=inventory, **options)
+        assert run.rc == 0, run
+        for host in ("h1", "h2"):
+            assert "gamma==1.0" in open(os.path.join(lab["work"], "venvs", host, "two", "requirements.txt")).read()
+            assert "alpha==1.1" in open(os.path.join(lab["work"], "venvs", host, "one", "requirements.txt")).read()
+        again = run_role(lab, "two-again", inventory=inventory, **options)
+        assert again.rc == 0 and again.changed == 0, again
+        # Venv two's build now fails on h1 (its build host): h2 must not get venv one's wheel set as venv two.
+        lab["playbook"] = two_venvs_playbook(lab, ["gamma", "nosuchpkg"])
+        failed = run_role(lab, "two-failed", inventory=inventory, **options)
+        assert failed.rc != 0, failed
+        assert "resolving the requirements failed" in failed.out and "were not built" in failed.out, failed
+        assert "gamma==1.0" in open(os.path.join(lab["work"], "venvs", "h2", "two", "requirements.txt")).read()
+        assert "alpha" not in open(os.path.join(lab["work"], "venvs", "h2", "two", "requirements.txt")).read()
+    finally:
+        lab["playbook"] = original
+
+
 def three_local_hosts(lab, **host_vars):
     hosts = {}
     for name in ("t1", "t2", "t3"):
