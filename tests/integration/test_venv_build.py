@@ -98,7 +98,7 @@ def test_rebuild_keeps_the_old_venv_serving_until_the_swap(ansible, venv_args, t
     playbook = subprocess.Popen(
         ["ansible-playbook", "-i", "localhost,", "-c", "local", str(tmp_path / "rebuild.yml")],
         env=dict(ansible.env, ANSIBLE_STDOUT_CALLBACK="ansible.posix.json"), stdout=subprocess.PIPE,
-        universal_newlines=True, check=False) if _write_play(tmp_path / "rebuild.yml", dict(args, rebuild=True)) else None
+        universal_newlines=True) if _write_play(tmp_path / "rebuild.yml", dict(args, rebuild=True)) else None
     failures, probes = 0, 0
     while playbook.poll() is None:
         probes += 1
@@ -254,7 +254,7 @@ def test_facts_written_only_on_change_and_read_by_setup(ansible, venv_args, tmp_
 
 def test_credentials_never_show(ansible, venv_args, wheelhouse, tmp_path):
     server = subprocess.Popen(["python3", "-m", "http.server", "--bind", "127.0.0.1", "0", "--directory", wheelhouse],
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, check=False)
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True)
     try:
         port = int(server.stdout.readline().split(" port ")[1].split()[0])
         secret = "s3cr3t-Pa55"
