@@ -10,7 +10,7 @@ set -uo pipefail
 # The order matters only for reading the summary; each scenario creates and destroys its own hosts.
 all_scenarios=(default no_wheels multi_distro)
 
-cd "$WH_ROOT"
+cd "$WH_ROOT" || exit 1
 wh_link_collection
 # Scenarios live in molecule/ (not extensions/molecule/): say so, instead of molecule warning each time.
 export MOLECULE_GLOB="molecule/*/molecule.yml"

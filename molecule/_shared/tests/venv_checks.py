@@ -11,7 +11,7 @@ import testinfra
 import testinfra.utils.ansible_runner
 
 VENV = "/opt/venvs/demo"
-MODULES = ["six", "idna", "markupsafe", "markupsafe._speedups", "wh_alpha", "wh_beta", "apt_pkg"]
+MODULES = ("six", "idna", "markupsafe", "markupsafe._speedups", "wh_alpha", "wh_beta", "apt_pkg")
 FACT_FILE = "/etc/ansible/facts.d/wheelhouse_venv.fact"
 HANDLER_LOG = "/var/tmp/wh-venv-changed.log"
 
