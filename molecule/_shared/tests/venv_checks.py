@@ -1,4 +1,4 @@
-"""Checks of the demo venv (molecule/_shared/demo_venv.yml) on one target, shared by the scenarios' tests.
+"""Checks of the demo venv (molecule/_shared/vars/demo_venv.yml) on one target, shared by the scenarios' tests.
 
 Each function takes a testinfra host and asserts; the scenarios' test modules call them per target.
 """
