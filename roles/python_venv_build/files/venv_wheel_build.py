@@ -361,6 +361,7 @@ class WheelBuilder(object):
         self.req_path = self.p["requirements_path"]
         self.wheel_path = self.p["wheel_path"]
         self.state_file = os.path.join(self.req_path, "%s-build.json" % self.name)
+        self.log_started = False
 
     def builder_python_version(self):
         cfg = os.path.join(self.p["builder_venv"], "pyvenv.cfg")
@@ -376,16 +377,33 @@ class WheelBuilder(object):
             return ""
         raise WheelBuildError("the builder venv %s does not exist (no pyvenv.cfg)" % self.p["builder_venv"])
 
+    def log(self, text):
+        """Append to the build log (credentials masked); check mode writes nothing."""
+        if not self.p["log_file"] or self.check_mode:
+            return
+        os.makedirs(os.path.dirname(self.p["log_file"]) or ".", exist_ok=True)
+        with open(self.p["log_file"], "a") as handle:
+            if not self.log_started:
+                handle.write("\n=== %s wheel build %s for %s\n" % (time.strftime("%Y-%m-%d %H:%M:%S"),
+                                                                    self.name, self.p["platform"]))
+                self.log_started = True
+            handle.write(mask(text).rstrip("\n") + "\n")
+
     def run(self, cmd, what):
-        self.commands.append(mask(" ".join(shlex.quote(c) for c in cmd)))
+        shown = mask(" ".join(shlex.quote(c) for c in cmd))
+        self.commands.append(shown)
+        self.log("$ " + shown)
         env = dict(os.environ)
         env.update(self.env_update())
         proc = subprocess.run(cmd, env=env, cwd=self.req_path, stdin=subprocess.DEVNULL,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, check=False)
         rc, out, err = proc.returncode, proc.stdout, proc.stderr
+        self.log(out or "")
+        self.log(err or "")
         if rc != 0:
             tail = "\n".join((err or out or "").strip().splitlines()[-25:])
-            raise WheelBuildError(mask("%s failed (rc=%d): %s\n%s" % (what, rc, " ".join(cmd), tail)))
+            where = " The whole output is in %s." % self.p["log_file"] if self.p["log_file"] else ""
+            raise WheelBuildError(mask("%s failed (rc=%d): %s\n%s\n%s" % (what, rc, " ".join(cmd), tail, where)))
         return out
 
     def env_update(self):
@@ -591,6 +609,7 @@ PARAMETERS = {
     "group": (str, ""),
     "lock_timeout": (int, 3600),
     "check_mode": (bool, False),
+    "log_file": (str, ""),
 }
 
 

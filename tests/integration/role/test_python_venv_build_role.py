@@ -134,6 +134,8 @@ def base_vars(lab):
         "venv_facts_dest": lab["facts"],
         # python3-apt is installed on Debian hosts running Ansible's apt module: its system files get linked.
         "venv_packages_to_symlink": ["python3-apt"],
+        "venv_install_log_file": os.path.join(lab["work"], "logs", "install.log"),
+        "venv_build_log_file": os.path.join(lab["work"], "logs", "wheel-build.log"),
     }
 
 
@@ -217,6 +219,9 @@ def test_first_run_builds_the_wheels_and_installs_the_venv_from_them(lab):
     assert "git+" not in venv_requirements and "tinypkg==0.3 --hash=sha256:" in venv_requirements
     assert read_fact(lab) == "run1"
     assert marker(lab) == "run1"
+    # Both logs name the commands that built the wheels and installed the venv.
+    assert "pip-compile" in open(os.path.join(lab["work"], "logs", "wheel-build.log")).read()
+    assert "--require-hashes" in open(os.path.join(lab["work"], "logs", "install.log")).read()
     assert "The venv %s changed" % lab["venv"] in run.out
     site = [p for p in os.listdir(os.path.join(lab["venv"], "lib")) if p.startswith("python3")][0]
     link = os.path.join(lab["venv"], "lib", site, "site-packages", "apt_pkg.cpython-%s-x86_64-linux-gnu.so"

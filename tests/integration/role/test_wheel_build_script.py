@@ -46,9 +46,9 @@ def build(tree, **changes):
 
 
 def test_check_mode_builds_nothing_then_a_build_then_a_no_op(tree):
-    rc, result = build(tree, check_mode=True)
+    rc, result = build(tree, check_mode=True, log_file=str(tree / "logs" / "build.log"))
     assert rc == 0 and result["changed"] and result["status"] == "new"
-    assert not (tree / "platform").exists()
+    assert not (tree / "platform").exists() and not (tree / "logs").exists()
     rc, result = build(tree)
     assert rc == 0 and result["changed"], result
     assert [w["filename"] for w in result["wheels"]] == ["alpha-1.0-py3-none-any.whl", "beta-1.0-py3-none-any.whl"]
@@ -120,6 +120,10 @@ def test_tool_wheels_are_fetched_pinned_to_the_builder_and_kept_beside_the_set(t
 
 
 def test_an_unresolvable_requirement_fails_with_the_resolver_message(tree):
-    rc, result = build(tree, requirements=["alpha", "nosuchpkg"])
+    log_file = tree / "logs" / "wheel-build-app.log"
+    rc, result = build(tree, requirements=["alpha", "nosuchpkg"], log_file=str(log_file))
     assert rc == 1 and "resolving the requirements failed" in result["msg"] and "nosuchpkg" in result["msg"]
+    assert "The whole output is in %s." % log_file in result["msg"]
+    log = log_file.read_text()
+    assert "wheel build app" in log and "$ " in log and "nosuchpkg" in log
     assert not (tree / "platform" / "requirements" / "app-build.json").exists()
