@@ -384,8 +384,8 @@ class WheelBuilder(object):
         os.makedirs(os.path.dirname(self.p["log_file"]) or ".", exist_ok=True)
         with open(self.p["log_file"], "a") as handle:
             if not self.log_started:
-                handle.write("\n=== %s wheel build %s for %s\n" % (time.strftime("%Y-%m-%d %H:%M:%S"),
-                                                                    self.name, self.p["platform"]))
+                started = time.strftime("%Y-%m-%d %H:%M:%S")
+                handle.write("\n=== %s wheel build %s for %s\n" % (started, self.name, self.p["platform"]))
                 self.log_started = True
             handle.write(mask(text).rstrip("\n") + "\n")
 
