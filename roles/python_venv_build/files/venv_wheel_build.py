@@ -401,7 +401,7 @@ class WheelBuilder(object):
         self.log(out or "")
         self.log(err or "")
         if rc != 0:
-            tail = "\n".join((err or out or "").strip().splitlines()[-25:])
+            tail = failure_summary(err or out or "")
             where = " The whole output is in %s." % self.p["log_file"] if self.p["log_file"] else ""
             raise WheelBuildError(mask("%s failed (rc=%d): %s\n%s\n%s" % (what, rc, " ".join(cmd), tail, where)))
         return out
@@ -588,6 +588,18 @@ class WheelBuilder(object):
                 prefix = entry[: -len("-build.json")]
                 write_atomic(os.path.join(self.req_path, prefix + "-hashes.txt"), lines_text(render_hashes(state["wheels"])))
                 write_atomic(path, json.dumps(state, indent=1, sort_keys=True) + "\n")
+
+
+_CAUSE = re.compile(r"^(?:ERROR|error|Error|Could not|No matching distribution|Requirements conflict|"
+                    r"Because |And because |  \u2570|\S+Error: |\S+Impossible)")
+
+
+def failure_summary(output, tail_lines=25):
+    """The lines that name a failure's cause (pip's ERROR lines, the resolver's verdict), then the last lines."""
+    lines = output.strip().splitlines()
+    causes = [line for line in lines if _CAUSE.match(line)][-15:]
+    tail = [line for line in lines[-tail_lines:] if line not in causes]
+    return "\n".join(causes + (["..."] if causes and tail else []) + tail)
 
 
 PARAMETERS = {

@@ -213,3 +213,19 @@ def test_rebuild_replaces_the_wheel_and_updates_other_venvs_hashes(tmp_path):
     updated = json.loads((tmp_path / "req" / "venv-b-build.json").read_text())
     assert updated["wheels"][0]["sha256"] == new
     assert (tmp_path / "req" / "venv-b-hashes.txt").read_text() == "x==1 --hash=sha256:%s\n" % new
+
+
+def test_failure_summary_puts_the_cause_before_the_traceback():
+    frames = ["  File \"/x/pip/_internal/resolution.py\", line %d, in resolve" % n for n in range(60)]
+    output = "\n".join(["Collecting six==0.0.1", "ERROR: Could not find a version that satisfies the requirement "
+                        "six==0.0.1 (from versions: 1.16.0)"] + frames + ["pip._internal.exceptions.ResolutionImpossible"])
+    summary = wb.failure_summary(output).splitlines()
+    assert summary[0].startswith("ERROR: Could not find a version") and "six==0.0.1" in summary[0]
+    assert summary[1] == "pip._internal.exceptions.ResolutionImpossible" and summary[2] == "..."
+    assert summary[-1] == frames[-1] and len(summary) <= 2 + 1 + 25
+
+
+def test_failure_summary_of_uv_and_plain_tails():
+    uv = "  × No solution found when resolving dependencies:\n  \u2570\u2500\u25b6 Because six==0.0.1 was not found, we can conclude..."
+    assert "six==0.0.1" in wb.failure_summary(uv)
+    assert wb.failure_summary("a\nb\nc", tail_lines=2) == "b\nc"
