@@ -356,6 +356,8 @@ def test_pull_mode_installs_a_target_over_http_from_the_build_group(lab, wheel_r
     assert re.search(r'"GET /wheelhouse/main/[^/]+/wheels/tinypkg-0\.3-py3-none-any\.whl HTTP[^"]*" 200', log), log
     requirements = open(os.path.join(pulled, "requirements.txt")).read()
     assert "alpha==1.1 --hash=sha256:" in requirements
+    # plain HTTP: the repository's host is passed as trusted, or pip would ignore it on any host but localhost
+    assert "--trusted-host 127.0.0.1" in open(os.path.join(lab["work"], "logs", "install.log")).read()
     again = run_role(lab, "pull2", inventory=inventory, venv_wheel_repo_url=wheel_repo["url"],
                      venv_install_destination_path=pulled)
     assert again.rc == 0 and again.changed == 0, again
