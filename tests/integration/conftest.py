@@ -15,25 +15,11 @@ import io
 import pytest
 import yaml
 
+from playenv import plain_pip_environment
 from wheelfactory import make_wheel
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TARGET_PYTHON = os.environ.get("WH_TARGET_PYTHON", "/usr/bin/python3")
-
-
-def plain_pip_environment():
-    env = dict(os.environ)
-    env.pop("PIP_FIND_LINKS", None)
-    env.update({
-        "PIP_CONFIG_FILE": "/dev/null",
-        "ANSIBLE_COLLECTIONS_PATH": os.path.join(ROOT, ".tmp", "collections"),
-        "ANSIBLE_NOCOLOR": "1",
-        "ANSIBLE_LOCALHOST_WARNING": "false",
-        "ANSIBLE_INVENTORY_UNPARSED_WARNING": "false",
-        "ANSIBLE_RETRY_FILES_ENABLED": "false",
-        "PATH": os.path.join(ROOT, ".venv", "bin") + os.pathsep + env.get("PATH", ""),
-    })
-    return env
 
 
 def _sdist_that_fails(folder):

@@ -23,6 +23,7 @@ import uuid
 import pytest
 import yaml
 
+from playenv import plain_pip_environment
 from wheelfactory import make_wheel
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
@@ -31,22 +32,7 @@ FACTS_DIR = "/etc/ansible/facts.d"
 
 
 def environment(dev_tools_on_path=True):
-    env = dict(os.environ)
-    env.pop("PIP_FIND_LINKS", None)
-    env.update({
-        "PIP_CONFIG_FILE": "/dev/null",
-        "ANSIBLE_COLLECTIONS_PATH": os.path.join(ROOT, ".tmp", "collections"),
-        "ANSIBLE_NOCOLOR": "1",
-        "ANSIBLE_LOCALHOST_WARNING": "false",
-        "ANSIBLE_INVENTORY_UNPARSED_WARNING": "false",
-        "ANSIBLE_RETRY_FILES_ENABLED": "false",
-        "PATH": os.path.join(ROOT, ".venv", "bin") + os.pathsep + env.get("PATH", ""),
-    })
-    if not dev_tools_on_path:
-        # As on a fresh target: no uv (nor the other dev tools) on PATH.
-        bin_dir = os.path.join(ROOT, ".venv", "bin")
-        env["PATH"] = os.pathsep.join(p for p in env["PATH"].split(os.pathsep) if p and os.path.realpath(p) != bin_dir)
-    return env
+    return plain_pip_environment(dev_tools_on_path)
 
 
 def make_git_package(folder, name, version):
