@@ -46,6 +46,15 @@ class BenchError(Exception):
     """A benchmark cannot go on (a contender failed, or did not do what it must)."""
 
 
+def run_main(main):
+    """A bench script's entry point: exit with main()'s code, or 1 with the reason of a BenchError."""
+    try:
+        sys.exit(main())
+    except BenchError as exc:
+        print("bench: FAILED: %s" % exc, file=sys.stderr)
+        sys.exit(1)
+
+
 # --- environment ---------------------------------------------------------------------------------
 
 def clean_env(extra=None):

@@ -369,8 +369,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except bl.BenchError as exc:
-        print("bench: FAILED: %s" % exc, file=sys.stderr)
-        sys.exit(1)
+    bl.run_main(main)
