@@ -39,10 +39,12 @@ from ansible_collections.wheelhouse.venv.plugins.module_utils.venvstate import (
     STATE_FORMAT,
     UV_TOOL_DIR,
     VenvOnDisk,
+    cfg_python_version,
     installed_distributions,
     interpreter_signature,
     minor_version,
     package_versions,
+    read_pyvenv_cfg,
     site_packages_dir,
 )
 
@@ -98,6 +100,14 @@ def package_drift(recorded, installed, prune):
     return missing, changed, extra
 
 
+def files_differ(spec, disk):
+    """The first of requirements.txt, constraints.txt, global-constraints.txt whose content differs from the inputs, or None."""
+    for key, name in _FILE_KEYS:
+        if disk.files.get(name) != getattr(spec, key + "_text"):
+            return name
+    return None
+
+
 def make_plan(spec, disk, interp, fingerprint):
     """Decide from files alone what the run must do."""
     if not disk.is_venv:
@@ -130,9 +140,9 @@ def make_plan(spec, disk, interp, fingerprint):
         return Plan("install", reason.rstrip(";"), pins=state.get("packages"))
     if extra:
         return Plan("prune", "packages not needed by the requirements: %s" % ", ".join(extra), prune=extra)
-    for key, name in _FILE_KEYS:
-        if disk.files.get(name) != getattr(spec, key + "_text"):
-            return Plan("files", "%s inside the venv differs from the inputs" % name)
+    differing = files_differ(spec, disk)
+    if differing:
+        return Plan("files", "%s inside the venv differs from the inputs" % differing)
     return Plan()
 
 
@@ -425,7 +435,7 @@ class Sync(object):
     def predict(self, disk, interp, fingerprint, plan):
         """Check mode: what a real run would do, without touching the venv, its files or the facts."""
         spec = self.spec
-        files_change = any(disk.files.get(name) != getattr(spec, key + "_text") for key, name in _FILE_KEYS)
+        files_change = files_differ(spec, disk) is not None
         after = None
         changed = True
         if plan.action == "install" and spec.has_requirements:
@@ -544,20 +554,18 @@ class Sync(object):
             argv = commands.install_command(spec, venv, files, uv=uv, pins_file=files.get("pins"),
                                             upgrade=spec.package_state == "latest")
             self.run(argv, commands.installer_environment(spec), "%s install" % spec.install_tool)
-        dists = installed_distributions(site_packages_dir(venv, self._venv_version(venv)))
+        version = cfg_python_version(read_pyvenv_cfg(venv))
+        site_packages = site_packages_dir(venv, version)
+        dists = installed_distributions(site_packages)
         if spec.prune:
-            extra = prune_candidates(spec, dists, self._venv_version(venv))
+            extra = prune_candidates(spec, dists, version)
             if extra is None:
                 self.warnings.append("prune skipped: a URL or path requirement matches no installed distribution")
             elif extra:
                 self.run(commands.uninstall_command(spec, venv, extra, uv=uv), commands.installer_environment(spec),
                          "removing packages not needed (prune)")
-                dists = installed_distributions(site_packages_dir(venv, self._venv_version(venv)))
+                dists = installed_distributions(site_packages)
         return package_versions(dists)
-
-    @staticmethod
-    def _venv_version(venv):
-        return VenvOnDisk(venv).python_version
 
     def write_state(self, venv, interp, fingerprint, packages):
         state = {
@@ -585,7 +593,7 @@ class Sync(object):
             packages = disk.packages
         if plan.fix_ownership or plan.builds_beside:
             fix_ownership(spec, spec.path)
-        files_changed = any(disk.files.get(name) != getattr(spec, key + "_text") for key, name in _FILE_KEYS)
+        files_changed = files_differ(spec, disk) is not None
         changed = plan.builds_beside or files_changed or packages != disk.packages or plan.fix_ownership
         result = self.result(changed, disk, packages, interp, fingerprint, plan)
         if changed and spec.facts:
