@@ -31,9 +31,10 @@ if ! command -v shellcheck >/dev/null 2>&1; then
   skip_tests+=(shellcheck)
 fi
 
-sanity_root="$WH_TMP/sanity"
+# WH_SANITY_ROOT: another copy for a second run at the same time (the venvs in home are shared).
+sanity_root="${WH_SANITY_ROOT:-$WH_TMP/sanity}"
 dest="$sanity_root/ansible_collections/wheelhouse/venv"
-sanity_home="$sanity_root/home"
+sanity_home="$WH_TMP/sanity/home"
 
 # The sanity venvs are installed with ansible-test's pins from PyPI alone: this machine's global pip
 # config (constraints, extra indexes, find-links) must not leak in. PIP_CERT stays.
