@@ -70,6 +70,7 @@ GROUPS = (
         "venv_pip_build_env",
         "venv_wheels_rebuild",
         "venv_build_lock_timeout",
+        "venv_build_host_wait_timeout",
         "venv_build_host_venv_path",
         "venv_build_host_requirements_path",
         "venv_build_host_wheel_path",
