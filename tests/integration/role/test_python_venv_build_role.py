@@ -521,3 +521,20 @@ def test_a_build_host_of_another_platform_fails_before_any_change(lab):
     assert re.search(r"no build host can serve platform debian-\d+-x86_64-py3\.11 \(hosts: t1\)", run.out), run
     assert "repo313 (debian-" in run.out and "py3.13)" in run.out, run
     assert not os.path.exists(os.path.join(lab["work"], "venvs", "t1"))
+
+
+def test_a_build_host_that_does_not_answer_fails_the_plan_naming_it(lab):
+    # The build group's only host is outside the play and refuses connections (ssh to port 1).
+    inventory = {"all": {"children": {
+        "targets": {"hosts": {"t1": {"ansible_connection": "local",
+                                     "venv_install_destination_path": os.path.join(lab["work"], "venvs", "t1")}}},
+        "repo_all": {"hosts": {"downhost": {"ansible_connection": "ssh", "ansible_host": "127.0.0.1",
+                                            "ansible_port": 1, "ansible_user": "nobody"}}},
+    }}}
+    run = run_role(lab, "buildhostdown", inventory=inventory, venv_install_destination_path=None,
+                   venv_build_host_wait_timeout=3)
+    assert run.rc != 0, run
+    # The target fails (it does not silently leave the play) and the message names the host and the cause.
+    assert run.failed == 1, run
+    assert "build host downhost did not answer within 3 s" in run.out and "Connection refused" in run.out, run
+    assert not os.path.exists(os.path.join(lab["work"], "venvs", "t1"))
