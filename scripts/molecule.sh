@@ -8,7 +8,7 @@ set -uo pipefail
 . "$(dirname "$0")/env.sh"
 
 # The order matters only for reading the summary; each scenario creates and destroys its own hosts.
-all_scenarios=(default uv no_wheels multi_distro rebuild)
+all_scenarios=(default uv no_wheels multi_distro rebuild failure)
 
 cd "$WH_ROOT" || exit 1
 wh_link_collection
