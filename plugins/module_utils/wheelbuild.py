@@ -1,21 +1,13 @@
 # -*- coding: utf-8 -*-
-# Copyright: wheelhouse.venv developers
+# Copyright: wheelhouse.venv contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Build the complete, pinned wheel set of one venv on a build host.
+"""Build the complete, pinned wheel set of one venv on a build host (the venv_wheel_build module).
 
-Run by the wheelhouse.venv.python_venv_build role with ansible.builtin.script (collection roles
-cannot embed modules), with the standard library only:
-
-    WHEELHOUSE_WHEEL_BUILD_PARAMETERS=BASE64_JSON python3 venv_wheel_build.py
-    python3 venv_wheel_build.py BASE64_JSON
-
-It prints one JSON object (changed, status, wheels, install_requirements, install_constraints,
-commands, msg on failure) and exits 0, or 1 on failure.
-
-What it does, deciding from files first:
+Deciding from files first:
 - the inputs (requirements, both constraint lists, resolver, build arguments, builder Python,
-  platform) are fingerprinted; when NAME-build.json under requirements_path records the same
-  fingerprint and every wheel it lists is in wheel_path, nothing runs and nothing changes;
+  platform, tool wheels) are fingerprinted; when NAME-build.json under requirements_path records the
+  same fingerprint and every wheel it lists is in wheel_path with its recorded sha256, nothing runs
+  and nothing changes;
 - otherwise, holding a lock file in requirements_path (concurrent plays wait), the requirements are
   resolved into a complete pinned set (pip-compile, or uv pip compile), every wheel of that set is
   built with pip wheel into a temporary folder beside wheel_path, then moved in; the files that
@@ -23,9 +15,13 @@ What it does, deciding from files first:
   every wheel) are written, and NAME-build.json last: an interrupted build is redone next time and
   never leaves a half wheel set that a target would use;
 - a recorded wheel whose content changed since the build fails the run (unless rebuild).
+
+Commands run through a function given by the caller, run(argv, env, cwd) -> (rc, stdout, stderr):
+the module passes AnsibleModule.run_command, tests may pass their own.
 """
 
-import base64
+from __future__ import annotations
+
 import contextlib
 import errno
 import fcntl
@@ -37,39 +33,39 @@ import pwd
 import re
 import shlex
 import shutil
-import subprocess
-import sys
 import tempfile
 import time
 
+from ansible_collections.wheelhouse.venv.plugins.module_utils import commands, masking, pep508
+from ansible_collections.wheelhouse.venv.plugins.module_utils.errors import VenvBuildError
+from ansible_collections.wheelhouse.venv.plugins.module_utils.inputs import normalize_lines, render_lines
+from ansible_collections.wheelhouse.venv.plugins.module_utils.venvstate import (
+    cfg_python_version,
+    installed_distributions,
+    minor_version,
+    read_pyvenv_cfg,
+    site_packages_dir,
+    venv_python,
+)
+
 STATE_VERSION = 1
+LOCK_FILE = ".wheel-build.lock"
 
-
-class WheelBuildError(Exception):
-    """Raised with a message for the user; main() turns it into fail_json."""
+# Environment variable names whose values are secrets even without a URL in them.
+_SECRET_NAME = re.compile(r"(?i)(password|passwd|token|secret|credential|auth|api_?key)")
 
 
 # ---------------------------------------------------------------------------
-# Pure helpers (unit tested)
+# Pure helpers
 
 
-def canonical_name(name):
-    return re.sub(r"[-_.]+", "-", str(name)).lower()
-
-
-_CREDENTIALS_RE = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)([^/@\s:]+):([^@/\s]+)@")
-
-
-def mask(text):
-    """Hide the password of every URL in text (scheme://user:secret@host -> scheme://user:********@host).
-
-    The files under requirements_path are served by the wheel repository, and results end up in logs.
-    """
-    return _CREDENTIALS_RE.sub(r"\1\2:********@", text)
-
-
-def clean_lines(lines):
-    return [str(x).strip() for x in (lines or []) if str(x).strip() and not str(x).strip().startswith("#")]
+def environment_secrets(environment):
+    """Values of the environment that must never show: URL credentials, and variables named like secrets."""
+    secrets = masking.find_secrets_in(environment or {})
+    for key, value in (environment or {}).items():
+        if _SECRET_NAME.search(str(key)) and value not in (None, ""):
+            secrets.add(str(value))
+    return secrets
 
 
 def build_inputs(requirements, constraints, global_constraints, tool, build_args, python_version, platform,
@@ -79,12 +75,13 @@ def build_inputs(requirements, constraints, global_constraints, tool, build_args
     Recorded (and fingerprinted) without passwords: the build files are served by the wheel
     repository, and a new password alone is no new build.
     """
+    mask = masking.mask_text
     return {
-        "tool_wheels": clean_lines(tool_wheels),
+        "tool_wheels": normalize_lines(tool_wheels),
         "version": STATE_VERSION,
-        "requirements": [mask(x) for x in clean_lines(requirements)],
-        "constraints": [mask(x) for x in clean_lines(constraints)],
-        "global_constraints": [mask(x) for x in clean_lines(global_constraints)],
+        "requirements": [mask(x) for x in normalize_lines(requirements)],
+        "constraints": [mask(x) for x in normalize_lines(constraints)],
+        "global_constraints": [mask(x) for x in normalize_lines(global_constraints)],
         "tool": tool,
         "build_args": [mask(x) for x in shlex.split(build_args or "")],
         "python_version": python_version,
@@ -103,8 +100,8 @@ def parse_wheel_filename(filename):
     """Return (canonical name, version) of a wheel file name (PEP 427)."""
     m = _WHEEL_RE.match(os.path.basename(filename))
     if not m:
-        raise WheelBuildError("%s is not a wheel file name" % filename)
-    return canonical_name(m.group("name")), m.group("version").replace("_", "-")
+        raise VenvBuildError("%s is not a wheel file name" % filename)
+    return pep508.canonical_name(m.group("name")), m.group("version").replace("_", "-")
 
 
 def parse_compiled(text):
@@ -115,24 +112,25 @@ def parse_compiled(text):
     """
     names = []
     for raw in text.splitlines():
-        line = raw.split(" #", 1)[0].strip()
-        if not line or line.startswith("#"):
+        line = pep508.strip_comment(raw)
+        if not line:
             continue
-        if line.startswith("-e ") or line.startswith("--editable"):
-            raise WheelBuildError("editable requirement %r cannot be built into a wheel" % line)
-        if line.startswith("-"):
+        if line.startswith("-") and not line.startswith(("-e ", "-e=", "--editable")):
             continue
-        if "://" in line and not re.match(r"^[A-Za-z0-9][A-Za-z0-9._-]*\s*(\[[^\]]*\])?\s*@", line):
-            m = re.search(r"[#&]egg=([A-Za-z0-9][A-Za-z0-9._-]*)", line)
-            if not m:
-                raise WheelBuildError("resolver output line %r names no package (add #egg=NAME)" % line)
-            names.append(canonical_name(m.group(1)))
-            continue
-        m = re.match(r"^([A-Za-z0-9][A-Za-z0-9._-]*)", line)
-        if not m:
-            raise WheelBuildError("resolver output line %r names no package" % line)
-        names.append(canonical_name(m.group(1)))
+        try:
+            requirement = pep508.parse_requirement(line)
+        except ValueError as exc:
+            raise VenvBuildError("resolver output line %r names no package: %s" % (masking.mask_text(line), exc))
+        if requirement.editable:
+            raise VenvBuildError("editable requirement %r cannot be built into a wheel" % masking.mask_text(line))
+        if not requirement.name:
+            raise VenvBuildError("resolver output line %r names no package (add #egg=NAME)" % masking.mask_text(line))
+        names.append(requirement.name)
     return names
+
+
+def sort_wheels(wheels):
+    return sorted(wheels, key=lambda w: (w["name"], w["version"], w["filename"]))
 
 
 def render_hashes(wheels):
@@ -143,10 +141,6 @@ def render_hashes(wheels):
 def render_constraints(wheels):
     """'name==version' per wheel, sorted by name: the install-time constraints."""
     return ["%s==%s" % (w["name"], w["version"]) for w in sort_wheels(wheels)]
-
-
-def sort_wheels(wheels):
-    return sorted(wheels, key=lambda w: (w["name"], w["version"], w["filename"]))
 
 
 def check_wheel_set(names, wheels):
@@ -171,6 +165,17 @@ def sha256_file(path):
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def wheel_records(folder):
+    """name, version, filename and sha256 of every wheel in folder, by file name."""
+    records = []
+    for filename in sorted(os.listdir(folder)):
+        if filename.endswith(".whl"):
+            name, version = parse_wheel_filename(filename)
+            records.append({"name": name, "version": version, "filename": filename,
+                            "sha256": sha256_file(os.path.join(folder, filename))})
+    return records
 
 
 def assess(state, want_fingerprint, wheel_path):
@@ -225,24 +230,24 @@ def uv_index_args(pip_args):
     return result
 
 
+def builder_python_version(builder_venv):
+    """X.Y of the builder venv's Python from its pyvenv.cfg, or None when it has none."""
+    return minor_version(cfg_python_version(read_pyvenv_cfg(builder_venv)))
+
+
 def installed_version(builder_venv, name):
     """The version of a distribution installed in the builder venv, or '' when it is not there."""
-    lib = os.path.join(builder_venv, "lib")
-    want = canonical_name(name)
-    for python in sorted(os.listdir(lib)) if os.path.isdir(lib) else []:
-        site = os.path.join(lib, python, "site-packages")
-        for entry in sorted(os.listdir(site)) if os.path.isdir(site) else []:
-            if entry.endswith(".dist-info") and "-" in entry:
-                dist, version = entry[: -len(".dist-info")].rsplit("-", 1)
-                if canonical_name(dist) == want:
-                    return version
-    return ""
+    version = cfg_python_version(read_pyvenv_cfg(builder_venv))
+    if not version:
+        return ""
+    dist = installed_distributions(site_packages_dir(builder_venv, version)).get(pep508.canonical_name(name))
+    return dist.version if dist else ""
 
 
 def tool_pins(builder_venv, names):
     """Pin each tool to the version the builder runs (uv resolves: targets install with the same uv)."""
     pins = []
-    for name in clean_lines(names):
+    for name in normalize_lines(names):
         version = installed_version(builder_venv, name)
         pins.append("%s==%s" % (name, version) if version else name)
     return pins
@@ -255,7 +260,7 @@ def resolver_command(tool, builder_venv, infile, outfile, build_args, rebuild):
     pip_args = [a for a in args if a != "--no-build-isolation"]
     if tool == "uv":
         cmd = [os.path.join(builder_venv, "bin", "uv"), "pip", "compile", "--quiet", "--no-header",
-               "--no-annotate", "--python", os.path.join(builder_venv, "bin", "python"),
+               "--no-annotate", "--python", venv_python(builder_venv),
                "--output-file", outfile] + isolation + uv_index_args(pip_args)
         if rebuild:
             cmd.append("--no-cache")
@@ -272,13 +277,25 @@ def resolver_command(tool, builder_venv, infile, outfile, build_args, rebuild):
 
 def wheel_command(builder_venv, compiled, wheel_dir, build_args, reuse_dir, rebuild):
     """The command line that builds (or fetches) one wheel per line of the pinned set."""
-    cmd = [os.path.join(builder_venv, "bin", "python"), "-m", "pip", "wheel", "--no-deps",
+    cmd = [venv_python(builder_venv), "-m", "pip", "wheel", "--no-deps",
            "--disable-pip-version-check", "--wheel-dir", wheel_dir, "-r", compiled]
     if rebuild:
         cmd.append("--no-cache-dir")
     elif reuse_dir and os.path.isdir(reuse_dir):
         cmd += ["--find-links", reuse_dir]
     return cmd + shlex.split(build_args or "")
+
+
+_CAUSE = re.compile(r"^(?:ERROR|error|Error|Could not|No matching distribution|Requirements conflict|"
+                    r"Because |And because |  \u2570|\S+Error: |\S+Impossible)")
+
+
+def failure_summary(output, tail_lines=25):
+    """The lines that name a failure's cause (pip's ERROR lines, the resolver's verdict), then the last lines."""
+    lines = output.strip().splitlines()
+    causes = [line for line in lines if _CAUSE.match(line)][-15:]
+    tail = [line for line in lines[-tail_lines:] if line not in causes]
+    return "\n".join(causes + (["..."] if causes and tail else []) + tail)
 
 
 # ---------------------------------------------------------------------------
@@ -288,9 +305,8 @@ def wheel_command(builder_venv, compiled, wheel_dir, build_args, reuse_dir, rebu
 @contextlib.contextmanager
 def file_lock(path, timeout):
     """Hold an exclusive flock on path; fail after timeout seconds."""
-    handle = open(path, "a")
-    deadline = time.monotonic() + timeout
-    try:
+    with open(path, "a") as handle:
+        deadline = time.monotonic() + timeout
         while True:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -299,14 +315,12 @@ def file_lock(path, timeout):
                 if exc.errno not in (errno.EAGAIN, errno.EACCES):
                     raise
                 if time.monotonic() >= deadline:
-                    raise WheelBuildError(
+                    raise VenvBuildError(
                         "another wheel build holds %s for more than %d s; try again later "
                         "or raise the lock timeout" % (path, timeout)
                     )
                 time.sleep(1)
         yield
-    finally:
-        handle.close()
 
 
 def write_atomic(path, text):
@@ -344,8 +358,18 @@ def read_state(path):
     return state if isinstance(state, dict) and state.get("version") == STATE_VERSION else None
 
 
-def lines_text(lines):
-    return "".join(line + "\n" for line in lines)
+def state_text(state):
+    return json.dumps(state, indent=1, sort_keys=True) + "\n"
+
+
+def owner_ids(owner, group):
+    """(uid, gid) of owner and group (names or numbers); -1 for an empty one."""
+    try:
+        uid = (int(owner) if str(owner).isdigit() else pwd.getpwnam(owner).pw_uid) if owner else -1
+        gid = (int(group) if str(group).isdigit() else grp.getgrnam(group).gr_gid) if group else -1
+    except KeyError as exc:
+        raise VenvBuildError("owner/group does not exist on this host: %s" % exc)
+    return uid, gid
 
 
 # ---------------------------------------------------------------------------
@@ -353,69 +377,69 @@ def lines_text(lines):
 
 
 class WheelBuilder(object):
-    def __init__(self, params, check_mode=False):
-        self.p = params
+    """One run: params are the module's options (see plugins/modules/venv_wheel_build.py)."""
+
+    def __init__(self, params, run, check_mode=False):
+        self.p = dict(params)
+        for key in ("builder_venv", "requirements_path", "wheel_path"):
+            self.p[key] = os.path.abspath(os.path.expanduser(self.p[key]))
+        self._run = run
         self.check_mode = check_mode
         self.commands = []
         self.name = re.sub(r"[^A-Za-z0-9._-]+", "_", self.p["name"])
         self.req_path = self.p["requirements_path"]
         self.wheel_path = self.p["wheel_path"]
         self.state_file = os.path.join(self.req_path, "%s-build.json" % self.name)
+        self.log_file = self.p.get("log_file") or ""
         self.log_started = False
+        self._ids = None
 
-    def builder_python_version(self):
-        cfg = os.path.join(self.p["builder_venv"], "pyvenv.cfg")
-        try:
-            with open(cfg) as handle:
-                for line in handle:
-                    key, _sep, value = line.partition("=")
-                    if key.strip() in ("version", "version_info"):
-                        return ".".join(value.strip().split(".")[:2])
-        except OSError:
-            pass
-        if self.check_mode:
+    def python_version(self):
+        version = builder_python_version(self.p["builder_venv"])
+        if version:
+            return version
+        if self.check_mode:  # the builder venv is made by a task that check mode skips too
             return ""
-        raise WheelBuildError("the builder venv %s does not exist (no pyvenv.cfg)" % self.p["builder_venv"])
+        raise VenvBuildError("the builder venv %s does not exist (no pyvenv.cfg)" % self.p["builder_venv"])
 
     def log(self, text):
         """Append to the build log (credentials masked); check mode writes nothing."""
-        if not self.p["log_file"] or self.check_mode:
+        if not self.log_file or self.check_mode:
             return
-        os.makedirs(os.path.dirname(self.p["log_file"]) or ".", exist_ok=True)
-        with open(self.p["log_file"], "a") as handle:
+        folder = os.path.dirname(self.log_file)
+        if folder and not os.path.isdir(folder):
+            os.makedirs(folder, 0o755)
+        with open(self.log_file, "a") as handle:
             if not self.log_started:
                 started = time.strftime("%Y-%m-%d %H:%M:%S")
-                handle.write("\n=== %s wheel build %s for %s\n" % (started, self.name, self.p["platform"]))
+                handle.write("\n=== %s wheel build %s for %s\n" % (started, self.name, self.p.get("platform") or ""))
                 self.log_started = True
-            handle.write(mask(text).rstrip("\n") + "\n")
+            handle.write(masking.mask_text(text).rstrip("\n") + "\n")
 
     def run(self, cmd, what):
-        shown = mask(" ".join(shlex.quote(c) for c in cmd))
+        shown = commands.display(cmd)
         self.commands.append(shown)
         self.log("$ " + shown)
-        env = dict(os.environ)
-        env.update(self.env_update())
-        proc = subprocess.run(cmd, env=env, cwd=self.req_path, stdin=subprocess.DEVNULL,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, check=False)
-        rc, out, err = proc.returncode, proc.stdout, proc.stderr
+        rc, out, err = self._run(cmd, self.env_update(), self.req_path)
         self.log(out or "")
         self.log(err or "")
         if rc != 0:
             tail = failure_summary(err or out or "")
-            where = " The whole output is in %s." % self.p["log_file"] if self.p["log_file"] else ""
-            raise WheelBuildError(mask("%s failed (rc=%d): %s\n%s\n%s" % (what, rc, " ".join(cmd), tail, where)))
+            where = " The whole output is in %s." % self.log_file if self.log_file else ""
+            raise VenvBuildError(masking.mask_text("%s failed (rc=%d): %s\n%s\n%s" % (what, rc, shown, tail, where)),
+                                 rc=rc, commands=list(self.commands))
         return out
 
     def env_update(self):
-        update = {str(k): str(v) for k, v in (self.p["environment"] or {}).items()}
+        update = dict((str(k), str(v)) for k, v in (self.p.get("environment") or {}).items())
         update["PIP_NO_INPUT"] = "1"
         return update
 
     def chown(self, path):
-        uid = pwd.getpwnam(self.p["owner"]).pw_uid if self.p.get("owner") else -1
-        gid = grp.getgrnam(self.p["group"]).gr_gid if self.p.get("group") else -1
-        if uid != -1 or gid != -1:
-            os.chown(path, uid, gid)
+        if self._ids is None:
+            self._ids = owner_ids(self.p.get("owner"), self.p.get("group"))
+        if self._ids != (-1, -1):
+            os.chown(path, self._ids[0], self._ids[1])
 
     def ensure_dir(self, path):
         if not os.path.isdir(path):
@@ -423,25 +447,25 @@ class WheelBuilder(object):
             self.chown(path)
 
     def execute(self):
-        inputs = build_inputs(self.p["requirements"], self.p["constraints"], self.p["global_constraints"],
-                              self.p["tool"], self.p["build_args"], self.builder_python_version(),
-                              self.p["platform"], tool_pins(self.p["builder_venv"], self.p["tool_wheels"]))
+        inputs = build_inputs(self.p["requirements"], self.p.get("constraints"), self.p.get("global_constraints"),
+                              self.p.get("tool") or "pip", self.p.get("build_args"), self.python_version(),
+                              self.p.get("platform") or "", tool_pins(self.p["builder_venv"], self.p.get("tool_wheels")))
         want = fingerprint(inputs)
-        if not clean_lines(self.p["requirements"]):
-            raise WheelBuildError("no requirements to build wheels for")
+        if not normalize_lines(self.p["requirements"]):
+            raise VenvBuildError("no requirements to build wheels for")
         if self.check_mode:
             state = read_state(self.state_file)
             status, problem = assess(state, want, self.wheel_path)
             return self.result(status, problem, state, want, check=True)
         self.ensure_dir(self.req_path)
         self.ensure_dir(self.wheel_path)
-        with file_lock(os.path.join(self.req_path, ".wheel-build.lock"), self.p["lock_timeout"]):
+        with file_lock(os.path.join(self.req_path, LOCK_FILE), self.p.get("lock_timeout", 3600)):
             state = read_state(self.state_file)
             status, problem = assess(state, want, self.wheel_path)
-            if self.p["rebuild"]:
+            if self.p.get("rebuild"):
                 status = "rebuild"
             elif status == "tampered":
-                raise WheelBuildError(problem)
+                raise VenvBuildError(problem, status=status, state_file=self.state_file)
             if status != "current":
                 state = self.build(inputs, want)
             return self.result(status, problem, state, want)
@@ -450,8 +474,8 @@ class WheelBuilder(object):
         wheels = sort_wheels(state.get("wheels", [])) if state else []
         tools = sort_wheels(state.get("tool_wheels", [])) if state else []
         changed = status != "current"
-        if check and status == "tampered":
-            changed = True
+        # Check mode cannot know the set a build would make: no install lines from the old one.
+        known = wheels and not (check and changed)
         return {
             "changed": changed,
             "status": status,
@@ -459,8 +483,8 @@ class WheelBuilder(object):
             "fingerprint": want,
             "wheels": wheels,
             "tool_wheels": tools,
-            "install_requirements": render_hashes(wheels) if (wheels and not (check and changed)) else [],
-            "install_constraints": render_constraints(wheels) if (wheels and not (check and changed)) else [],
+            "install_requirements": render_hashes(wheels) if known else [],
+            "install_constraints": render_constraints(wheels) if known else [],
             "commands": self.commands,
             "state_file": self.state_file,
         }
@@ -481,50 +505,48 @@ class WheelBuilder(object):
             shutil.rmtree(tmp, ignore_errors=True)
 
     def build_in(self, tmp, inputs, want):
-        rebuild = self.p["rebuild"]
+        rebuild = bool(self.p.get("rebuild"))
+        build_args = self.p.get("build_args")
         # The temporary files hold the lines as given (with any credentials); the recorded ones are masked.
-        write_atomic(os.path.join(tmp, "global-constraints.txt"), lines_text(clean_lines(self.p["global_constraints"])))
-        write_atomic(os.path.join(tmp, "constraints.txt"), lines_text(clean_lines(self.p["constraints"])))
+        write_atomic(os.path.join(tmp, "global-constraints.txt"), render_lines(normalize_lines(self.p.get("global_constraints"))))
+        write_atomic(os.path.join(tmp, "constraints.txt"), render_lines(normalize_lines(self.p.get("constraints"))))
         infile = os.path.join(tmp, "requirements.in")
-        write_atomic(infile, lines_text(["-c global-constraints.txt", "-c constraints.txt"] + clean_lines(self.p["requirements"])))
+        write_atomic(infile, render_lines(["-c global-constraints.txt", "-c constraints.txt"]
+                                          + normalize_lines(self.p["requirements"])))
         compiled = os.path.join(tmp, "compiled.txt")
-        self.run(resolver_command(self.p["tool"], self.p["builder_venv"], infile, compiled,
-                                  self.p["build_args"], rebuild), "resolving the requirements")
+        self.run(resolver_command(self.p.get("tool") or "pip", self.p["builder_venv"], infile, compiled,
+                                  build_args, rebuild), "resolving the requirements")
         with open(compiled) as handle:
             compiled_text = handle.read()
         names = parse_compiled(compiled_text)
         wheel_dir = os.path.join(tmp, "wheels")
         os.mkdir(wheel_dir)
-        self.run(wheel_command(self.p["builder_venv"], compiled, wheel_dir, self.p["build_args"],
-                               self.wheel_path, rebuild), "building the wheels")
-        built = []
-        for filename in sorted(os.listdir(wheel_dir)):
-            if filename.endswith(".whl"):
-                name, version = parse_wheel_filename(filename)
-                built.append({"name": name, "version": version, "filename": filename,
-                              "sha256": sha256_file(os.path.join(wheel_dir, filename))})
+        self.run(wheel_command(self.p["builder_venv"], compiled, wheel_dir, build_args, self.wheel_path, rebuild),
+                 "building the wheels")
+        built = wheel_records(wheel_dir)
         problem = check_wheel_set(names, built)
         if problem:
-            raise WheelBuildError("the wheel build does not match the resolved set: %s" % problem)
+            raise VenvBuildError("the wheel build does not match the resolved set: %s" % problem,
+                                 commands=list(self.commands))
         tools = self.build_tool_wheels(tmp, inputs["tool_wheels"], rebuild)
         wheels = self.move_wheels(wheel_dir, built, rebuild)
         tools = self.move_wheels(os.path.join(tmp, "tools"), tools, rebuild) if tools else []
         state = {"version": STATE_VERSION, "fingerprint": want, "inputs": inputs, "wheels": wheels, "tool_wheels": tools,
-                 "compiled": mask(compiled_text).splitlines(), "built_at": int(time.time())}
+                 "compiled": masking.mask_text(compiled_text).splitlines(), "built_at": int(time.time())}
         # The files that define the build, then the state file last: an interrupted run builds again.
         files = {
-            "requirements.txt": lines_text(inputs["requirements"]),
-            "source-constraints.txt": lines_text(inputs["constraints"]),
-            "global-constraints.txt": lines_text(inputs["global_constraints"]),
-            "compiled.txt": mask(compiled_text),
-            "constraints.txt": lines_text(render_constraints(wheels)),
-            "hashes.txt": lines_text(render_hashes(wheels)),
+            "requirements.txt": render_lines(inputs["requirements"]),
+            "source-constraints.txt": render_lines(inputs["constraints"]),
+            "global-constraints.txt": render_lines(inputs["global_constraints"]),
+            "compiled.txt": masking.mask_text(compiled_text),
+            "constraints.txt": render_lines(render_constraints(wheels)),
+            "hashes.txt": render_lines(render_hashes(wheels)),
         }
         for suffix, text in files.items():
             path = os.path.join(self.req_path, "%s-%s" % (self.name, suffix))
             write_atomic(path, text)
             self.chown(path)
-        write_atomic(self.state_file, json.dumps(state, indent=1, sort_keys=True) + "\n")
+        write_atomic(self.state_file, state_text(state))
         self.chown(self.state_file)
         return state
 
@@ -535,16 +557,11 @@ class WheelBuilder(object):
         tools_dir = os.path.join(tmp, "tools")
         os.mkdir(tools_dir)
         tools_file = os.path.join(tmp, "tools.txt")
-        write_atomic(tools_file, lines_text(pins))
-        cmd = wheel_command(self.p["builder_venv"], tools_file, tools_dir, self.p["build_args"], self.wheel_path, rebuild)
+        write_atomic(tools_file, render_lines(pins))
+        cmd = wheel_command(self.p["builder_venv"], tools_file, tools_dir, self.p.get("build_args"), self.wheel_path,
+                            rebuild)
         self.run(cmd + ["--only-binary", ":all:"], "fetching the wheels of %s" % ", ".join(pins))
-        tools = []
-        for filename in sorted(os.listdir(tools_dir)):
-            if filename.endswith(".whl"):
-                name, version = parse_wheel_filename(filename)
-                tools.append({"name": name, "version": version, "filename": filename,
-                              "sha256": sha256_file(os.path.join(tools_dir, filename))})
-        return tools
+        return wheel_records(tools_dir)
 
     def move_wheels(self, wheel_dir, built, rebuild):
         wheels = []
@@ -586,96 +603,5 @@ class WheelBuilder(object):
                     touched = True
             if touched:
                 prefix = entry[: -len("-build.json")]
-                write_atomic(os.path.join(self.req_path, prefix + "-hashes.txt"), lines_text(render_hashes(state["wheels"])))
-                write_atomic(path, json.dumps(state, indent=1, sort_keys=True) + "\n")
-
-
-_CAUSE = re.compile(r"^(?:ERROR|error|Error|Could not|No matching distribution|Requirements conflict|"
-                    r"Because |And because |  \u2570|\S+Error: |\S+Impossible)")
-
-
-def failure_summary(output, tail_lines=25):
-    """The lines that name a failure's cause (pip's ERROR lines, the resolver's verdict), then the last lines."""
-    lines = output.strip().splitlines()
-    causes = [line for line in lines if _CAUSE.match(line)][-15:]
-    tail = [line for line in lines[-tail_lines:] if line not in causes]
-    return "\n".join(causes + (["..."] if causes and tail else []) + tail)
-
-
-PARAMETERS = {
-    # name: (type, default); None as default means required.
-    "name": (str, None),
-    "builder_venv": (str, None),
-    "requirements": (list, None),
-    "constraints": (list, []),
-    "global_constraints": (list, []),
-    "requirements_path": (str, None),
-    "wheel_path": (str, None),
-    "tool": (str, "pip"),
-    "build_args": (str, ""),
-    "environment": (dict, {}),
-    "rebuild": (bool, False),
-    "platform": (str, ""),
-    "tool_wheels": (list, []),
-    "owner": (str, ""),
-    "group": (str, ""),
-    "lock_timeout": (int, 3600),
-    "check_mode": (bool, False),
-    "log_file": (str, ""),
-}
-
-
-def parse_parameters(raw):
-    """Check the decoded parameters against PARAMETERS; return them with defaults filled in."""
-    if not isinstance(raw, dict):
-        raise WheelBuildError("parameters must be a JSON object")
-    unknown = sorted(set(raw) - set(PARAMETERS))
-    if unknown:
-        raise WheelBuildError("unknown parameters: %s" % ", ".join(unknown))
-    params = {}
-    for key, (kind, default) in PARAMETERS.items():
-        value = raw.get(key, default)
-        if value is None:
-            if default is None:
-                raise WheelBuildError("parameter %s is required" % key)
-            value = default
-        if kind is bool and isinstance(value, str):
-            value = value.strip().lower() in ("1", "true", "yes", "on")
-        elif kind is int and isinstance(value, str) and value.strip().isdigit():
-            value = int(value)
-        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-            raise WheelBuildError("parameter %s must be a %s, got %r" % (key, kind.__name__, value))
-        params[key] = value
-    if params["tool"] not in ("pip", "uv"):
-        raise WheelBuildError("parameter tool must be pip or uv, got %r" % params["tool"])
-    for key in ("builder_venv", "requirements_path", "wheel_path"):
-        params[key] = os.path.abspath(os.path.expanduser(params[key]))
-    return params
-
-
-PARAMETERS_VARIABLE = "WHEELHOUSE_WHEEL_BUILD_PARAMETERS"
-
-
-def main(argv=None):
-    argv = sys.argv[1:] if argv is None else argv
-    builder = None
-    try:
-        # From the environment (the role's way: not on a command line that ps or a task result shows)
-        # or from the one argument; the variable is not handed on to pip.
-        encoded = os.environ.pop(PARAMETERS_VARIABLE, None) if not argv else (argv[0] if len(argv) == 1 else None)
-        if not encoded:
-            raise WheelBuildError("usage: %s=BASE64_JSON venv_wheel_build.py, or venv_wheel_build.py BASE64_JSON"
-                                  % PARAMETERS_VARIABLE)
-        params = parse_parameters(json.loads(base64.b64decode(encoded).decode("utf-8")))
-        builder = WheelBuilder(params, check_mode=params["check_mode"])
-        result = builder.execute()
-    except (WheelBuildError, OSError, ValueError) as exc:
-        print(json.dumps({"failed": True, "changed": False, "msg": str(exc),
-                          "commands": builder.commands if builder else []}))
-        return 1
-    print(json.dumps(result))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+                write_atomic(os.path.join(self.req_path, prefix + "-hashes.txt"), render_lines(render_hashes(state["wheels"])))
+                write_atomic(path, state_text(state))

@@ -1,0 +1,340 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: wheelhouse.venv contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: venv_wheel_build
+short_description: Build the complete, pinned wheel set of a venv on a build host
+version_added: 0.2.0
+description:
+  - Resolves O(requirements) with O(constraints) and O(global_constraints) into a complete pinned set
+    (C(pip-compile) from pip-tools, or C(uv pip compile) with O(tool=uv)), builds or fetches one wheel of
+    every pinned distribution with C(pip wheel) from the builder venv O(builder_venv), and puts them in
+    O(wheel_path), the folder the targets install from.
+  - Decides from files alone whether anything must run - the normalized inputs (requirements, both
+    constraint lists, O(tool), O(build_args), the builder venv's Python version, O(platform) and the
+    versions of the O(tool_wheels)) are fingerprinted, and when C(<name>-build.json) under
+    O(requirements_path) records the same fingerprint and every wheel it lists is in O(wheel_path) with
+    its recorded sha256, no command runs and RV(commands) is empty.
+  - A build runs under a lock file in O(requirements_path) (concurrent plays wait up to O(lock_timeout)),
+    builds into a temporary folder beside O(wheel_path) and then moves the wheels in. It writes
+    C(<name>-requirements.txt), C(<name>-source-constraints.txt), C(<name>-global-constraints.txt),
+    C(<name>-compiled.txt), C(<name>-constraints.txt) (exact pins), C(<name>-hashes.txt) (pins with the
+    sha256 of every wheel) and the state file C(<name>-build.json) last, so an interrupted build is
+    redone by the next run and never leaves a half wheel set that a target would use.
+  - A wheel file that another venv's build already put in O(wheel_path) is kept (its hash is recorded);
+    with O(rebuild), it is replaced and the hashes of the other venvs' sets that name it are updated.
+  - A recorded wheel whose content changed since the build fails the task, unless O(rebuild).
+  - Credentials inside URLs (C(https://user:secret@host/...)) are masked in results, errors, the
+    recorded files and the log file, and are not part of the fingerprint.
+  - Used by the role C(wheelhouse.venv.python_venv_build) on its build hosts.
+author:
+  - wheelhouse.venv contributors (@wheelhouse)
+attributes:
+  check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
+    support: full
+    details:
+      - Touches nothing and runs no command; reports RV(status) and whether a build would run, from the
+        state file and the wheels. RV(install_requirements) and RV(install_constraints) are empty when a
+        build would run, since the set it would make is not known.
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+    support: none
+  platform:
+    description: Target OS/families that can be operated against.
+    support: full
+    platforms: posix
+options:
+  name:
+    description:
+      - Name of the wheel set, usually the venv's directory name; the files under O(requirements_path)
+        are named after it (characters other than letters, digits, C(.), C(_) and C(-) become C(_)).
+    type: str
+    required: true
+  builder_venv:
+    description:
+      - The venv whose C(pip), C(pip-compile) (or C(uv)) and Python build the wheels. It must exist
+        (M(wheelhouse.venv.venv_build) makes it), except in check mode.
+    type: path
+    required: true
+  requirements:
+    description:
+      - Requirement lines of the venv (names with specifiers, direct references, VCS URLs with C(#egg=)).
+        Editable requirements cannot become wheels.
+    type: list
+    elements: str
+    required: true
+  constraints:
+    description:
+      - Constraint lines of this venv, applied while resolving.
+    type: list
+    elements: str
+    default: []
+  global_constraints:
+    description:
+      - Constraint lines shared by many venvs, applied while resolving.
+    type: list
+    elements: str
+    default: []
+  requirements_path:
+    description:
+      - Folder of the files that define the build (C(<name>-build.json), C(<name>-hashes.txt), ...) and of
+        the lock file C(.wheel-build.lock). Made when missing.
+    type: path
+    required: true
+  wheel_path:
+    description:
+      - Folder the wheels are put in; several venvs' sets may share it. Made when missing. Its parent
+        holds the temporary build folders (C(.build-<name>-*)).
+    type: path
+    required: true
+  tool:
+    description:
+      - The resolver - V(pip) runs C(pip-compile) of the builder venv, V(uv) runs its C(uv pip compile)
+        (with the index options of O(build_args) in uv's spelling). The wheels are built with C(pip wheel)
+        either way.
+    type: str
+    choices: [pip, uv]
+    default: pip
+  build_args:
+    description:
+      - Arguments for pip, split like a shell would (index options, C(--no-build-isolation),
+        C(--find-links), ...), given to the resolver and to C(pip wheel). May carry credentials inside
+        URLs; they are masked in all output.
+    type: str
+    default: ''
+  environment:
+    description:
+      - Environment variables for the resolver and C(pip wheel) (for example C(PIP_INDEX_URL), C(PIP_CERT)).
+      - Values holding URL credentials, and the values of variables whose names contain C(PASSWORD),
+        C(TOKEN), C(SECRET), C(CREDENTIAL), C(AUTH) or C(API_KEY), never show in the task result.
+    type: dict
+    default: {}
+  rebuild:
+    description:
+      - Resolve and build again without caches (C(--rebuild)/C(--no-cache), C(--no-cache-dir)) even when
+        the recorded build is current or a wheel was altered, and replace the wheel files.
+    type: bool
+    default: false
+  platform:
+    description:
+      - The platform the wheels are for (for example V(debian-12-x86_64)); part of the fingerprint and of
+        the log.
+    type: str
+    default: ''
+  tool_wheels:
+    description:
+      - Distributions whose binary wheels are fetched beside the set, pinned to the version installed in
+        the builder venv (V(uv), so that targets without uv install the same uv from O(wheel_path)).
+        They are returned in RV(tool_wheels), not in the install lines.
+    type: list
+    elements: str
+    default: []
+  owner:
+    description:
+      - Owner (name or uid) of the folders, files and wheels this module makes.
+    type: str
+  group:
+    description:
+      - Group (name or gid) of the folders, files and wheels this module makes.
+    type: str
+  lock_timeout:
+    description:
+      - Seconds to wait for another build holding the lock of O(requirements_path) before failing.
+    type: int
+    default: 3600
+  log_file:
+    description:
+      - Where the commands and their whole output are appended (credentials masked). Error messages name
+        it. Empty writes no log.
+    type: path
+notes:
+  - Deleting C(<name>-build.json) makes the next run build again.
+  - Changing only the password in an index URL does not count as a change of inputs.
+seealso:
+  - module: wheelhouse.venv.venv_build
+    description: Makes the builder venv, and installs the targets' venvs from the wheels.
+"""
+
+EXAMPLES = r"""
+- name: Make the builder venv
+  wheelhouse.venv.venv_build:
+    path: /opt/wheel-builder
+    requirements:
+      - pip-tools
+      - wheel
+
+- name: Build the wheels of the app's venv
+  wheelhouse.venv.venv_wheel_build:
+    name: app
+    builder_venv: /opt/wheel-builder
+    requirements:
+      - flask>=3
+      - gunicorn
+    constraints:
+      - flask==3.1.0
+    requirements_path: /var/www/repo/os-releases/1.0/debian-12-x86_64/requirements
+    wheel_path: /var/www/repo/os-releases/1.0/debian-12-x86_64/wheels
+    platform: debian-12-x86_64
+    log_file: /var/log/wheelhouse-venv/wheel-build-app.log
+  register: app_wheels
+
+- name: Install the venv from exactly those wheels
+  wheelhouse.venv.venv_build:
+    path: /opt/app/venv
+    requirements: "{{ app_wheels.install_requirements }}"
+    find_links:
+      - /var/www/repo/os-releases/1.0/debian-12-x86_64/wheels
+    no_index: true
+    require_hashes: true
+
+- name: Resolve with uv from a private index, and fetch uv's own wheel for the targets
+  wheelhouse.venv.venv_wheel_build:
+    name: tools
+    builder_venv: /opt/wheel-builder
+    requirements:
+      - internal-tool==2.4.1
+    requirements_path: /srv/wheels/requirements
+    wheel_path: /srv/wheels/wheels
+    tool: uv
+    tool_wheels:
+      - uv
+    build_args: "--index-url https://deploy:{{ vault_index_password }}@pypi.example.com/simple"
+    owner: www-data
+    group: www-data
+"""
+
+RETURN = r"""
+changed:
+  description: Whether a build ran (in check mode - would run).
+  returned: always
+  type: bool
+  sample: true
+status:
+  description:
+    - What the recorded build said before this run - V(current) (nothing to do), V(new), V(inputs changed),
+      V(wheels missing), V(tampered) (check mode only; a real run fails) or V(rebuild).
+  returned: always
+  type: str
+  sample: inputs changed
+problem:
+  description: The missing wheel files (status V(wheels missing)) or the altered wheel (V(tampered)); empty otherwise.
+  returned: always
+  type: str
+  sample: beta-1.0-py3-none-any.whl
+wheels:
+  description: The wheels of the set, sorted by name.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    name:
+      description: Canonical distribution name.
+      type: str
+      returned: always
+    version:
+      description: The version.
+      type: str
+      returned: always
+    filename:
+      description: The wheel's file name in the wheel folder.
+      type: str
+      returned: always
+    sha256:
+      description: sha256 of the wheel file.
+      type: str
+      returned: always
+  sample: [{"name": "flask", "version": "3.1.0", "filename": "flask-3.1.0-py3-none-any.whl", "sha256": "3f5b..."}]
+tool_wheels:
+  description: The wheels of O(tool_wheels), with the same keys as RV(wheels).
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"name": "uv", "version": "0.9.5", "filename": "uv-0.9.5-py3-none-manylinux_2_17_x86_64.whl", "sha256": "a1b2..."}]
+install_requirements:
+  description:
+    - One C(name==version --hash=sha256:...) line per wheel, for an install in hash-checking mode.
+      Empty in check mode when a build would run.
+  returned: always
+  type: list
+  elements: str
+  sample: ["flask==3.1.0 --hash=sha256:3f5b..."]
+install_constraints:
+  description: One C(name==version) line per wheel. Empty in check mode when a build would run.
+  returned: always
+  type: list
+  elements: str
+  sample: ["flask==3.1.0", "werkzeug==3.1.3"]
+commands:
+  description: The command lines this run executed, credentials masked. Empty when nothing had to be built.
+  returned: always
+  type: list
+  elements: str
+  sample: ["/opt/wheel-builder/bin/pip-compile --quiet ... /srv/wheels/.build-app-x/requirements.in"]
+state_file:
+  description: The state file of this wheel set.
+  returned: always
+  type: str
+  sample: /srv/wheels/requirements/app-build.json
+fingerprint:
+  description: sha256 of the normalized inputs (credentials excluded) recorded in the state file.
+  returned: always
+  type: str
+  sample: 4f6c0e9d1c0b3f9e6c5a0f1e2d3c4b5a69788796a5b4c3d2e1f0a9b8c7d6e5f4
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.wheelhouse.venv.plugins.module_utils.errors import VenvBuildError
+from ansible_collections.wheelhouse.venv.plugins.module_utils.masking import find_secrets_in, mask_text
+from ansible_collections.wheelhouse.venv.plugins.module_utils.wheelbuild import WheelBuilder, environment_secrets
+
+ARGUMENT_SPEC = dict(
+    name=dict(type="str", required=True),
+    builder_venv=dict(type="path", required=True),
+    requirements=dict(type="list", elements="str", required=True),
+    constraints=dict(type="list", elements="str", default=[]),
+    global_constraints=dict(type="list", elements="str", default=[]),
+    requirements_path=dict(type="path", required=True),
+    wheel_path=dict(type="path", required=True),
+    tool=dict(type="str", default="pip", choices=["pip", "uv"]),
+    build_args=dict(type="str", default=""),
+    environment=dict(type="dict", default={}),
+    rebuild=dict(type="bool", default=False),
+    platform=dict(type="str", default=""),
+    tool_wheels=dict(type="list", elements="str", default=[]),
+    owner=dict(type="str"),
+    group=dict(type="str"),
+    lock_timeout=dict(type="int", default=3600),
+    log_file=dict(type="path"),
+)
+
+
+def main():
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+
+    def run(argv, env, cwd):
+        return module.run_command(argv, environ_update=env, cwd=cwd, check_rc=False)
+
+    # Ansible strips these strings from everything it returns, the invocation included.
+    module.no_log_values.update(find_secrets_in(module.params))
+    module.no_log_values.update(environment_secrets(module.params["environment"]))
+    builder = WheelBuilder(module.params, run, check_mode=module.check_mode)
+    try:
+        result = builder.execute()
+    except VenvBuildError as exc:
+        details = dict(exc.details)
+        details.setdefault("commands", list(builder.commands))
+        module.fail_json(msg=mask_text(exc.msg), **details)
+    except (IOError, OSError, ValueError) as exc:
+        module.fail_json(msg=mask_text("wheel build %s: %s" % (builder.name, exc)), commands=list(builder.commands))
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
