@@ -274,9 +274,13 @@ class PlaybookRun(object):
         for play in output.get("plays", []):
             for task in play.get("tasks", []):
                 info = task["task"]
+                end = info["duration"].get("end")
+                if not end and not task.get("hosts"):
+                    # A task that ran on no host (meta: flush_handlers with nothing notified) has no end.
+                    end = info["duration"]["start"]
                 self.tasks.append({
                     "name": info["name"],
-                    "seconds": _iso_seconds(info["duration"].get("end")) - _iso_seconds(info["duration"]["start"]),
+                    "seconds": _iso_seconds(end) - _iso_seconds(info["duration"]["start"]),
                     "hosts": task.get("hosts", {}),
                 })
         self.stats = output.get("stats", {})
