@@ -87,6 +87,15 @@ def uv_bootstrap_command(spec, venv, files):
     return argv + _index_args(spec, "pip") + ["uv"]
 
 
+# How each package manager lists the files of one installed package (read-only).
+_LIST_FILES = {"dpkg-query": ["--listfiles"], "rpm": ["--query", "--list"]}
+
+
+def package_files_command(manager, executable, package):
+    """dpkg-query --listfiles PACKAGE, or rpm --query --list PACKAGE."""
+    return [executable] + _LIST_FILES[manager] + [package]
+
+
 def installer_environment(spec):
     env = {"PIP_DISABLE_PIP_VERSION_CHECK": "1", "PIP_NO_INPUT": "1", "PYTHONWARNINGS": "ignore"}
     env.update(spec.environment)

@@ -81,16 +81,24 @@ def requirement_file_lines(paths):
     return lines
 
 
+def find_on_path(name, search_path=None):
+    """The first executable file called name in the folders of PATH (or search_path), or None."""
+    for folder in (search_path if search_path is not None else os.environ.get("PATH", "")).split(os.pathsep):
+        candidate = os.path.join(folder, name)
+        if folder and os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+            return candidate
+    return None
+
+
 def find_interpreter(python, search_path=None):
     """Absolute path of the interpreter named by `python`, or VenvBuildError naming it."""
     if os.sep in python:
         if os.path.isfile(python) and os.access(python, os.X_OK):
             return os.path.abspath(python)
         raise VenvBuildError("python interpreter %s does not exist or is not executable" % python)
-    for folder in (search_path if search_path is not None else os.environ.get("PATH", "")).split(os.pathsep):
-        candidate = os.path.join(folder, python)
-        if folder and os.path.isfile(candidate) and os.access(candidate, os.X_OK):
-            return candidate
+    found = find_on_path(python, search_path)
+    if found:
+        return found
     raise VenvBuildError("python interpreter %r was not found on PATH (%s)"
                          % (python, search_path if search_path is not None else os.environ.get("PATH", "")))
 
@@ -146,6 +154,11 @@ class VenvSpec(object):
         except ValueError as exc:
             raise VenvBuildError("extra_args cannot be split into arguments (%s): %s"
                                  % (exc, masking.mask_text(extra_args)))
+        self.linked_distro_packages = []
+        for name in params.get("linked_distro_packages") or []:
+            name = str(name).strip()
+            if name not in self.linked_distro_packages:
+                self.linked_distro_packages.append(name)
         self.environment = dict((str(k), "" if v is None else str(v)) for k, v in (params.get("environment") or {}).items())
         self._validate()
 
@@ -165,6 +178,9 @@ class VenvSpec(object):
             for key in ("section", "option"):
                 if re.search(r"[\[\]=\n\r]", str(item[key])):
                     raise VenvBuildError("facts: %s %r may not contain '[', ']', '=' or a line break" % (key, item[key]))
+        for name in self.linked_distro_packages:
+            if not re.match(r"^[A-Za-z0-9][A-Za-z0-9.+_:~-]*$", name):
+                raise VenvBuildError("linked_distro_packages: %r is not a distribution package name" % name)
         if "/" in self.facts_file:
             raise VenvBuildError("facts_file must be a file name without '/', got %r" % self.facts_file)
         if self.mode is not None and not re.match(r"^0?[0-7]{3,4}$", str(self.mode)):

@@ -24,11 +24,12 @@ import sys
 import tempfile
 import time
 
-from ansible_collections.wheelhouse.venv.plugins.module_utils import commands, facts, masking, pep508
+from ansible_collections.wheelhouse.venv.plugins.module_utils import commands, facts, links, masking, pep508
 from ansible_collections.wheelhouse.venv.plugins.module_utils.errors import VenvBuildError
 from ansible_collections.wheelhouse.venv.plugins.module_utils.inputs import (
     SEED_PACKAGES,
     find_interpreter,
+    find_on_path,
     requirement_file_lines,
 )
 from ansible_collections.wheelhouse.venv.plugins.module_utils.venvstate import (
@@ -330,6 +331,7 @@ class Sync(object):
         self.commands = []
         self.warnings = []
         self.log_opened = False
+        self._wanted_links = {}  # Python minor version -> {name: target}, asked of the package manager once
 
     # logging and running ----------------------------------------------------------------
 
@@ -378,18 +380,47 @@ class Sync(object):
         fingerprint = spec.fingerprint(interp.version)
         plan = make_plan(spec, disk, interp, fingerprint)
         self.plan_ownership(plan)
-        if plan.action is None and not plan.fix_ownership:
-            return self.result(False, disk, disk.packages, interp, fingerprint, plan)
+        link_plan = self.plan_links(plan, disk, interp)
+        if self.is_noop(plan, link_plan) and (self.check_mode or not link_plan.record_changed):
+            return self.result(False, disk, disk.packages, interp, fingerprint, plan, link_plan)
         if self.check_mode:
-            return self.predict(disk, interp, fingerprint, plan)
+            return self.predict(disk, interp, fingerprint, plan, link_plan)
         with self.locked():
             disk = VenvOnDisk(spec.path)  # another run may have finished while we waited
             plan = make_plan(spec, disk, interp, fingerprint)
             self.plan_ownership(plan)
-            if plan.action is None and not plan.fix_ownership:
-                return self.result(False, disk, disk.packages, interp, fingerprint, plan)
-            self.log("plan: %s (%s)" % (plan.action or "ownership", "; ".join(plan.reasons)))
-            return self.apply(disk, interp, fingerprint, plan)
+            link_plan = self.plan_links(plan, disk, interp)
+            if self.is_noop(plan, link_plan):
+                if link_plan.record_changed:  # links already right, made by someone else: ours from now on
+                    self.write_state(spec.path, dict(disk.state, links=link_plan.record))
+                return self.result(False, disk, disk.packages, interp, fingerprint, plan, link_plan)
+            self.log("plan: %s (%s)" % (plan.action or "in place", "; ".join(plan.reasons)))
+            return self.apply(disk, interp, fingerprint, plan, link_plan)
+
+    @staticmethod
+    def is_noop(plan, link_plan):
+        return plan.action is None and not plan.fix_ownership and not link_plan.changed
+
+    def plan_links(self, plan, disk, interp):
+        """The links of linked_distro_packages, planned against the venv at path as it is now.
+
+        A build plans the new venv's links from the interpreter's version and makes them in the
+        new venv before the swap; otherwise a link that cannot be made fails here, before any change.
+        """
+        spec = self.spec
+        version = interp.version if plan.builds_beside or not disk.python_version else disk.python_version
+        key = minor_version(version)
+        if key not in self._wanted_links:
+            wanted, warnings = links.desired_links(spec.linked_distro_packages, version, self._run)
+            self._wanted_links[key] = wanted
+            self.warnings.extend(warnings)
+        recorded = (disk.state or {}).get("links") or {}
+        link_plan = links.LinkPlan(site_packages_dir(spec.path, disk.python_version or version),
+                                   self._wanted_links[key], recorded)
+        if not plan.builds_beside:
+            link_plan.check_conflicts()
+        plan.reasons.extend(link_plan.reasons())
+        return link_plan
 
     def plan_ownership(self, plan):
         """Add the owner/group/mode repair to a plan that does not rebuild (a rebuild sets them anyway)."""
@@ -419,7 +450,8 @@ class Sync(object):
     def absent(self, disk):
         result = {"changed": False, "path": self.spec.path, "commands": [], "packages": {}, "added": {},
                   "removed": {}, "upgraded": {}, "fingerprint": None, "python_version": disk.python_version,
-                  "facts_written": False, "log_file": self.spec.log_file, "reasons": []}
+                  "facts_written": False, "log_file": self.spec.log_file, "reasons": [],
+                  "links": {"present": {}, "added": [], "removed": []}}
         if not disk.exists:
             return result
         if not disk.is_venv and not disk.is_empty_dir:
@@ -432,7 +464,7 @@ class Sync(object):
 
     # check mode -------------------------------------------------------------------------------
 
-    def predict(self, disk, interp, fingerprint, plan):
+    def predict(self, disk, interp, fingerprint, plan, link_plan):
         """Check mode: what a real run would do, without touching the venv, its files or the facts."""
         spec = self.spec
         files_change = files_differ(spec, disk) is not None
@@ -441,13 +473,13 @@ class Sync(object):
         if plan.action == "install" and spec.has_requirements:
             after = self.dry_run(disk, plan)
             if after is not None and not files_change and not plan.fix_ownership:
-                changed = after != disk.packages
+                changed = after != disk.packages or link_plan.changed
         elif plan.action == "prune":
             after = dict((n, v) for n, v in disk.packages.items() if n not in plan.prune)
-        elif plan.action == "files":
+        elif plan.action in ("files", None):
             after = disk.packages
         self.commands = self.planned_commands(plan, disk)
-        return self.result(changed, disk, after, interp, fingerprint, plan, predicted=True)
+        return self.result(changed, disk, after, interp, fingerprint, plan, link_plan, predicted=True)
 
     def dry_run(self, disk, plan):
         """Packages after the install, asked of the installer with --dry-run (None when it cannot tell)."""
@@ -508,11 +540,7 @@ class Sync(object):
     def virtualenv_executable(self):
         if self.spec.virtualenv_command != "virtualenv":
             return None
-        for folder in os.environ.get("PATH", "").split(os.pathsep):
-            candidate = os.path.join(folder, "virtualenv")
-            if folder and os.access(candidate, os.X_OK):
-                return candidate
-        return None
+        return find_on_path("virtualenv")
 
     def find_uv(self, venv):
         spec = self.spec
@@ -522,10 +550,9 @@ class Sync(object):
             if not os.access(spec.uv_executable, os.X_OK):
                 raise VenvBuildError("uv_executable %s does not exist or is not executable" % spec.uv_executable)
             return spec.uv_executable
-        for folder in os.environ.get("PATH", "").split(os.pathsep):
-            candidate = os.path.join(folder, "uv")
-            if folder and os.path.isfile(candidate) and os.access(candidate, os.X_OK):
-                return candidate
+        on_path = find_on_path("uv")
+        if on_path:
+            return on_path
         bundled = os.path.join(venv, UV_TOOL_DIR, "bin", "uv")
         return bundled if os.access(bundled, os.X_OK) else None
 
@@ -567,40 +594,58 @@ class Sync(object):
                 dists = installed_distributions(site_packages)
         return package_versions(dists)
 
-    def write_state(self, venv, interp, fingerprint, packages):
-        state = {
+    def new_state(self, interp, fingerprint, packages, link_plan):
+        return {
             "format": STATE_FORMAT,
             "fingerprint": fingerprint,
             "python": {"realpath": interp.realpath, "signature": interp.signature, "version": interp.version},
             "virtualenv_command": self.spec.virtualenv_command,
             "install_tool": self.spec.install_tool,
             "packages": packages,
-            "written": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            # the links this module made (entry name -> target): the only ones it ever removes
+            "links": link_plan.record,
         }
+
+    @staticmethod
+    def write_state(venv, state):
+        state = dict(state, written=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
         _write_file(os.path.join(venv, STATE_FILE), json.dumps(state, indent=1, sort_keys=True) + "\n")
 
-    def apply(self, disk, interp, fingerprint, plan):
+    def apply(self, disk, interp, fingerprint, plan, link_plan):
         spec = self.spec
         if plan.action in ("create", "rebuild", "install") and spec.has_requirements:
             # imported here: the HTTP stack is only needed when something will be installed
             from ansible_collections.wheelhouse.venv.plugins.module_utils import reach
             reach.check_locations(spec)
         if plan.builds_beside:
-            packages = self.build_beside(disk, interp, fingerprint, plan)
+            packages = self.build_beside(disk, interp, fingerprint, plan, link_plan)
         elif plan.action in ("install", "prune", "files"):
-            packages = self.update_in_place(disk, interp, fingerprint, plan)
+            packages = self.update_in_place(disk, interp, fingerprint, plan, link_plan)
         else:
             packages = disk.packages
-        if plan.fix_ownership or plan.builds_beside:
+            if link_plan.changed or link_plan.record_changed:
+                self.make_links(link_plan.site_packages, link_plan.wanted, link_plan.recorded)
+                self.write_state(spec.path, dict(disk.state, links=link_plan.record))
+        if plan.fix_ownership or plan.builds_beside or link_plan.changed:
             fix_ownership(spec, spec.path)
         files_changed = files_differ(spec, disk) is not None
-        changed = plan.builds_beside or files_changed or packages != disk.packages or plan.fix_ownership
-        result = self.result(changed, disk, packages, interp, fingerprint, plan)
+        changed = (plan.builds_beside or files_changed or packages != disk.packages or plan.fix_ownership
+                   or link_plan.changed)
+        result = self.result(changed, disk, packages, interp, fingerprint, plan, link_plan)
         if changed and spec.facts:
             result["facts_written"] = self.write_facts()
         return result
 
-    def build_beside(self, disk, interp, fingerprint, plan):
+    def make_links(self, site_packages, wanted, recorded):
+        """Make the wanted links in site_packages, planned again there (an install may have changed it)."""
+        here = links.LinkPlan(site_packages, wanted, recorded)
+        here.check_conflicts()
+        here.apply()
+        if here.changed:
+            self.log("links in %s: made %s; removed %s" % (site_packages, ", ".join(sorted(here.add)) or "none",
+                                                          ", ".join(here.remove) or "none"))
+
+    def build_beside(self, disk, interp, fingerprint, plan, link_plan):
         spec = self.spec
         parent = os.path.dirname(spec.path)
         staging = tempfile.mkdtemp(prefix=".%s.venv_build-" % os.path.basename(spec.path), dir=parent)
@@ -617,8 +662,11 @@ class Sync(object):
             files.pop("pins", None)
             uv = self.ensure_uv(staging, files)
             packages = self.install(staging, files, plan, uv)
+            # the new venv gets its links before it is swapped in (a new venv: no earlier links of ours)
+            self.make_links(site_packages_dir(staging, cfg_python_version(read_pyvenv_cfg(staging))),
+                            link_plan.wanted, {})
             relocate(staging, spec.path)
-            self.write_state(staging, interp, fingerprint, packages)
+            self.write_state(staging, self.new_state(interp, fingerprint, packages, link_plan))
             os.chmod(staging, 0o755)
             if spec.owner is not None or spec.group is not None or spec.mode is not None:
                 fix_ownership(spec, staging)
@@ -629,7 +677,7 @@ class Sync(object):
         self.log("venv %s %s" % (spec.path, "created" if plan.action == "create" else "rebuilt"))
         return packages
 
-    def update_in_place(self, disk, interp, fingerprint, plan):
+    def update_in_place(self, disk, interp, fingerprint, plan, link_plan):
         spec = self.spec
         tmp = tempfile.mkdtemp(prefix=".%s.venv_build-files-" % os.path.basename(spec.path), dir=os.path.dirname(spec.path))
         try:
@@ -649,7 +697,8 @@ class Sync(object):
                 packages = disk.packages
             for key, name in _FILE_KEYS:
                 os.replace(files[key], os.path.join(spec.path, name))
-            self.write_state(spec.path, interp, fingerprint, packages)
+            self.make_links(link_plan.site_packages, link_plan.wanted, link_plan.recorded)
+            self.write_state(spec.path, self.new_state(interp, fingerprint, packages, link_plan))
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
         return packages
@@ -672,7 +721,7 @@ class Sync(object):
 
     # result --------------------------------------------------------------------------------------
 
-    def result(self, changed, disk, packages, interp, fingerprint, plan, predicted=False):
+    def result(self, changed, disk, packages, interp, fingerprint, plan, link_plan, predicted=False):
         spec = self.spec
         before = disk.packages
         shown_after = packages if packages is not None else before
@@ -690,6 +739,7 @@ class Sync(object):
             "facts_written": False,
             "log_file": spec.log_file,
             "reasons": list(plan.reasons),
+            "links": link_plan.report(),
         }
         if changed:
             diff = []
@@ -702,6 +752,8 @@ class Sync(object):
             diff.append({"before_header": "%s (installed packages)" % spec.path,
                          "after_header": "%s (installed packages%s)" % (spec.path, ", predicted" if predicted else ""),
                          "before": _packages_text(before), "after": after_text})
+            if link_plan.changed or link_plan.before:
+                diff.append(link_plan.diff(predicted))
             result["diff"] = masking.mask_data(diff)
         if predicted and changed and spec.facts:
             result["facts_written"] = True

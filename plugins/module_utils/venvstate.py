@@ -114,13 +114,19 @@ def _read_direct_url(meta_dir):
 
 
 def installed_distributions(site_packages):
-    """Map canonical name -> Distribution for every *.dist-info / *.egg-info in site_packages."""
+    """Map canonical name -> Distribution for every *.dist-info / *.egg-info in site_packages.
+
+    Symlinked metadata is left out: it belongs to a distribution package linked into the venv,
+    which the installer must neither prune nor repair.
+    """
     dists = {}
     try:
         entries = sorted(os.listdir(site_packages))
     except (IOError, OSError):
         return dists
     for entry in entries:
+        if os.path.islink(os.path.join(site_packages, entry)):
+            continue  # linked from the system (linked_distro_packages): not the installer's
         if entry.endswith(".dist-info"):
             meta_file = os.path.join(site_packages, entry, "METADATA")
         elif entry.endswith(".egg-info"):

@@ -48,7 +48,7 @@ attributes:
     support: full
     details:
       - Shows the text changes of the requirements and constraints files and the package versions
-        before and after.
+        before and after, and which links of O(linked_distro_packages) are added or removed.
   platform:
     description: Target OS/families that can be operated against.
     support: full
@@ -195,6 +195,35 @@ options:
         drift.
     type: bool
     default: false
+  linked_distro_packages:
+    description:
+      - Distribution packages (dpkg or rpm names, not PyPI names) whose Python files are linked into the
+        venv - bindings that only the distribution provides and pip cannot install, such as
+        C(python3-apt) or C(python3-libvirt). This is the OpenStack-Ansible role's C(venv_packages_to_symlink).
+      - The package manager found on E(PATH) is asked which files each package installed -
+        C(dpkg-query --listfiles) (Debian family), otherwise C(rpm --query --list) (Red Hat family). The
+        top-level entries under C(/usr/lib/python3/dist-packages), C(/usr/lib{,64}/python3.X/site-packages)
+        (or C(dist-packages)) with X the venv's Python minor version are symlinked into the venv's
+        C(site-packages) under the same name, metadata folders (C(*.egg-info), C(*.dist-info))
+        included. Bytecode caches, C(.pth) files and extension modules built for another CPython version
+        are left out. The venv should be made from the distribution's own Python (O(python)) so that the
+        versions match.
+      - A package that is not installed fails the task before anything changes, naming it; so does a
+        wanted name that already exists in C(site-packages) and is not a symlink (for example the same
+        module installed by the installer). A symlink of that name pointing elsewhere is re-pointed.
+      - A new or rebuilt venv gets its links before it is swapped into place; an existing venv gets
+        missing or wrong links repaired in place. Links are not part of the fingerprint - changing this
+        list never runs the installer.
+      - The links the module made are recorded in its state file. When a package leaves the list (or no
+        longer ships an entry), the links made for it are removed - only symlinks the module made that
+        still point where it made them; nothing else in C(site-packages) is ever removed.
+      - Linked metadata is not one of the venv's packages for RV(packages), drift and O(prune); the
+        links are reported in RV(links).
+      - With a non-empty list every run asks the package manager (read-only, not listed in RV(commands)).
+    type: list
+    elements: str
+    default: []
+    version_added: 0.2.0
   rebuild:
     description:
       - Build the venv from scratch (beside O(path), then swapped in). The old venv serves until the
@@ -311,6 +340,15 @@ EXAMPLES = r"""
     facts_file: openstack_ansible
   notify: restart glance
 
+- name: A venv that imports the distribution's apt bindings (python3-apt must be installed)
+  wheelhouse.venv.venv_build:
+    path: /opt/updater/venv
+    python: /usr/bin/python3
+    requirements:
+      - requests
+    linked_distro_packages:
+      - python3-apt
+
 - name: Rebuild the venv from scratch (the old one serves until the new one is in place)
   wheelhouse.venv.venv_build:
     path: /opt/app/venv
@@ -378,6 +416,33 @@ log_file:
   returned: always
   type: str
   sample: /var/log/wheelhouse-venv/venv.log
+links:
+  description:
+    - The symlinks of O(linked_distro_packages) in the venv's C(site-packages) (in check mode - as they
+      would be).
+  returned: always
+  type: dict
+  version_added: 0.2.0
+  contains:
+    present:
+      description: Every link the module keeps after the run, entry name to the system path it points to.
+      type: dict
+      returned: always
+      sample: {"apt": "/usr/lib/python3/dist-packages/apt", "apt_pkg.cpython-311-x86_64-linux-gnu.so": "/usr/lib/python3/dist-packages/apt_pkg.cpython-311-x86_64-linux-gnu.so"}
+    added:
+      description:
+        - Links this run made or re-pointed in the venv that was at O(path) (a new venv - all of them).
+          A rebuild makes every link again in the new venv but lists here only those the old venv lacked.
+      type: list
+      elements: str
+      returned: always
+      sample: ["apt", "apt_pkg.cpython-311-x86_64-linux-gnu.so"]
+    removed:
+      description: Links of packages no longer listed that this run removed.
+      type: list
+      elements: str
+      returned: always
+      sample: ["six.py"]
 reasons:
   description: Why the run had to act (empty on a no-op).
   returned: always
@@ -415,6 +480,7 @@ ARGUMENT_SPEC = dict(
     require_hashes=dict(type="bool", default=False),
     package_state=dict(type="str", default="present", choices=["present", "latest"]),
     prune=dict(type="bool", default=False),
+    linked_distro_packages=dict(type="list", elements="str", default=[]),
     rebuild=dict(type="bool", default=False),
     owner=dict(type="str"),
     group=dict(type="str"),
