@@ -642,8 +642,8 @@ class Sync(object):
         here.check_conflicts()
         here.apply()
         if here.changed:
-            self.log("links in %s: made %s; removed %s" % (site_packages, ", ".join(sorted(here.add)) or "none",
-                                                          ", ".join(here.remove) or "none"))
+            self.log("links in %s: made %s; removed %s"
+                     % (site_packages, ", ".join(sorted(here.add)) or "none", ", ".join(here.remove) or "none"))
 
     def build_beside(self, disk, interp, fingerprint, plan, link_plan):
         spec = self.spec

@@ -428,7 +428,7 @@ links:
       description: Every link the module keeps after the run, entry name to the system path it points to.
       type: dict
       returned: always
-      sample: {"apt": "/usr/lib/python3/dist-packages/apt", "apt_pkg.cpython-311-x86_64-linux-gnu.so": "/usr/lib/python3/dist-packages/apt_pkg.cpython-311-x86_64-linux-gnu.so"}
+      sample: {"apt": "/usr/lib/python3/dist-packages/apt", "six.py": "/usr/lib/python3/dist-packages/six.py"}
     added:
       description:
         - Links this run made or re-pointed in the venv that was at O(path) (a new venv - all of them).

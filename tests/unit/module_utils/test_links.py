@@ -231,7 +231,7 @@ def test_links_are_made_in_place_recorded_and_a_rerun_changes_nothing(linked):
     assert not os.path.lexists(os.path.join(linked["site"], linked["one"])), "check mode made a link"
     assert state_links(linked) is None
 
-    made, _ = run_sync(linked, ["python3-one", "python3-two"])
+    made = run_sync(linked, ["python3-one", "python3-two"])[0]
     assert made["changed"] is True and made["links"]["added"] == predicted["links"]["added"]
     assert made["packages"] == INSTALLED and made["commands"] == []
     assert made["diff"][-1]["after"] == "".join("%s -> %s\n" % item for item in sorted(linked["entries"].items()))
@@ -239,17 +239,17 @@ def test_links_are_made_in_place_recorded_and_a_rerun_changes_nothing(linked):
         assert os.readlink(os.path.join(linked["site"], name)) == target
     assert state_links(linked) == linked["entries"]
 
-    again, _ = run_sync(linked, ["python3-one", "python3-two"])
+    again = run_sync(linked, ["python3-one", "python3-two"])[0]
     assert again["changed"] is False and again["links"]["added"] == [] and again["reasons"] == []
     assert run_sync(linked, ["python3-one", "python3-two"], check=True)[0]["changed"] is False
 
 
 def test_a_package_dropped_from_the_list_loses_its_links(linked):
     run_sync(linked, ["python3-one", "python3-two"])
-    predicted, _ = run_sync(linked, ["python3-one"], check=True)
+    predicted = run_sync(linked, ["python3-one"], check=True)[0]
     assert predicted["changed"] is True and predicted["links"]["removed"] == [linked["two"]]
     assert os.path.islink(os.path.join(linked["site"], linked["two"]))
-    dropped, _ = run_sync(linked, ["python3-one"])
+    dropped = run_sync(linked, ["python3-one"])[0]
     assert dropped["links"] == {"present": {linked["one"]: linked["entries"][linked["one"]]}, "added": [],
                                 "removed": [linked["two"]]}
     assert not os.path.lexists(os.path.join(linked["site"], linked["two"]))
@@ -261,7 +261,7 @@ def test_a_package_dropped_from_the_list_loses_its_links(linked):
 def test_a_link_deleted_by_hand_is_repaired(linked):
     run_sync(linked, ["python3-one"])
     os.unlink(os.path.join(linked["site"], linked["one"]))
-    repaired, _ = run_sync(linked, ["python3-one"])
+    repaired = run_sync(linked, ["python3-one"])[0]
     assert repaired["changed"] is True and repaired["links"]["added"] == [linked["one"]]
     assert os.path.islink(os.path.join(linked["site"], linked["one"]))
 
@@ -269,7 +269,7 @@ def test_a_link_deleted_by_hand_is_repaired(linked):
 def test_links_made_by_someone_else_are_adopted_without_a_change(linked):
     target = linked["entries"][linked["one"]]
     os.symlink(target, os.path.join(linked["site"], linked["one"]))
-    adopted, _ = run_sync(linked, ["python3-one"])
+    adopted = run_sync(linked, ["python3-one"])[0]
     assert adopted["changed"] is False and state_links(linked) == {linked["one"]: target}
     assert run_sync(linked, [])[0]["links"]["removed"] == [linked["one"]], "adopted links are ours to remove"
 
