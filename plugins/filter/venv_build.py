@@ -23,7 +23,6 @@ description:
   - C(venv_build_plan) checks the per-host plans and chooses which host drives each build.
   - C(venv_reduce_requirements) reduces VCS and direct-URL requirements to bare names.
   - C(venv_wheel_url) turns the wheel path on the build host into the URL the wheel repository serves it at.
-  - C(venv_site_packages_links) picks the top-level Python entries of a distribution package's file list.
 author: wheelhouse.venv developers
 """
 
@@ -259,30 +258,6 @@ def venv_wheel_url(wheel_path, repo_path, repo_url):
     return urlunsplit((parts.scheme, parts.netloc, path + "/", "", ""))
 
 
-def venv_site_packages_links(file_list, prefixes=None):
-    """Return the sorted top-level entries a distribution package installs into a system site dir.
-
-    file_list: the output of 'dpkg -L' or 'rpm -ql' (a string or a list of paths).  Entries
-    are direct children of dist-packages/site-packages folders, e.g. /usr/lib/python3/dist-packages/apt,
-    ready to be linked into a venv's site-packages.  Bytecode caches are left out.
-    """
-    if isinstance(file_list, str):
-        file_list = file_list.splitlines()
-    pattern = re.compile(
-        r"^(/usr/(?:local/)?lib(?:64)?/python3(?:\.[0-9]+)?/(?:dist|site)-packages)/([^/]+)"
-    )
-    found = set()
-    for path in file_list or []:
-        path = str(path).strip()
-        m = pattern.match(path)
-        if not m or m.group(2) in ("__pycache__",) or m.group(2).endswith(".pth"):
-            continue
-        if prefixes and not any(m.group(1).startswith(p.rstrip("/")) for p in prefixes):
-            continue
-        found.add(m.group(1) + "/" + m.group(2))
-    return sorted(found)
-
-
 class FilterModule(object):
     """Filters of the python_venv_build role."""
 
@@ -294,5 +269,4 @@ class FilterModule(object):
             "venv_build_plan": venv_build_plan,
             "venv_reduce_requirements": venv_reduce_requirements,
             "venv_wheel_url": venv_wheel_url,
-            "venv_site_packages_links": venv_site_packages_links,
         }

@@ -1,4 +1,4 @@
-"""The python_venv_build role's logic: platform keys, the build plan, requirement reduction, URLs, symlinks."""
+"""The python_venv_build role's logic: platform keys, the build plan, requirement reduction, URLs."""
 
 from __future__ import annotations
 
@@ -173,33 +173,9 @@ def test_wheel_url_refuses_an_empty_or_odd_url():
         f.venv_wheel_url("/var/www/repo/w", "/var/www/repo", "ftp://repo")
 
 
-# --- symlinks of distribution packages
-
-def test_site_packages_links_from_dpkg_listing():
-    listing = "\n".join([
-        "/.", "/usr", "/usr/lib/python3/dist-packages", "/usr/lib/python3/dist-packages/apt",
-        "/usr/lib/python3/dist-packages/apt/__init__.py", "/usr/lib/python3/dist-packages/apt_pkg.cpython-311-x86_64-linux-gnu.so",
-        "/usr/lib/python3/dist-packages/python_apt-2.6.0.egg-info", "/usr/lib/python3/dist-packages/__pycache__",
-        "/usr/share/doc/python3-apt/copyright",
-    ])
-    assert f.venv_site_packages_links(listing) == [
-        "/usr/lib/python3/dist-packages/apt",
-        "/usr/lib/python3/dist-packages/apt_pkg.cpython-311-x86_64-linux-gnu.so",
-        "/usr/lib/python3/dist-packages/python_apt-2.6.0.egg-info",
-    ]
-
-
-def test_site_packages_links_from_rpm_listing():
-    listing = ["/usr/lib64/python3.9/site-packages/libvirt.py", "/usr/lib64/python3.9/site-packages/libvirtmod.so",
-               "/usr/lib/python3.9/site-packages/libvirt_python-9.0.0-py3.9.egg-info/PKG-INFO"]
-    assert f.venv_site_packages_links(listing) == [
-        "/usr/lib/python3.9/site-packages/libvirt_python-9.0.0-py3.9.egg-info",
-        "/usr/lib64/python3.9/site-packages/libvirt.py",
-        "/usr/lib64/python3.9/site-packages/libvirtmod.so",
-    ]
-
-
 def test_filters_are_registered():
     names = set(f.FilterModule().filters())
     assert {"venv_platform", "venv_build_targets", "venv_build_plan", "venv_reduce_requirements",
-            "venv_wheel_url", "venv_site_packages_links"} <= names
+            "venv_wheel_url"} <= names
+    # the links of venv_packages_to_symlink are made by the module (tests/unit/module_utils/test_links.py)
+    assert "venv_site_packages_links" not in names
