@@ -373,12 +373,8 @@ def test_push_mode_copies_the_wheels_through_the_controller(lab):
 
 def test_uv_resolves_on_the_build_host_and_installs_on_the_target(lab):
     """uv resolves on the build host; the target, without uv on PATH, installs uv from the wheel folder."""
-    import importlib.util
-    spec = importlib.util.spec_from_file_location("venv_wheel_build", os.path.join(
-        ROOT, "roles", "python_venv_build", "files", "venv_wheel_build.py"))
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
-    uv_version = script.installed_version(lab["builder"], "uv")
+    from ansible_collections.wheelhouse.venv.plugins.module_utils.wheelbuild import installed_version
+    uv_version = installed_version(lab["builder"], "uv")
     assert uv_version, "the builder venv has uv"
     tools = os.path.join(lab["work"], "tools")
     subprocess.run([os.path.join(ROOT, ".venv", "bin", "python"), "-m", "pip", "download", "--quiet", "--no-deps",
