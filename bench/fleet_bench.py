@@ -723,8 +723,8 @@ def main(argv=None):
             "goals": goal_rows, "elapsed": elapsed, "command": command}
     path = bl.write_results("fleet_bench", data, markdown)
     print(markdown)
-    log("figures written to %s, chart to %s (%.1f min)" % (os.path.relpath(path, bl.REPO),
-                                                             os.path.relpath(CHART, bl.REPO), elapsed / 60))
+    log("figures written to %s, chart to %s (%.1f min)"
+        % (os.path.relpath(path, bl.REPO), os.path.relpath(CHART, bl.REPO), elapsed / 60))
     if args.write_docs:
         bl.replace_marked_block(DOC, "fleet_bench", markdown)
         log("tables written to %s" % os.path.relpath(DOC, bl.REPO))
