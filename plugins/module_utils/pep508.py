@@ -339,6 +339,7 @@ _NAMED = re.compile(
     r"^(?P<name>" + _NAME + r")\s*(?:\[(?P<extras>[^\]]*)\])?\s*(?P<rest>.*)$"
 )
 _URL_SCHEME = re.compile(r"^(?:git|hg|svn|bzr)\+[a-z]+://|^(?:https?|file|ftp)://", re.IGNORECASE)
+_LOCAL_URL = re.compile(r"^(?:(?:git|hg|svn|bzr)\+)?file:", re.IGNORECASE)
 _EGG = re.compile(r"[#&]egg=(?P<name>[^&\s\[]+)(?:\[(?P<extras>[^\]]*)\])?")
 _HASH = re.compile(r"--hash[=\s]\s*(?P<algo>sha256|sha384|sha512):(?P<digest>[0-9a-fA-F]+)")
 _ARCHIVE = re.compile(r"\.(?:whl|tar\.gz|tgz|tar\.bz2|tar|zip)$", re.IGNORECASE)
@@ -417,13 +418,15 @@ def parse_requirement(line):
         return Requirement(line, name=name, extras=_split_extras(egg.group("extras")) if egg else (),
                            marker=Marker(marker_text) if marker_text.strip() else None,
                            url=url, kind="url", editable=editable, hashes=hashes)
-    if text.startswith((".", "/", "~")) or (_ARCHIVE.search(text.split(";")[0].strip()) and "/" in text):
+    named = _NAMED.match(text)
+    direct = bool(named) and named.group("rest").strip().startswith("@")
+    if text.startswith((".", "/", "~")) or (not direct and _ARCHIVE.search(text.split(";")[0].strip()) and "/" in text):
         path, dummy, marker_text = text.partition(";")
         return Requirement(line, marker=Marker(marker_text) if marker_text.strip() else None,
                            url=path.strip(), kind="path", editable=editable, hashes=hashes)
     if editable:
         raise ValueError("editable requirements need a path or a VCS URL")
-    match = _NAMED.match(text)
+    match = named
     if not match:
         raise ValueError("not a requirement: expected a project name, a URL or a path")
     name, extras, rest = match.group("name"), _split_extras(match.group("extras")), match.group("rest").strip()
@@ -435,7 +438,8 @@ def parse_requirement(line):
         url_part = url_part.strip()
         if not url_part:
             raise ValueError("'%s @' needs a URL after the '@'" % name)
-        if not (_URL_SCHEME.match(url_part) or url_part.startswith("file:")):
+        # pip-compile writes local URLs as file:/path and git+file:/path (one slash).
+        if not (_URL_SCHEME.match(url_part) or _LOCAL_URL.match(url_part)):
             raise ValueError("'%s @ %s': a direct reference must be a URL (https://, file://, git+...)"
                              % (name, url_part))
         marker = Marker(marker_text) if marker_text.strip() else None

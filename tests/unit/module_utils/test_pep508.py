@@ -86,6 +86,12 @@ def test_parse_direct_reference_and_vcs():
     assert (egg.name, egg.kind) == ("other-lib", "url")
     unnamed = pep508.parse_requirement("https://files.example.com/pkg-1.0-py3-none-any.whl")
     assert unnamed.name is None and unnamed.kind == "url"
+    # A direct reference to an archive is named, not a path; pip-compile writes local URLs with one slash.
+    archive = pep508.parse_requirement("pkg @ https://files.example.com/pkg-1.0.tar.gz")
+    assert (archive.name, archive.kind) == ("pkg", "url")
+    for line in ("wh-alpha @ git+file:/srv/git/wh-alpha", "local-pkg @ file:/srv/local-pkg-1.0.tar.gz"):
+        local = pep508.parse_requirement(line)
+        assert local.name and local.kind == "url", line
 
 
 def test_parse_paths_editables_and_hashes():

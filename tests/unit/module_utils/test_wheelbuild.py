@@ -35,8 +35,10 @@ def test_parse_compiled_reads_pins_direct_references_and_vcs_lines():
         "--index-url https://pypi.org/simple", "# comment", "",
         "Beta_Pkg==2.0", "    # via alpha", "tiny @ git+file:///srv/tiny@v1",
         "git+https://h/r.git@abc#egg=Other.Pkg", "gamma==1.0 ; python_version >= '3.8'",
+        # pip-compile writes local URLs with one slash.
+        "wh-alpha @ git+file:/srv/git/wh-alpha", "local-pkg @ file:/srv/local-pkg-1.0.tar.gz",
     ])
-    assert wb.parse_compiled(text) == ["beta-pkg", "tiny", "other-pkg", "gamma"]
+    assert wb.parse_compiled(text) == ["beta-pkg", "tiny", "other-pkg", "gamma", "wh-alpha", "local-pkg"]
 
 
 def test_parse_compiled_refuses_editables_and_nameless_urls():
