@@ -92,7 +92,7 @@ GOAL_COLD_SPEEDUP_N = 4
 GOAL_NOOP_OVERHEAD = 5.0
 GOAL_NOOP_WALL = 1.3
 
-# Rounds of the expensive cells, at most (the default run has to fit in about 35 minutes): cold
+# Rounds of the expensive cells, at most (about 75 minutes for the default run; one round of N = 1, 2, 4 took 25): cold
 # converges at 8 targets. Measured in development (seconds per run, this machine, otherwise busy):
 # see ESTIMATE and bench/README.md.
 MAX_RUNS = {("cold", 8): 1, ("cold", 4): 2}
@@ -541,12 +541,15 @@ def render_cells(cells):
         title = {"cold": "Cold converge (fresh targets, fresh build host without wheels)",
                  "warm": "Warm converge (fresh targets, the build host holds the wheels)",
                  "noop": "No-op converge (the same play again on converged targets)"}[phase]
-        note = {"warm": "\n\nrole-nowheels and builtin-pip never use the build host: their warm converge is their cold "
-                        "one (not measured twice). The floors run by hand in a fresh target (podman exec), from the "
-                        "same wheels over the same HTTP.",
-                "noop": "\n\nNo-op changes reported (sum over hosts, per run): %s." % "; ".join(
-                    "%s: %s" % (k, ", ".join("%s %s" % (c, v) for c, v in cells[k]["noop_changes"].items()))
-                    for k in keys)}.get(phase, "")
+        note = ""
+        if phase == "warm":
+            note = ("\n\nrole-nowheels and builtin-pip never use the build host: their warm converge is their cold "
+                    "one (not measured twice). The floors run by hand in a fresh target (podman exec), from the "
+                    "same wheels over the same HTTP.")
+        elif phase == "noop":
+            note = "\n\nNo-op changes reported (sum over hosts, per run): %s." % "; ".join(
+                "%s: %s" % (k, ", ".join("%s %s" % (c, v) for c, v in cells[k]["noop_changes"].items()))
+                for k in keys)
         parts.append("#### %s\n\n%s%s" % (title, bl.markdown_table(
             ["N", "contender", "wall, median (min-max)", "over the empty play", "tasks", "runs"], rows), note))
     return "\n\n".join(parts)
@@ -706,6 +709,10 @@ def main(argv=None):
             cleanup()
     elapsed = time.time() - started
     info["loadavg_end"] = os.getloadavg()
+    # The raw figures first: a failure while rendering must not lose a run.
+    os.makedirs(WORK, exist_ok=True)
+    with open(os.path.join(WORK, "last-run.json"), "w") as handle:
+        json.dump({"machine": info, "plan": plan, "cells": cells, "profiles": profiles, "command": command}, handle)
     goal_rows = goals(cells)
     chart(cells, CHART)
     markdown = "\n\n".join(part for part in [
