@@ -26,6 +26,7 @@ import time
 
 from ansible_collections.wheelhouse.venv.plugins.module_utils import commands, facts, links, masking, pep508
 from ansible_collections.wheelhouse.venv.plugins.module_utils.errors import VenvBuildError
+from ansible_collections.wheelhouse.venv.plugins.module_utils.hostfiles import MaskedLog, write_atomic
 from ansible_collections.wheelhouse.venv.plugins.module_utils.inputs import (
     SEED_PACKAGES,
     find_interpreter,
@@ -148,14 +149,6 @@ def make_plan(spec, disk, interp, fingerprint):
 
 
 # --- helpers that touch the host ----------------------------------------------------------
-
-def _write_file(path, text, mode=0o644):
-    tmp = path + ".tmp-%d" % os.getpid()
-    with open(tmp, "w") as handle:
-        handle.write(text)
-    os.chmod(tmp, mode)
-    os.replace(tmp, path)
-
 
 def _exchange(a, b):
     """Swap two directory entries atomically (renameat2 RENAME_EXCHANGE); False when the kernel or fs cannot."""
@@ -330,7 +323,7 @@ class Sync(object):
         self._run = run
         self.commands = []
         self.warnings = []
-        self.log_opened = False
+        self._log = MaskedLog(spec.log_file, "venv_build %s" % spec.path)
         self._wanted_links = {}  # Python minor version -> {name: target}, asked of the package manager once
 
     # logging and running ----------------------------------------------------------------
@@ -339,14 +332,7 @@ class Sync(object):
         if self.check_mode:
             return
         try:
-            log_dir = os.path.dirname(self.spec.log_file)
-            if log_dir and not os.path.isdir(log_dir):
-                os.makedirs(log_dir, 0o755)
-            with open(self.spec.log_file, "a") as handle:
-                if not self.log_opened:
-                    handle.write("\n=== %s venv_build %s\n" % (time.strftime("%Y-%m-%d %H:%M:%S"), self.spec.path))
-                    self.log_opened = True
-                handle.write(masking.mask_text(text).rstrip("\n") + "\n")
+            self._log.write(text)
         except (IOError, OSError) as exc:
             self.warnings.append("cannot write the log file %s: %s" % (self.spec.log_file, exc))
 
@@ -561,10 +547,10 @@ class Sync(object):
         files = {}
         for key, name in _FILE_KEYS:
             files[key] = os.path.join(folder, name)
-            _write_file(files[key], getattr(spec, key + "_text"))
+            write_atomic(files[key], getattr(spec, key + "_text"))
         if plan.pins:
             files["pins"] = os.path.join(folder, "recorded-pins.txt")
-            _write_file(files["pins"], _packages_text(plan.pins))
+            write_atomic(files["pins"], _packages_text(plan.pins))
         return files
 
     def ensure_uv(self, venv, files):
@@ -609,7 +595,7 @@ class Sync(object):
     @staticmethod
     def write_state(venv, state):
         state = dict(state, written=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
-        _write_file(os.path.join(venv, STATE_FILE), json.dumps(state, indent=1, sort_keys=True) + "\n")
+        write_atomic(os.path.join(venv, STATE_FILE), json.dumps(state, indent=1, sort_keys=True) + "\n")
 
     def apply(self, disk, interp, fingerprint, plan, link_plan):
         spec = self.spec
@@ -716,7 +702,7 @@ class Sync(object):
         after = facts.merge_facts(before, masking.mask_data(spec.facts))
         if after == before:
             return False
-        _write_file(path, after, 0o644)
+        write_atomic(path, after, 0o644)
         return True
 
     # result --------------------------------------------------------------------------------------

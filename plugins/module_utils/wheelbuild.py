@@ -38,6 +38,7 @@ import time
 
 from ansible_collections.wheelhouse.venv.plugins.module_utils import commands, masking, pep508
 from ansible_collections.wheelhouse.venv.plugins.module_utils.errors import VenvBuildError
+from ansible_collections.wheelhouse.venv.plugins.module_utils.hostfiles import MaskedLog, write_atomic
 from ansible_collections.wheelhouse.venv.plugins.module_utils.inputs import normalize_lines, render_lines
 from ansible_collections.wheelhouse.venv.plugins.module_utils.venvstate import (
     cfg_python_version,
@@ -323,19 +324,6 @@ def file_lock(path, timeout):
         yield
 
 
-def write_atomic(path, text):
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", dir=os.path.dirname(path))
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def move_into(src, dest):
     """Move a file into place atomically, also across file systems."""
     try:
@@ -391,7 +379,7 @@ class WheelBuilder(object):
         self.wheel_path = self.p["wheel_path"]
         self.state_file = os.path.join(self.req_path, "%s-build.json" % self.name)
         self.log_file = self.p.get("log_file") or ""
-        self.log_started = False
+        self._log = MaskedLog(self.log_file, "wheel build %s for %s" % (self.name, self.p.get("platform") or ""))
         self._ids = None
 
     def python_version(self):
@@ -406,15 +394,7 @@ class WheelBuilder(object):
         """Append to the build log (credentials masked); check mode writes nothing."""
         if not self.log_file or self.check_mode:
             return
-        folder = os.path.dirname(self.log_file)
-        if folder and not os.path.isdir(folder):
-            os.makedirs(folder, 0o755)
-        with open(self.log_file, "a") as handle:
-            if not self.log_started:
-                started = time.strftime("%Y-%m-%d %H:%M:%S")
-                handle.write("\n=== %s wheel build %s for %s\n" % (started, self.name, self.p.get("platform") or ""))
-                self.log_started = True
-            handle.write(masking.mask_text(text).rstrip("\n") + "\n")
+        self._log.write(text)
 
     def run(self, cmd, what):
         shown = commands.display(cmd)
