@@ -534,3 +534,21 @@ def test_a_build_host_that_does_not_answer_fails_the_plan_naming_it(lab):
     assert run.failed == 1, run
     assert "build host downhost did not answer within 3 s" in run.out and "Connection refused" in run.out, run
     assert not os.path.exists(os.path.join(lab["work"], "venvs", "t1"))
+
+
+def test_a_play_without_facts_gets_its_venv(lab):
+    # The argument check templates defaults that depend on ansible_facts before the role gathers any.
+    playbook = os.path.join(lab["work"], "nofacts.yml")
+    with open(playbook, "w") as handle:
+        yaml.safe_dump([{"name": "Venv through the role without facts", "hosts": "targets", "gather_facts": False,
+                         "tasks": [{"name": "Apply the role",
+                                    "ansible.builtin.include_role": {"name": "wheelhouse.venv.python_venv_build"}}]}],
+                       handle, sort_keys=False)
+    original = lab["playbook"]
+    try:
+        lab["playbook"] = playbook
+        run = run_role(lab, "nofacts", venv_install_destination_path=os.path.join(lab["work"], "venvs", "nofacts"))
+    finally:
+        lab["playbook"] = original
+    assert run.rc == 0, run
+    assert os.path.isfile(os.path.join(lab["work"], "venvs", "nofacts", "wheelhouse-venv.json"))
