@@ -1,0 +1,168 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: wheelhouse.venv contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: venv_host_info
+short_description: Read what a host's venvs depend on - its platform, an interpreter, its distribution packages
+version_added: 0.2.0
+description:
+  - Answers in one call what the role C(wheelhouse.venv.python_venv_build) must know of a host before it
+    plans - the facts the platform key is made of (distribution, its version, architecture, OS family),
+    the C(MAJOR.MINOR) version of the interpreter O(python), and which of the distribution packages
+    O(distro_packages) are installed.
+  - Changes nothing and never fails for what it finds - an interpreter that does not run is reported in
+    RV(python.error), so that a plan can name every host's problem at once.
+  - A package is reported installed only when the package database (C(dpkg-query) or C(rpm)) lists it as
+    installed under that exact name; virtual packages, C(name=version) and other forms are reported
+    missing, so a package task gated on RV(distro_packages.missing) still runs for them.
+  - With C(dpkg-query) it also reports which installed packages apt would upgrade and the age of apt's
+    package lists, so that a task with C(state=latest) can be skipped when it would do nothing
+    (filter C(wheelhouse.venv.venv_package_task_needed)).
+author:
+  - wheelhouse.venv contributors (@wheelhouse)
+attributes:
+  check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
+    support: full
+    details:
+      - Reads only, the same in check mode.
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+    support: N/A
+  platform:
+    description: Target OS/families that can be operated against.
+    support: full
+    platforms: posix
+options:
+  python:
+    description:
+      - The interpreter whose version is read, a path or a name looked up on E(PATH).
+    type: str
+    default: python3
+  distro_packages:
+    description:
+      - Distribution package names whose installation is checked.
+    type: list
+    elements: str
+    default: []
+seealso:
+  - module: wheelhouse.venv.venv_build
+  - module: ansible.builtin.setup
+  - module: ansible.builtin.package_facts
+"""
+
+EXAMPLES = r"""
+- name: Read the interpreter and the build packages of the build host
+  wheelhouse.venv.venv_host_info:
+    python: /usr/bin/python3
+    distro_packages: [build-essential, python3-dev, python3-venv]
+  register: host
+
+- name: Install the build packages only when some are missing
+  ansible.builtin.package:
+    name: "{{ host.distro_packages.missing }}"
+  when: host.distro_packages.missing | length > 0
+
+- name: Name the platform the host's wheels are built for
+  ansible.builtin.debug:
+    msg: "{{ host.platform_facts | wheelhouse.venv.venv_platform(host.python.version) }}"
+  when: host.python.version | length > 0
+"""
+
+RETURN = r"""
+platform_facts:
+  description:
+    - The host's facts the platform key is made of, under the names of M(ansible.builtin.setup)'s facts
+      (filter C(wheelhouse.venv.venv_platform) takes them). A fact that cannot be read is an empty string.
+  returned: always
+  type: dict
+  sample:
+    architecture: x86_64
+    distribution: Debian
+    distribution_major_version: "12"
+    distribution_release: bookworm
+    distribution_version: "12.8"
+    os_family: Debian
+python:
+  description: The interpreter O(python).
+  returned: always
+  type: dict
+  contains:
+    executable:
+      description: Its absolute path (empty when it was not found).
+      type: str
+      sample: /usr/bin/python3
+    version:
+      description: Its C(MAJOR.MINOR) version, empty when it could not be run.
+      type: str
+      sample: "3.11"
+    error:
+      description: Why its version could not be read, or empty.
+      type: str
+      sample: ""
+distro_packages:
+  description: The packages of O(distro_packages), as the package database sees them.
+  returned: always
+  type: dict
+  contains:
+    manager:
+      description: The package database asked (C(dpkg-query) or C(rpm)), empty when the host has neither.
+      type: str
+      sample: dpkg-query
+    installed:
+      description: The names that are installed, in the order of O(distro_packages).
+      type: list
+      elements: str
+      sample: [python3-venv]
+    missing:
+      description: The names that are not installed or that could not be checked, in the order of O(distro_packages).
+      type: list
+      elements: str
+      sample: [build-essential]
+    outdated:
+      description:
+        - With C(dpkg-query), the installed names whose candidate version in apt's cache differs from the
+          installed one (C(apt-cache policy)); V(null) when that cannot be told (C(rpm), no C(apt-cache)).
+      type: list
+      elements: str
+      sample: []
+    cache_age:
+      description:
+        - With C(dpkg-query), seconds since apt's package lists were last updated (what the C(cache_valid_time)
+          of M(ansible.builtin.apt) is compared with); V(null) otherwise.
+      type: int
+      sample: 312
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.facts.system.distribution import DistributionFactCollector
+from ansible.module_utils.facts.system.platform import PlatformFactCollector
+
+from ansible_collections.wheelhouse.venv.plugins.module_utils.hostinfo import host_info
+
+ARGUMENT_SPEC = dict(
+    python=dict(type="str", default="python3"),
+    distro_packages=dict(type="list", elements="str", default=[]),
+)
+
+
+def main():
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+
+    def run(argv):
+        # A program that cannot be started raises OSError (hostinfo reports it) instead of failing the module.
+        return module.run_command(argv, check_rc=False, environ_update={"LC_ALL": "C"}, handle_exceptions=False)
+
+    collected = PlatformFactCollector().collect(module=module)
+    collected.update(DistributionFactCollector().collect(module=module, collected_facts=collected))
+    result = host_info(run, module.params["python"], module.params["distro_packages"], collected)
+    module.exit_json(changed=False, **result)
+
+
+if __name__ == "__main__":
+    main()
