@@ -74,7 +74,7 @@ LABELS = {
     "builtin-pip": "ansible.builtin.pip play",
     "empty": "empty play (facts + ping)",
     "floor-pip": "floor: venv + pip install",
-    "floor-uv": "floor: uv venv + uv pip install",
+    "floor-uv": "floor: uv install + uv venv + uv pip install",
 }
 VENVS = {"role-pip": "/opt/venvs/svc-pip", "role-uv": "/opt/venvs/svc-uv",
          "role-nowheels": "/opt/venvs/svc-nowheels", "builtin-pip": "/opt/venvs/svc-builtin"}
@@ -101,7 +101,7 @@ ESTIMATE = {
     ("cold", "role-pip"): (75, 3), ("cold", "role-uv"): (75, 3), ("cold", "role-nowheels"): (60, 25),
     ("cold", "builtin-pip"): (50, 25), ("cold", "empty"): (8, 1),
     ("warm", "role-pip"): (20, 3), ("warm", "role-uv"): (20, 3), ("warm", "empty"): (8, 1),
-    ("warm", "floor-pip"): (15, 0), ("warm", "floor-uv"): (15, 0),
+    ("warm", "floor-pip"): (15, 0), ("warm", "floor-uv"): (20, 0),
     ("noop", "role-pip"): (12, 1.5), ("noop", "role-uv"): (12, 1.5), ("noop", "role-nowheels"): (12, 1.5),
     ("noop", "builtin-pip"): (12, 2), ("noop", "empty"): (6, 1),
 }
@@ -374,7 +374,9 @@ class Progress(object):
         return (self.total() - self.done_estimate) * scale
 
 
-def cell_runs(phase, n, runs):
+def cell_runs(phase, n, runs, cold_runs=None):
+    if phase == "cold" and cold_runs:
+        runs = min(runs, cold_runs)
     return min(runs, MAX_RUNS.get((phase, n), runs))
 
 
@@ -402,9 +404,6 @@ def run_cell(workload, phase, n, names, runs, profiles, progress_log):
             podman("exec", hosts[0], "mkdir", "-p", FILES_DIR)
             for path in (workload.requirements_file, workload.constraints_file):
                 podman("cp", path, "%s:%s/" % (hosts[0], FILES_DIR))
-            if name == "floor-uv":
-                podman("exec", hosts[0], "sh", "-c", "python3 -m venv /opt/uvtool && /opt/uvtool/bin/pip install -q "
-                       "--no-index --trusted-host %s --find-links %s uv" % (REPO_HOST, floor_state["url"]))
 
     def play(contender):
         def run_once():
@@ -437,12 +436,18 @@ def run_cell(workload, phase, n, names, runs, profiles, progress_log):
                          "/opt/venvs/floor/bin/python -m pip install -q --no-index --trusted-host %s --find-links %s %s"
                          % (REPO_HOST, url, pins)]
             else:
-                steps = ["/opt/uvtool/bin/uv venv -q --python /usr/bin/python3 /opt/venvs/floor",
+                # A fresh target has no uv, like the role's targets: getting it, from the same wheels, is timed too.
+                steps = ["python3 -m venv /opt/uvtool && /opt/uvtool/bin/pip install -q --no-index --trusted-host %s "
+                         "--find-links %s uv" % (REPO_HOST, url),
+                         "/opt/uvtool/bin/uv venv -q --python /usr/bin/python3 /opt/venvs/floor",
                          "/opt/uvtool/bin/uv pip install -q --python /opt/venvs/floor/bin/python --no-index "
                          "--find-links %s %s" % (url, pins)]
             times = [bl.run(["podman", "exec", hosts[0], "sh", "-c", step], env=bl.clean_env())[0] for step in steps]
             check_venvs(workload, "floor-" + tool, "/opt/venvs/floor", hosts[:1])
-            return {"wall": sum(times), "venv": times[0], "install": times[1]}
+            figures = {"wall": sum(times), "venv": times[-2], "install": times[-1]}
+            if tool == "uv":
+                figures["tool"] = times[0]
+            return figures
         return run_once
 
     contenders = [(c, floor(c[len("floor-"):]) if c.startswith("floor-") else play(c)) for c in names]
@@ -535,6 +540,10 @@ def render_cells(cells):
                     extra.append("install task %s" % bl.fmt_seconds(bl.figure_summary(s[name], "install")))
                 if s[name][0].get("build"):
                     extra.append("build task %s" % bl.fmt_seconds(bl.figure_summary(s[name], "build")))
+                if name.startswith("floor-"):
+                    extra = ["%s %s" % (label, bl.fmt_seconds(bl.figure_summary(s[name], key)))
+                             for key, label in (("tool", "uv itself"), ("venv", "venv"), ("install", "install"))
+                             if key in s[name][0]]
                 over = "-" if base is None or name == "empty" or name.startswith("floor-") \
                     else "%+.2f s (%.2f s/host)" % (wall["median"] - base, (wall["median"] - base) / n)
                 rows.append([n, LABELS[name], bl.fmt_seconds(wall), over, "; ".join(extra) or "-", wall["n"]])
@@ -656,6 +665,8 @@ def main(argv=None):
                         help="timed rounds per cell (default 3; cold at N=4 at most 2, cold at N=8 at most 1)")
     parser.add_argument("--sizes", default="1,2,4,8", help="fleet sizes N (default 1,2,4,8)")
     parser.add_argument("--phases", default=",".join(PHASES), help="cold,warm,noop (default all)")
+    parser.add_argument("--cold-runs", type=int, default=0, help="at most this many rounds of cold cells (default: --runs)")
+    parser.add_argument("--cold-sizes", default="", help="fleet sizes of the cold phase (default: --sizes)")
     parser.add_argument("--only", default=",".join(CONTENDERS), help="contenders (default all: %s)" % ",".join(CONTENDERS))
     parser.add_argument("--workload", default="service40", help="a folder of bench/workloads (default service40)")
     parser.add_argument("--rebuild-images", action="store_true", help="prepare the localhost/whb-* images again")
@@ -671,14 +682,16 @@ def main(argv=None):
     command = "python bench/fleet_bench.py" + "".join(
         " %s %s" % (flag, value) for flag, value, default in (
             ("--runs", str(args.runs), "3"), ("--sizes", args.sizes, "1,2,4,8"), ("--phases", args.phases, ",".join(PHASES)),
-            ("--only", args.only, ",".join(CONTENDERS))) if value != default)
+            ("--only", args.only, ",".join(CONTENDERS)), ("--cold-runs", str(args.cold_runs), "0"),
+            ("--cold-sizes", args.cold_sizes, "")) if value != default)
 
     signal.signal(signal.SIGTERM, _terminate)
     bl.bootstrap()
     workload = bl.Workload(args.workload)
     os.makedirs(WORK, exist_ok=True)
-    plan = [(phase, n, cell_contenders(phase, n, only), cell_runs(phase, n, args.runs))
-            for n in sizes for phase in phases]
+    cold_sizes = [int(x) for x in args.cold_sizes.split(",")] if args.cold_sizes else sizes
+    plan = [(phase, n, cell_contenders(phase, n, only), cell_runs(phase, n, args.runs, args.cold_runs))
+            for n in sizes for phase in phases if phase != "cold" or n in cold_sizes]
     plan = [cell for cell in plan if cell[2]]
     progress = Progress(plan)
     log("plan: %s; estimated %.0f min plus setup (up to %.0f min)"

@@ -23,6 +23,7 @@ description:
   - C(venv_build_plan) checks the per-host plans and chooses which host drives each build.
   - C(venv_reduce_requirements) reduces VCS and direct-URL requirements to bare names.
   - C(venv_wheel_url) turns the wheel path on the build host into the URL the wheel repository serves it at.
+  - C(venv_package_task_needed) tells from a C(wheelhouse.venv.venv_host_info) result whether a package task would change anything.
 author: wheelhouse.venv developers
 """
 
@@ -258,6 +259,28 @@ def venv_wheel_url(wheel_path, repo_path, repo_url):
     return urlunsplit((parts.scheme, parts.netloc, path + "/", "", ""))
 
 
+def venv_package_task_needed(info, names, state, cache_valid_time):
+    """Whether a package task for `names` (state present or latest, apt's cache_valid_time) would do anything.
+
+    info: a venv_host_info result (its distro_packages). True whenever it cannot be told: a name not
+    listed as installed, state latest without apt's view of the candidates, or package lists older
+    than cache_valid_time (the task would update them and might find upgrades).
+    """
+    names = [n for n in dict.fromkeys(names or []) if n]
+    if not names:
+        return False
+    packages = (info or {}).get("distro_packages") or {}
+    installed = set(packages.get("installed") or [])
+    if any(n not in installed for n in names):
+        return True
+    if state == "present":
+        return False
+    outdated, age = packages.get("outdated"), packages.get("cache_age")
+    if outdated is None or any(n in outdated for n in names):
+        return True
+    return not cache_valid_time or age is None or age >= int(cache_valid_time)
+
+
 class FilterModule(object):
     """Filters of the python_venv_build role."""
 
@@ -269,4 +292,5 @@ class FilterModule(object):
             "venv_build_plan": venv_build_plan,
             "venv_reduce_requirements": venv_reduce_requirements,
             "venv_wheel_url": venv_wheel_url,
+            "venv_package_task_needed": venv_package_task_needed,
         }

@@ -585,3 +585,29 @@ class WheelBuilder(object):
                 prefix = entry[: -len("-build.json")]
                 write_atomic(os.path.join(self.req_path, prefix + "-hashes.txt"), render_lines(render_hashes(state["wheels"])))
                 write_atomic(path, state_text(state))
+
+
+def ensure_builder(params, check_mode, run):
+    """Make the builder venv match params["builder"] (python, requirements, environment) with venv_build's sync.
+
+    Returns (summary, warnings): summary holds changed, reasons, commands and packages of the builder
+    venv, or is None when params has no builder (the builder venv is then made elsewhere). One module
+    call on the build host thus keeps the builder and the wheel set; on a no-op it runs no command.
+    """
+    wanted = params.get("builder")
+    if not wanted:
+        return None, []
+    # imported here: only a build host that keeps its builder needs venv_build's machinery
+    from ansible_collections.wheelhouse.venv.plugins.module_utils.inputs import VenvSpec
+    from ansible_collections.wheelhouse.venv.plugins.module_utils.sync import sync
+    spec = VenvSpec({"path": os.path.abspath(os.path.expanduser(params["builder_venv"])),
+                     "python": wanted.get("python") or "python3",
+                     "requirements": wanted.get("requirements") or [],
+                     "environment": wanted.get("environment") or {},
+                     "owner": params.get("owner"), "group": params.get("group")})
+    try:
+        result, warnings = sync(spec, check_mode, lambda argv, env: run(argv, env, None))
+    except VenvBuildError as exc:
+        raise VenvBuildError("builder venv %s: %s" % (spec.path, exc.msg), **exc.details)
+    summary = dict((key, result.get(key)) for key in ("changed", "reasons", "commands", "packages", "python_version"))
+    return summary, ["builder venv %s: %s" % (spec.path, w) for w in warnings]

@@ -156,7 +156,8 @@ def main():
 
     def run(argv):
         # A program that cannot be started raises OSError (hostinfo reports it) instead of failing the module.
-        return module.run_command(argv, check_rc=False, environ_update={"LC_ALL": "C"}, handle_exceptions=False)
+        return module.run_command(argv, check_rc=False, environ_update={"LC_ALL": "C"}, handle_exceptions=False,
+                                  expand_user_and_vars=False)
 
     collected = PlatformFactCollector().collect(module=module)
     collected.update(DistributionFactCollector().collect(module=module, collected_facts=collected))

@@ -59,9 +59,32 @@ options:
   builder_venv:
     description:
       - The venv whose C(pip), C(pip-compile) (or C(uv)) and Python build the wheels. It must exist
-        (M(wheelhouse.venv.venv_build) makes it), except in check mode.
+        (M(wheelhouse.venv.venv_build) makes it, or this module with O(builder)), except in check mode.
     type: path
     required: true
+  builder:
+    description:
+      - Keep the builder venv O(builder_venv) too, before the build - created, or its packages brought to
+        O(builder.requirements), exactly as M(wheelhouse.venv.venv_build) with these options would (owned by
+        O(owner) and O(group)); on a no-op it runs no command. One task on the build host then does what two
+        did, which is one remote call less on every converge. RV(builder) reports what it did.
+      - Without it the builder venv is left as it is.
+    type: dict
+    version_added: 0.2.0
+    suboptions:
+      python:
+        description: The interpreter the builder venv is made with.
+        type: str
+        default: python3
+      requirements:
+        description: Requirement lines of the builder venv (for example C(pip-tools), C(uv), C(setuptools>=77)).
+        type: list
+        elements: str
+        required: true
+      environment:
+        description: Environment variables for the builder venv's installer (credentials in them are masked).
+        type: dict
+        default: {}
   requirements:
     description:
       - Requirement lines of the venv (names with specifiers, direct references, VCS URLs with C(#egg=)).
@@ -162,17 +185,14 @@ seealso:
 """
 
 EXAMPLES = r"""
-- name: Make the builder venv
-  wheelhouse.venv.venv_build:
-    path: /opt/wheel-builder
-    requirements:
-      - pip-tools
-      - wheel
-
-- name: Build the wheels of the app's venv
+- name: Keep the builder venv and build the wheels of the app's venv
   wheelhouse.venv.venv_wheel_build:
     name: app
     builder_venv: /opt/wheel-builder
+    builder:
+      requirements:
+        - pip-tools
+        - wheel
     requirements:
       - flask>=3
       - gunicorn
@@ -211,10 +231,38 @@ EXAMPLES = r"""
 
 RETURN = r"""
 changed:
-  description: Whether a build ran (in check mode - would run).
+  description: Whether a build ran or the builder venv changed (in check mode - would).
   returned: always
   type: bool
   sample: true
+builder:
+  description: What was done to the builder venv (O(builder)), as M(wheelhouse.venv.venv_build) reports it.
+  returned: when O(builder) is given
+  type: dict
+  contains:
+    changed:
+      description: Whether the builder venv was created or changed.
+      type: bool
+    reasons:
+      description: Why it changed.
+      type: list
+      elements: str
+    commands:
+      description: The commands run for it (empty on a no-op).
+      type: list
+      elements: str
+    packages:
+      description: Its packages after the run, name to version.
+      type: dict
+    python_version:
+      description: Its Python version.
+      type: str
+  sample:
+    changed: false
+    reasons: []
+    commands: []
+    packages: {pip: "25.3", pip-tools: "7.5.2", uv: "0.9.7"}
+    python_version: "3.11.2"
 status:
   description:
     - What the recorded build said before this run - V(current) (nothing to do), V(new), V(inputs changed),
@@ -292,11 +340,16 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.wheelhouse.venv.plugins.module_utils.errors import VenvBuildError
 from ansible_collections.wheelhouse.venv.plugins.module_utils.masking import find_secrets_in, mask_text
-from ansible_collections.wheelhouse.venv.plugins.module_utils.wheelbuild import WheelBuilder, environment_secrets
+from ansible_collections.wheelhouse.venv.plugins.module_utils.wheelbuild import WheelBuilder, ensure_builder, environment_secrets
 
 ARGUMENT_SPEC = dict(
     name=dict(type="str", required=True),
     builder_venv=dict(type="path", required=True),
+    builder=dict(type="dict", options=dict(
+        python=dict(type="str", default="python3"),
+        requirements=dict(type="list", elements="str", required=True),
+        environment=dict(type="dict", default={}),
+    )),
     requirements=dict(type="list", elements="str", required=True),
     constraints=dict(type="list", elements="str", default=[]),
     global_constraints=dict(type="list", elements="str", default=[]),
@@ -324,15 +377,26 @@ def main():
     # Ansible strips these strings from everything it returns, the invocation included.
     module.no_log_values.update(find_secrets_in(module.params))
     module.no_log_values.update(environment_secrets(module.params["environment"]))
+    if module.params["builder"]:
+        module.no_log_values.update(environment_secrets(module.params["builder"]["environment"]))
     builder = WheelBuilder(module.params, run, check_mode=module.check_mode)
+    kept = None
     try:
+        kept, warnings = ensure_builder(module.params, module.check_mode, run)
+        for warning in warnings:
+            module.warn(mask_text(warning))
         result = builder.execute()
     except VenvBuildError as exc:
         details = dict(exc.details)
         details.setdefault("commands", list(builder.commands))
+        if kept is not None:
+            details["builder"] = kept
         module.fail_json(msg=mask_text(exc.msg), **details)
     except (IOError, OSError, ValueError) as exc:
         module.fail_json(msg=mask_text("wheel build %s: %s" % (builder.name, exc)), commands=list(builder.commands))
+    if kept is not None:
+        result["builder"] = kept
+        result["changed"] = bool(result.get("changed") or kept["changed"])
     module.exit_json(**result)
 
 

@@ -187,3 +187,31 @@ def test_credentials_never_show_in_the_result_the_files_or_the_log(ansible, tree
     assert SECRET not in log_file.read_text()
     build_json = json.loads((tree / "platform" / "requirements" / "app-build.json").read_text())
     assert "https://deploy:********@127.0.0.1:9/simple" in build_json["inputs"]["build_args"]
+
+
+def test_the_builder_option_keeps_the_builder_venv_in_the_same_call(ansible, tree):
+    builder = tree / "builder"
+    options = {"builder_venv": str(builder), "builder": {"python": "/usr/bin/python3",
+                                                         "requirements": ["pip-tools>=7.4", "setuptools>=77"]}}
+    checked = build(ansible, tree, check=True, **options)
+    assert checked["rc_playbook"] == 0 and checked["changed"], checked["raw_output"]
+    assert checked["builder"]["changed"] and checked["builder"]["commands"], checked["builder"]
+    assert not builder.exists() and not (tree / "platform").exists()
+    made = build(ansible, tree, **options)
+    assert made["rc_playbook"] == 0 and made["changed"], made["raw_output"]
+    assert made["builder"]["changed"] and "pip-tools" in made["builder"]["packages"]
+    assert installed_version(str(builder), "pip-tools") and made["status"] == "new"
+    assert [w["filename"] for w in made["wheels"]] == ["alpha-1.0-py3-none-any.whl", "beta-1.0-py3-none-any.whl"]
+    again = build(ansible, tree, **options)
+    assert again["rc_playbook"] == 0 and not again["changed"], again["raw_output"]
+    assert not again["builder"]["changed"] and again["builder"]["commands"] == [] and again["commands"] == []
+
+
+def test_a_builder_that_cannot_be_made_fails_before_any_build(ansible, tree):
+    builder = tree / "builder"
+    result = build(ansible, tree, builder_venv=str(builder),
+                   builder={"requirements": ["wheelhouse-venv-no-such-distribution==9.9"]})
+    assert result["rc_playbook"] != 0 and result.get("failed"), result["raw_output"]
+    assert result["msg"].startswith("builder venv %s: " % builder), result["msg"]
+    assert "wheelhouse-venv-no-such-distribution" in result["msg"]
+    assert not builder.exists() and not (tree / "platform" / "wheels").exists()

@@ -179,3 +179,53 @@ def test_filters_are_registered():
             "venv_wheel_url"} <= names
     # the links of venv_packages_to_symlink are made by the module (tests/unit/module_utils/test_links.py)
     assert "venv_site_packages_links" not in names
+
+
+# --- whether a package task would change anything (venv_package_task_needed)
+
+def _info(installed, missing=(), outdated=(), cache_age=60, manager="dpkg-query"):
+    return {"distro_packages": {"manager": manager, "installed": list(installed), "missing": list(missing),
+                                "outdated": None if outdated is None else list(outdated), "cache_age": cache_age}}
+
+
+def test_package_task_runs_when_a_package_is_missing():
+    info = _info(["git"], missing=["build-essential"])
+    assert f.venv_package_task_needed(info, ["git", "build-essential"], "present", 600) is True
+
+
+def test_package_task_is_skipped_when_everything_is_installed_and_state_is_present():
+    info = _info(["git", "python3-dev"], outdated=None, cache_age=None, manager="rpm")
+    assert f.venv_package_task_needed(info, ["git", "python3-dev"], "present", 600) is False
+
+
+def test_no_packages_need_no_task():
+    assert f.venv_package_task_needed({}, [], "latest", 600) is False
+
+
+def test_latest_is_skipped_only_with_fresh_lists_and_nothing_to_upgrade():
+    info = _info(["git"], outdated=[], cache_age=60)
+    assert f.venv_package_task_needed(info, ["git"], "latest", 600) is False
+
+
+def test_latest_runs_when_apt_would_upgrade_a_package():
+    info = _info(["git", "gcc"], outdated=["gcc"], cache_age=60)
+    assert f.venv_package_task_needed(info, ["git", "gcc"], "latest", 600) is True
+    # an outdated package the task does not name does not matter
+    assert f.venv_package_task_needed(info, ["git"], "latest", 600) is False
+
+
+def test_latest_runs_when_the_lists_are_as_old_as_cache_valid_time_or_older():
+    assert f.venv_package_task_needed(_info(["git"], cache_age=600), ["git"], "latest", 600) is True
+    assert f.venv_package_task_needed(_info(["git"], cache_age=None), ["git"], "latest", 600) is True
+    # cache_valid_time 0: the task updates the lists on every run
+    assert f.venv_package_task_needed(_info(["git"], cache_age=1), ["git"], "latest", 0) is True
+
+
+def test_latest_runs_when_upgrades_cannot_be_told():
+    info = _info(["git"], outdated=None, cache_age=None, manager="rpm")
+    assert f.venv_package_task_needed(info, ["git"], "latest", 600) is True
+
+
+def test_package_task_runs_without_a_host_info():
+    assert f.venv_package_task_needed({}, ["git"], "present", 600) is True
+    assert f.venv_package_task_needed(None, ["git"], "present", 600) is True
