@@ -92,9 +92,8 @@ GOAL_COLD_SPEEDUP_N = 4
 GOAL_NOOP_OVERHEAD = 5.0
 GOAL_NOOP_WALL = 1.3
 
-# Rounds of the expensive cells, at most (about 75 minutes for the default run; one round of N = 1, 2, 4 took 25): cold
-# converges at 8 targets. Measured in development (seconds per run, this machine, otherwise busy):
-# see ESTIMATE and bench/README.md.
+# Rounds of the expensive cells, at most: cold converges at 4 and 8 targets (the default run is estimated
+# at about 100 minutes from ESTIMATE; --cold-runs and --cold-sizes cut it down, see bench/README.md).
 MAX_RUNS = {("cold", 8): 1, ("cold", 4): 2}
 # Seconds of one run (timed play + untimed fresh containers and checks): a + b * N, from development runs.
 ESTIMATE = {
