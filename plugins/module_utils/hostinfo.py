@@ -14,14 +14,15 @@ import os
 import re
 import time
 
+from ansible_collections.wheelhouse.venv.plugins.module_utils import commands
 from ansible_collections.wheelhouse.venv.plugins.module_utils.errors import VenvBuildError
 from ansible_collections.wheelhouse.venv.plugins.module_utils.inputs import find_interpreter, find_on_path
+from ansible_collections.wheelhouse.venv.plugins.module_utils.links import find_package_manager
+from ansible_collections.wheelhouse.venv.plugins.module_utils.venvstate import minor_version
 
 # The facts the platform key is made of (filter venv_platform), under ansible_facts' names.
 PLATFORM_FACTS = ("distribution", "distribution_version", "distribution_major_version", "distribution_release",
                   "architecture", "os_family")
-
-PYTHON_VERSION_CODE = "import sys; print('%d.%d' % sys.version_info[:2])"
 
 # A bare package name (with an optional :arch): anything else (name=version, globs, a file) is
 # never called installed, so the package task still runs for it.
@@ -47,12 +48,12 @@ def python_info(run, python):
         executable = find_interpreter(python)
     except VenvBuildError as exc:
         return {"executable": "", "version": "", "error": exc.msg}
-    rc, out, err = _call(run, [executable, "-c", PYTHON_VERSION_CODE])
+    rc, out, err = _call(run, commands.python_version_command(executable))
     version = out.strip()
-    if rc != 0 or not re.match(r"^[0-9]+\.[0-9]+$", version):
+    if rc != 0 or not re.match(r"^[0-9]+\.[0-9]+\.[0-9]+$", version):
         return {"executable": executable, "version": "",
                 "error": "%s failed (exit code %d): %s" % (executable, rc, (err or out).strip()[-300:])}
-    return {"executable": executable, "version": version, "error": ""}
+    return {"executable": executable, "version": minor_version(version), "error": ""}
 
 
 def parse_dpkg_status(text):
@@ -71,14 +72,6 @@ def parse_rpm_names(text):
     return set(line.strip() for line in text.splitlines() if line.strip() and " " not in line.strip())
 
 
-def package_manager(search_path=None):
-    for manager in ("dpkg-query", "rpm"):
-        executable = find_on_path(manager, search_path)
-        if executable:
-            return manager, executable
-    return None, None
-
-
 def package_status(run, names, search_path=None):
     """{manager, installed, missing} for the distribution package names (in the order given).
 
@@ -87,7 +80,10 @@ def package_status(run, names, search_path=None):
     without this check.
     """
     names = list(dict.fromkeys(n.strip() for n in names if n and n.strip()))
-    manager, executable = package_manager(search_path)
+    try:
+        manager, executable = find_package_manager(search_path)
+    except VenvBuildError:  # neither dpkg-query nor rpm: every name is missing
+        manager, executable = None, None
     installed = set()
     plain = [n for n in names if _PLAIN_NAME.match(n)]
     if manager and plain:
