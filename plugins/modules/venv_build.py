@@ -35,22 +35,21 @@ description:
     errors, diffs and the log file.
 author:
   - wheelhouse.venv contributors (@wheelhouse)
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details:
       - Touches nothing (no directory, no file, no fact). When packages of an existing venv would
         change, the installer is asked with C(--dry-run) so that C(changed) and the diff are
         truthful; that needs the package index to be reachable.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
     details:
       - Shows the text changes of the requirements and constraints files and the package versions
         before and after, and which links of O(linked_distro_packages) are added or removed.
   platform:
-    description: Target OS/families that can be operated against.
     support: full
     platforms: posix
 options:

@@ -25,17 +25,16 @@ description:
     (filter C(wheelhouse.venv.venv_package_task_needed)).
 author:
   - wheelhouse.venv contributors (@wheelhouse)
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details:
       - Reads only, the same in check mode.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: N/A
   platform:
-    description: Target OS/families that can be operated against.
     support: full
     platforms: posix
 options:

@@ -34,19 +34,18 @@ description:
   - Used by the role C(wheelhouse.venv.python_venv_build) on its build hosts.
 author:
   - wheelhouse.venv contributors (@wheelhouse)
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details:
       - Touches nothing and runs no command; reports RV(status) and whether a build would run, from the
         state file and the wheels. RV(install_requirements) and RV(install_constraints) are empty when a
         build would run, since the set it would make is not known.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
   platform:
-    description: Target OS/families that can be operated against.
     support: full
     platforms: posix
 options:
