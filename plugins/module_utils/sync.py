@@ -3,314 +3,54 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Plan, then apply: make the venv at spec.path what spec says, or say what would change.
 
-The plan comes from files alone (pyvenv.cfg, our state file, *.dist-info); only a plan that
-changes something starts the installer. New and rebuilt venvs are built beside the target
-path and swapped in, so a failure never leaves the path missing or broken.
+The plan (plan.py) comes from files alone (pyvenv.cfg, our state file, *.dist-info); only a plan
+that changes something starts the installer. New and rebuilt venvs are built beside the target
+path and swapped in (fsops.py), so a failure never leaves the path missing or broken.
 """
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
-import errno
-import fcntl
-import grp
 import json
 import os
-import pwd
 import re
 import shutil
-import sys
 import tempfile
 import time
 
 from ansible_collections.wheelhouse.venv.plugins.module_utils import commands, facts, links, masking, pep508
+from ansible_collections.wheelhouse.venv.plugins.module_utils.deps import prune_candidates
 from ansible_collections.wheelhouse.venv.plugins.module_utils.errors import VenvBuildError
+from ansible_collections.wheelhouse.venv.plugins.module_utils.faults import fault_point
+from ansible_collections.wheelhouse.venv.plugins.module_utils.fsops import (
+    fix_ownership,
+    lock_file_for,
+    ownership_differs,
+    path_lock,
+    relocate,
+    swap_into_place,
+)
 from ansible_collections.wheelhouse.venv.plugins.module_utils.hostfiles import MaskedLog, write_atomic
-from ansible_collections.wheelhouse.venv.plugins.module_utils.inputs import (
-    SEED_PACKAGES,
-    find_interpreter,
-    find_on_path,
-    requirement_file_lines,
+from ansible_collections.wheelhouse.venv.plugins.module_utils.inputs import find_on_path
+from ansible_collections.wheelhouse.venv.plugins.module_utils.plan import (
+    FILE_KEYS,
+    changes_between,
+    files_differ,
+    make_plan,
+    packages_text,
+    resolve_interpreter,
 )
 from ansible_collections.wheelhouse.venv.plugins.module_utils.venvstate import (
-    CONSTRAINTS_FILE,
-    GLOBAL_CONSTRAINTS_FILE,
-    REQUIREMENTS_FILE,
     STATE_FILE,
     STATE_FORMAT,
     UV_TOOL_DIR,
     VenvOnDisk,
     cfg_python_version,
     installed_distributions,
-    interpreter_signature,
     minor_version,
     package_versions,
     read_pyvenv_cfg,
     site_packages_dir,
 )
-
-_FILE_KEYS = (("requirements", REQUIREMENTS_FILE), ("constraints", CONSTRAINTS_FILE),
-              ("global_constraints", GLOBAL_CONSTRAINTS_FILE))
-
-
-class Interpreter(object):
-    def __init__(self, executable, realpath, signature, version):
-        self.executable = executable
-        self.realpath = realpath
-        self.signature = signature
-        self.version = version
-
-
-class Plan(object):
-    """What a run has to do. action: None, 'create', 'rebuild', 'install', 'prune' or 'files'."""
-
-    def __init__(self, action=None, reason=None, pins=None, prune=()):
-        self.action = action
-        self.reasons = [reason] if reason else []
-        self.pins = pins
-        self.prune = sorted(prune)
-        self.fix_ownership = False
-
-    @property
-    def builds_beside(self):
-        return self.action in ("create", "rebuild")
-
-
-def resolve_interpreter(spec, state, run):
-    """The base interpreter and its version; the version is read from our state file when the binary is unchanged."""
-    executable = find_interpreter(spec.python)
-    realpath = os.path.realpath(executable)
-    signature = interpreter_signature(realpath)
-    cached = (state or {}).get("python") or {}
-    if cached.get("realpath") == realpath and cached.get("signature") == signature and cached.get("version"):
-        return Interpreter(executable, realpath, signature, cached["version"])
-    if os.path.realpath(sys.executable) == realpath:
-        return Interpreter(executable, realpath, signature, "%d.%d.%d" % sys.version_info[:3])
-    rc, out, err = run(commands.python_version_command(executable), {})
-    version = out.strip()
-    if rc != 0 or not re.match(r"^\d+\.\d+\.\d+$", version):
-        raise VenvBuildError("python interpreter %s does not run: %s" % (executable, (err or out).strip()[-500:]))
-    return Interpreter(executable, realpath, signature, version)
-
-
-def package_drift(recorded, installed, prune):
-    """Differences between the packages our state file recorded and those installed now."""
-    missing = sorted(n for n in recorded if n not in installed)
-    changed = sorted(n for n in recorded if n in installed and installed[n] != recorded[n])
-    extra = sorted(n for n in installed if n not in recorded and n not in SEED_PACKAGES) if prune else []
-    return missing, changed, extra
-
-
-def files_differ(spec, disk):
-    """The first of requirements.txt, constraints.txt, global-constraints.txt whose content differs from the inputs, or None."""
-    for key, name in _FILE_KEYS:
-        if disk.files.get(name) != getattr(spec, key + "_text"):
-            return name
-    return None
-
-
-def make_plan(spec, disk, interp, fingerprint):
-    """Decide from files alone what the run must do."""
-    if not disk.is_venv:
-        return Plan("create", "%s does not exist yet" % spec.path if not disk.exists else "%s is an empty directory" % spec.path)
-    state = disk.state or {}
-    if spec.rebuild:
-        return Plan("rebuild", "rebuild requested")
-    if not disk.python_works:
-        return Plan("rebuild", "the venv's bin/python no longer runs (its base interpreter is gone)")
-    if minor_version(disk.python_version) != minor_version(interp.version):
-        return Plan("rebuild", "the venv was made from Python %s, %s is Python %s"
-                    % (disk.python_version, spec.python, interp.version))
-    if disk.system_site_packages != spec.system_site_packages:
-        return Plan("rebuild", "system_site_packages changed to %s" % spec.system_site_packages)
-    if state and state.get("virtualenv_command", spec.virtualenv_command) != spec.virtualenv_command:
-        return Plan("rebuild", "virtualenv_command changed to %s" % spec.virtualenv_command)
-    if not state:
-        return Plan("install", "the venv has no state file of this module (first run, or an earlier run failed)")
-    if state.get("fingerprint") != fingerprint:
-        return Plan("install", "the inputs changed")
-    if spec.package_state == "latest":
-        return Plan("install", "package_state=latest looks for newer versions")
-    missing, changed, extra = package_drift(state.get("packages") or {}, disk.packages, spec.prune)
-    if missing or changed:
-        reason = "packages drifted from the last run:"
-        if missing:
-            reason += " missing %s;" % ", ".join(missing)
-        if changed:
-            reason += " changed %s;" % ", ".join("%s %s->%s" % (n, state["packages"][n], disk.packages[n]) for n in changed)
-        return Plan("install", reason.rstrip(";"), pins=state.get("packages"))
-    if extra:
-        return Plan("prune", "packages not needed by the requirements: %s" % ", ".join(extra), prune=extra)
-    differing = files_differ(spec, disk)
-    if differing:
-        return Plan("files", "%s inside the venv differs from the inputs" % differing)
-    return Plan()
-
-
-# --- helpers that touch the host ----------------------------------------------------------
-
-def _exchange(a, b):
-    """Swap two directory entries atomically (renameat2 RENAME_EXCHANGE); False when the kernel or fs cannot."""
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        renameat2 = libc.renameat2
-    except (OSError, AttributeError):
-        return False
-    at_fdcwd, rename_exchange = -100, 2
-    rc = renameat2(at_fdcwd, a.encode(), at_fdcwd, b.encode(), rename_exchange)
-    if rc == 0:
-        return True
-    if ctypes.get_errno() in (errno.EINVAL, errno.ENOSYS, errno.EPERM, errno.ENOTSUP):
-        return False
-    raise OSError(ctypes.get_errno(), os.strerror(ctypes.get_errno()), b)
-
-
-def swap_into_place(staging, path):
-    """Put the venv built at staging at path; the previous venv (if any) is removed afterwards."""
-    if not os.path.lexists(path):
-        os.rename(staging, path)
-        return
-    if os.path.isdir(path) and not os.listdir(path):
-        os.rmdir(path)
-        os.rename(staging, path)
-        return
-    if _exchange(staging, path):
-        old = staging
-    else:  # two renames: the path is absent for an instant only
-        old = staging + ".old"
-        os.rename(path, old)
-        os.rename(staging, path)
-    shutil.rmtree(old, ignore_errors=True)
-
-
-def relocate(staging, path):
-    """Point the scripts of a venv built at staging to its final path (shebangs, activate, pyvenv.cfg)."""
-    old, new = staging.encode(), path.encode()
-    candidates = [os.path.join(staging, "pyvenv.cfg")]
-    bin_dir = os.path.join(staging, "bin")
-    candidates += [os.path.join(bin_dir, n) for n in os.listdir(bin_dir)]
-    for file_path in candidates:
-        if os.path.islink(file_path) or not os.path.isfile(file_path) or os.path.getsize(file_path) > 4 * 1024 * 1024:
-            continue
-        with open(file_path, "rb") as handle:
-            data = handle.read()
-        if old not in data or b"\0" in data[:4096]:
-            continue
-        mode = os.stat(file_path).st_mode
-        with open(file_path, "wb") as handle:
-            handle.write(data.replace(old, new))
-        os.chmod(file_path, mode)
-
-
-def _uid_gid(spec):
-    uid = gid = -1
-    try:
-        if spec.owner is not None:
-            uid = int(spec.owner) if str(spec.owner).isdigit() else pwd.getpwnam(spec.owner).pw_uid
-        if spec.group is not None:
-            gid = int(spec.group) if str(spec.group).isdigit() else grp.getgrnam(spec.group).gr_gid
-    except KeyError as exc:
-        raise VenvBuildError("owner/group does not exist on this host: %s" % exc)
-    return uid, gid
-
-
-def ownership_differs(spec, path):
-    """True when any entry of the venv tree has another owner/group, or the top directory another mode."""
-    if not os.path.isdir(path):
-        return False
-    uid, gid = _uid_gid(spec)
-    if spec.mode is not None and (os.stat(path).st_mode & 0o7777) != int(str(spec.mode), 8):
-        return True
-    if uid == -1 and gid == -1:
-        return False
-    for root, dirs, files in os.walk(path):
-        for name in [""] + dirs + files:
-            st = os.lstat(os.path.join(root, name))
-            if (uid != -1 and st.st_uid != uid) or (gid != -1 and st.st_gid != gid):
-                return True
-    return False
-
-
-def fix_ownership(spec, path):
-    uid, gid = _uid_gid(spec)
-    if uid != -1 or gid != -1:
-        for root, dirs, files in os.walk(path):
-            for name in [""] + dirs + files:
-                target = os.path.join(root, name)
-                st = os.lstat(target)
-                if (uid != -1 and st.st_uid != uid) or (gid != -1 and st.st_gid != gid):
-                    os.lchown(target, uid, gid)
-    if spec.mode is not None:
-        os.chmod(path, int(str(spec.mode), 8))
-
-
-def _same_location(installed_url, requirement_url):
-    def norm(url):
-        url = re.sub(r"^[a-z]+\+", "", url.strip(), flags=re.I).split("#", 1)[0]
-        scheme, sep, rest = url.partition("://")
-        if sep and "@" in rest.rsplit("/", 1)[-1]:
-            rest = rest.rsplit("@", 1)[0]  # a VCS revision
-        return (scheme.lower() + sep + rest).rstrip("/")
-    if requirement_url.startswith(("/", ".", "~")):
-        requirement_url = "file://" + os.path.abspath(os.path.expanduser(requirement_url))
-    return norm(installed_url) == norm(requirement_url)
-
-
-def prune_candidates(spec, dists, python_version):
-    """Installed distributions that nothing in the requirements needs (None when that cannot be known)."""
-    env = pep508.marker_environment(python_version)
-    requirements = list(spec.parsed_requirements)
-    for line in requirement_file_lines(spec.requirements_files):
-        parsed = pep508.metadata_requirement(line)
-        if parsed is not None:
-            requirements.append(parsed)
-    stack = []
-    for requirement in requirements:
-        if not requirement.applies(env):
-            continue
-        if requirement.name:
-            stack.append((requirement.name, set(requirement.extras)))
-            continue
-        matches = [d for d in dists.values() if d.direct_url and _same_location(d.direct_url, requirement.url)]
-        if not matches:
-            return None
-        stack.extend((d.name, set(requirement.extras)) for d in matches)
-    needed = {}
-    while stack:
-        name, extras = stack.pop()
-        dist = dists.get(name)
-        if dist is None or (name in needed and extras <= needed[name]):
-            continue
-        needed[name] = needed.get(name, set()) | extras
-        for text in dist.requires:
-            dep = pep508.metadata_requirement(text)
-            if dep is None or not dep.name:
-                continue
-            if dep.marker is not None:
-                applies = False
-                for extra in [""] + sorted(needed[name]):
-                    env["extra"] = extra
-                    if dep.marker.evaluate(env):
-                        applies = True
-                        break
-                env["extra"] = ""
-                if not applies:
-                    continue
-            stack.append((dep.name, set(dep.extras)))
-    return sorted(n for n in dists if n not in needed and n not in SEED_PACKAGES)
-
-
-def changes_between(before, after):
-    added = dict((n, v) for n, v in after.items() if n not in before)
-    removed = dict((n, v) for n, v in before.items() if n not in after)
-    upgraded = dict((n, {"before": before[n], "after": v}) for n, v in after.items() if n in before and before[n] != v)
-    return added, removed, upgraded
-
-
-def _packages_text(packages):
-    return "".join("%s==%s\n" % item for item in sorted(packages.items()))
-
 
 # --- the run ------------------------------------------------------------------------------
 
@@ -418,18 +158,11 @@ class Sync(object):
             plan.reasons.append("owner, group or mode of the venv differ from owner=%s group=%s mode=%s"
                                 % (spec.owner, spec.group, spec.mode))
 
-    @contextlib.contextmanager
     def locked(self):
         parent = os.path.dirname(self.spec.path)
         if not os.path.isdir(parent):
             os.makedirs(parent, 0o755)
-        lock_path = os.path.join(parent, ".%s.venv_build.lock" % os.path.basename(self.spec.path))
-        with open(lock_path, "a") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+        return path_lock(lock_file_for(self.spec.path))
 
     # state absent ---------------------------------------------------------------------------
 
@@ -507,7 +240,7 @@ class Sync(object):
 
     def planned_commands(self, plan, disk):
         spec = self.spec
-        files = dict((key, os.path.join(spec.path, name)) for key, name in _FILE_KEYS)
+        files = dict((key, os.path.join(spec.path, name)) for key, name in FILE_KEYS)
         planned = []
         if plan.builds_beside:
             seed_pip = spec.install_tool == "pip" or self.find_uv(spec.path) is None
@@ -545,12 +278,12 @@ class Sync(object):
     def write_installer_files(self, folder, plan):
         spec = self.spec
         files = {}
-        for key, name in _FILE_KEYS:
+        for key, name in FILE_KEYS:
             files[key] = os.path.join(folder, name)
             write_atomic(files[key], getattr(spec, key + "_text"))
         if plan.pins:
             files["pins"] = os.path.join(folder, "recorded-pins.txt")
-            write_atomic(files["pins"], _packages_text(plan.pins))
+            write_atomic(files["pins"], packages_text(plan.pins))
         return files
 
     def ensure_uv(self, venv, files):
@@ -618,6 +351,7 @@ class Sync(object):
         changed = (plan.builds_beside or files_changed or packages != disk.packages or plan.fix_ownership
                    or link_plan.changed)
         result = self.result(changed, disk, packages, interp, fingerprint, plan, link_plan)
+        fault_point("before-facts")
         if changed and spec.facts:
             result["facts_written"] = self.write_facts()
         return result
@@ -648,6 +382,7 @@ class Sync(object):
             files.pop("pins", None)
             uv = self.ensure_uv(staging, files)
             packages = self.install(staging, files, plan, uv)
+            fault_point("build-installed")
             # the new venv gets its links before it is swapped in (a new venv: no earlier links of ours)
             self.make_links(site_packages_dir(staging, cfg_python_version(read_pyvenv_cfg(staging))),
                             link_plan.wanted, {})
@@ -656,7 +391,9 @@ class Sync(object):
             os.chmod(staging, 0o755)
             if spec.owner is not None or spec.group is not None or spec.mode is not None:
                 fix_ownership(spec, staging)
+            fault_point("build-before-swap")
             swap_into_place(staging, spec.path)
+            fault_point("build-after-swap")
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
@@ -679,12 +416,14 @@ class Sync(object):
             elif plan.action == "install":
                 uv = self.ensure_uv(spec.path, files)
                 packages = self.install(spec.path, files, plan, uv)
+                fault_point("update-installed")
             else:
                 packages = disk.packages
-            for key, name in _FILE_KEYS:
+            for key, name in FILE_KEYS:
                 os.replace(files[key], os.path.join(spec.path, name))
             self.make_links(link_plan.site_packages, link_plan.wanted, link_plan.recorded)
             self.write_state(spec.path, self.new_state(interp, fingerprint, packages, link_plan))
+            fault_point("update-state-written")
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
         return packages
@@ -729,15 +468,15 @@ class Sync(object):
         }
         if changed:
             diff = []
-            for key, name in _FILE_KEYS:
+            for key, name in FILE_KEYS:
                 old, new = disk.files.get(name) or "", getattr(spec, key + "_text")
                 if old != new or plan.builds_beside:
                     diff.append({"before_header": os.path.join(spec.path, name), "after_header": os.path.join(spec.path, name),
                                  "before": old, "after": new})
-            after_text = _packages_text(shown_after) if packages is not None else "(resolved by the installer at run time)\n"
+            after_text = packages_text(shown_after) if packages is not None else "(resolved by the installer at run time)\n"
             diff.append({"before_header": "%s (installed packages)" % spec.path,
                          "after_header": "%s (installed packages%s)" % (spec.path, ", predicted" if predicted else ""),
-                         "before": _packages_text(before), "after": after_text})
+                         "before": packages_text(before), "after": after_text})
             if link_plan.changed or link_plan.before:
                 diff.append(link_plan.diff(predicted))
             result["diff"] = masking.mask_data(diff)

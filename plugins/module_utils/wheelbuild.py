@@ -22,9 +22,7 @@ the module passes AnsibleModule.run_command, tests may pass their own.
 
 from __future__ import annotations
 
-import contextlib
 import errno
-import fcntl
 import grp
 import hashlib
 import json
@@ -38,6 +36,7 @@ import time
 
 from ansible_collections.wheelhouse.venv.plugins.module_utils import commands, masking, pep508
 from ansible_collections.wheelhouse.venv.plugins.module_utils.errors import VenvBuildError
+from ansible_collections.wheelhouse.venv.plugins.module_utils.fsops import path_lock
 from ansible_collections.wheelhouse.venv.plugins.module_utils.hostfiles import MaskedLog, write_atomic
 from ansible_collections.wheelhouse.venv.plugins.module_utils.inputs import normalize_lines, render_lines
 from ansible_collections.wheelhouse.venv.plugins.module_utils.venvstate import (
@@ -303,25 +302,10 @@ def failure_summary(output, tail_lines=25):
 # Files and locks
 
 
-@contextlib.contextmanager
 def file_lock(path, timeout):
-    """Hold an exclusive flock on path; fail after timeout seconds."""
-    with open(path, "a") as handle:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except OSError as exc:
-                if exc.errno not in (errno.EAGAIN, errno.EACCES):
-                    raise
-                if time.monotonic() >= deadline:
-                    raise VenvBuildError(
-                        "another wheel build holds %s for more than %d s; try again later "
-                        "or raise the lock timeout" % (path, timeout)
-                    )
-                time.sleep(1)
-        yield
+    """Hold the exclusive lock on path that venv_build takes too (fsops.path_lock); fail after timeout seconds."""
+    return path_lock(path, timeout, "another wheel build holds %s for more than %d s; try again later "
+                                    "or raise the lock timeout" % (path, timeout))
 
 
 def move_into(src, dest):

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from ansible_collections.wheelhouse.venv.plugins.module_utils import sync as sync_mod
+from ansible_collections.wheelhouse.venv.plugins.module_utils import deps, fsops, plan as plan_mod, sync as sync_mod
 from ansible_collections.wheelhouse.venv.plugins.module_utils.errors import VenvBuildError
 from ansible_collections.wheelhouse.venv.plugins.module_utils.inputs import VenvSpec, file_digests
 from ansible_collections.wheelhouse.venv.plugins.module_utils.venvstate import STATE_FILE, VenvOnDisk
@@ -42,7 +42,7 @@ def fake_venv(path, packages, python_version=PY, requires=None, system_site=Fals
 
 
 def record_state(path, spec, packages):
-    interp = sync_mod.resolve_interpreter(spec, None, None)
+    interp = plan_mod.resolve_interpreter(spec, None, None)
     state = {"format": 1, "fingerprint": spec.fingerprint(interp.version), "virtualenv_command": "venv",
              "packages": packages, "python": {"realpath": interp.realpath, "signature": interp.signature,
                                               "version": interp.version}}
@@ -56,8 +56,8 @@ def record_state(path, spec, packages):
 
 def plan_for(spec):
     disk = VenvOnDisk(spec.path)
-    interp = sync_mod.resolve_interpreter(spec, disk.state, None)
-    return sync_mod.make_plan(spec, disk, interp, spec.fingerprint(interp.version))
+    interp = plan_mod.resolve_interpreter(spec, disk.state, None)
+    return plan_mod.make_plan(spec, disk, interp, spec.fingerprint(interp.version))
 
 
 INSTALLED = {"alpha": "1.0", "beta": "2.0", "pip": "23.0"}
@@ -188,7 +188,7 @@ def test_global_constraint_conflict_and_markers(tmp_path):
 def test_bad_input_is_named(tmp_path, bad, message):
     with pytest.raises(VenvBuildError, match=message):
         spec = VenvSpec(dict(params(tmp_path / "v"), **bad))
-        sync_mod.resolve_interpreter(spec, None, None)
+        plan_mod.resolve_interpreter(spec, None, None)
 
 
 def test_prune_walks_dependencies_with_extras_and_markers(tmp_path):
@@ -197,9 +197,9 @@ def test_prune_walks_dependencies_with_extras_and_markers(tmp_path):
     path = fake_venv(str(tmp_path / "venv"), installed, requires=requires)
     disk = VenvOnDisk(path)
     spec = VenvSpec(params(path, requirements=["app[fast]"]))
-    assert sync_mod.prune_candidates(spec, disk.dists, PY) == ["stray", "winonly"]
+    assert deps.prune_candidates(spec, disk.dists, PY) == ["stray", "winonly"]
     plain = VenvSpec(params(path, requirements=["app"]))
-    assert sync_mod.prune_candidates(plain, disk.dists, PY) == ["optional", "stray", "winonly"]
+    assert deps.prune_candidates(plain, disk.dists, PY) == ["optional", "stray", "winonly"]
 
 
 def test_prune_matches_unnamed_requirements_by_direct_url(tmp_path):
@@ -208,9 +208,9 @@ def test_prune_matches_unnamed_requirements_by_direct_url(tmp_path):
     with open(os.path.join(site, "local_app-1.0.dist-info", "direct_url.json"), "w") as handle:
         json.dump({"url": "file:///srv/src/local-app", "dir_info": {}}, handle)
     spec = VenvSpec(params(path, requirements=["/srv/src/local-app"], constraints=[]))
-    assert sync_mod.prune_candidates(spec, VenvOnDisk(path).dists, PY) == ["stray"]
+    assert deps.prune_candidates(spec, VenvOnDisk(path).dists, PY) == ["stray"]
     unknown = VenvSpec(params(path, requirements=["/srv/src/other"], constraints=[]))
-    assert sync_mod.prune_candidates(unknown, VenvOnDisk(path).dists, PY) is None
+    assert deps.prune_candidates(unknown, VenvOnDisk(path).dists, PY) is None
 
 
 def test_check_mode_touches_nothing_and_runs_nothing_mutating(tmp_path):
@@ -239,7 +239,7 @@ def test_relocate_rewrites_scripts_only(tmp_path):
     os.symlink(sys.executable, os.path.join(staging, "bin", "python"))
     with open(os.path.join(staging, "pyvenv.cfg"), "w") as handle:
         handle.write("home = /usr/bin\ncommand = /usr/bin/python3 -m venv %s\n" % staging)
-    sync_mod.relocate(staging, final)
+    fsops.relocate(staging, final)
     assert open(script).read().startswith("#!%s/bin/python\n" % final)
     assert os.stat(script).st_mode & 0o777 == 0o755
     assert open(os.path.join(staging, "pyvenv.cfg")).read().endswith("-m venv %s\n" % final)
@@ -252,6 +252,6 @@ def test_swap_into_place_replaces_and_removes_the_old_tree(tmp_path):
     (old / "marker").write_text("old")
     new.mkdir()
     (new / "marker").write_text("new")
-    sync_mod.swap_into_place(str(new), str(old))
+    fsops.swap_into_place(str(new), str(old))
     assert (old / "marker").read_text() == "new"
     assert sorted(os.listdir(str(tmp_path))) == ["venv"]

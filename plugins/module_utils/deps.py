@@ -1,0 +1,68 @@
+# -*- coding: utf-8 -*-
+# Copyright: wheelhouse.venv contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Which installed distributions the requirements need: the dependency walk behind prune."""
+
+from __future__ import annotations
+
+import os
+import re
+
+from ansible_collections.wheelhouse.venv.plugins.module_utils import pep508
+from ansible_collections.wheelhouse.venv.plugins.module_utils.inputs import SEED_PACKAGES, requirement_file_lines
+
+
+def _same_location(installed_url, requirement_url):
+    def norm(url):
+        url = re.sub(r"^[a-z]+\+", "", url.strip(), flags=re.I).split("#", 1)[0]
+        scheme, sep, rest = url.partition("://")
+        if sep and "@" in rest.rsplit("/", 1)[-1]:
+            rest = rest.rsplit("@", 1)[0]  # a VCS revision
+        return (scheme.lower() + sep + rest).rstrip("/")
+    if requirement_url.startswith(("/", ".", "~")):
+        requirement_url = "file://" + os.path.abspath(os.path.expanduser(requirement_url))
+    return norm(installed_url) == norm(requirement_url)
+
+
+def prune_candidates(spec, dists, python_version):
+    """Installed distributions that nothing in the requirements needs (None when that cannot be known)."""
+    env = pep508.marker_environment(python_version)
+    requirements = list(spec.parsed_requirements)
+    for line in requirement_file_lines(spec.requirements_files):
+        parsed = pep508.metadata_requirement(line)
+        if parsed is not None:
+            requirements.append(parsed)
+    stack = []
+    for requirement in requirements:
+        if not requirement.applies(env):
+            continue
+        if requirement.name:
+            stack.append((requirement.name, set(requirement.extras)))
+            continue
+        matches = [d for d in dists.values() if d.direct_url and _same_location(d.direct_url, requirement.url)]
+        if not matches:
+            return None
+        stack.extend((d.name, set(requirement.extras)) for d in matches)
+    needed = {}
+    while stack:
+        name, extras = stack.pop()
+        dist = dists.get(name)
+        if dist is None or (name in needed and extras <= needed[name]):
+            continue
+        needed[name] = needed.get(name, set()) | extras
+        for text in dist.requires:
+            dep = pep508.metadata_requirement(text)
+            if dep is None or not dep.name:
+                continue
+            if dep.marker is not None:
+                applies = False
+                for extra in [""] + sorted(needed[name]):
+                    env["extra"] = extra
+                    if dep.marker.evaluate(env):
+                        applies = True
+                        break
+                env["extra"] = ""
+                if not applies:
+                    continue
+            stack.append((dep.name, set(dep.extras)))
+    return sorted(n for n in dists if n not in needed and n not in SEED_PACKAGES)

@@ -1,0 +1,132 @@
+# -*- coding: utf-8 -*-
+# Copyright: wheelhouse.venv contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The plan: from files alone (pyvenv.cfg, our state file, *.dist-info), what a run must do.
+
+This is the one place that decides whether a run changes anything; nothing here changes the host.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+
+from ansible_collections.wheelhouse.venv.plugins.module_utils import commands
+from ansible_collections.wheelhouse.venv.plugins.module_utils.errors import VenvBuildError
+from ansible_collections.wheelhouse.venv.plugins.module_utils.inputs import SEED_PACKAGES, find_interpreter
+from ansible_collections.wheelhouse.venv.plugins.module_utils.venvstate import (
+    CONSTRAINTS_FILE,
+    GLOBAL_CONSTRAINTS_FILE,
+    REQUIREMENTS_FILE,
+    interpreter_signature,
+    minor_version,
+)
+
+FILE_KEYS = (("requirements", REQUIREMENTS_FILE), ("constraints", CONSTRAINTS_FILE),
+             ("global_constraints", GLOBAL_CONSTRAINTS_FILE))
+
+
+class Interpreter(object):
+    def __init__(self, executable, realpath, signature, version):
+        self.executable = executable
+        self.realpath = realpath
+        self.signature = signature
+        self.version = version
+
+
+class Plan(object):
+    """What a run has to do. action: None, 'create', 'rebuild', 'install', 'prune' or 'files'."""
+
+    def __init__(self, action=None, reason=None, pins=None, prune=()):
+        self.action = action
+        self.reasons = [reason] if reason else []
+        self.pins = pins
+        self.prune = sorted(prune)
+        self.fix_ownership = False
+
+    @property
+    def builds_beside(self):
+        return self.action in ("create", "rebuild")
+
+
+def resolve_interpreter(spec, state, run):
+    """The base interpreter and its version; the version is read from our state file when the binary is unchanged."""
+    executable = find_interpreter(spec.python)
+    realpath = os.path.realpath(executable)
+    signature = interpreter_signature(realpath)
+    cached = (state or {}).get("python") or {}
+    if cached.get("realpath") == realpath and cached.get("signature") == signature and cached.get("version"):
+        return Interpreter(executable, realpath, signature, cached["version"])
+    if os.path.realpath(sys.executable) == realpath:
+        return Interpreter(executable, realpath, signature, "%d.%d.%d" % sys.version_info[:3])
+    rc, out, err = run(commands.python_version_command(executable), {})
+    version = out.strip()
+    if rc != 0 or not re.match(r"^\d+\.\d+\.\d+$", version):
+        raise VenvBuildError("python interpreter %s does not run: %s" % (executable, (err or out).strip()[-500:]))
+    return Interpreter(executable, realpath, signature, version)
+
+
+def package_drift(recorded, installed, prune):
+    """Differences between the packages our state file recorded and those installed now."""
+    missing = sorted(n for n in recorded if n not in installed)
+    changed = sorted(n for n in recorded if n in installed and installed[n] != recorded[n])
+    extra = sorted(n for n in installed if n not in recorded and n not in SEED_PACKAGES) if prune else []
+    return missing, changed, extra
+
+
+def files_differ(spec, disk):
+    """The first of requirements.txt, constraints.txt, global-constraints.txt whose content differs from the inputs, or None."""
+    for key, name in FILE_KEYS:
+        if disk.files.get(name) != getattr(spec, key + "_text"):
+            return name
+    return None
+
+
+def make_plan(spec, disk, interp, fingerprint):
+    """Decide from files alone what the run must do."""
+    if not disk.is_venv:
+        return Plan("create", "%s does not exist yet" % spec.path if not disk.exists else "%s is an empty directory" % spec.path)
+    state = disk.state or {}
+    if spec.rebuild:
+        return Plan("rebuild", "rebuild requested")
+    if not disk.python_works:
+        return Plan("rebuild", "the venv's bin/python no longer runs (its base interpreter is gone)")
+    if minor_version(disk.python_version) != minor_version(interp.version):
+        return Plan("rebuild", "the venv was made from Python %s, %s is Python %s"
+                    % (disk.python_version, spec.python, interp.version))
+    if disk.system_site_packages != spec.system_site_packages:
+        return Plan("rebuild", "system_site_packages changed to %s" % spec.system_site_packages)
+    if state and state.get("virtualenv_command", spec.virtualenv_command) != spec.virtualenv_command:
+        return Plan("rebuild", "virtualenv_command changed to %s" % spec.virtualenv_command)
+    if not state:
+        return Plan("install", "the venv has no state file of this module (first run, or an earlier run failed)")
+    if state.get("fingerprint") != fingerprint:
+        return Plan("install", "the inputs changed")
+    if spec.package_state == "latest":
+        return Plan("install", "package_state=latest looks for newer versions")
+    missing, changed, extra = package_drift(state.get("packages") or {}, disk.packages, spec.prune)
+    if missing or changed:
+        reason = "packages drifted from the last run:"
+        if missing:
+            reason += " missing %s;" % ", ".join(missing)
+        if changed:
+            reason += " changed %s;" % ", ".join("%s %s->%s" % (n, state["packages"][n], disk.packages[n]) for n in changed)
+        return Plan("install", reason.rstrip(";"), pins=state.get("packages"))
+    if extra:
+        return Plan("prune", "packages not needed by the requirements: %s" % ", ".join(extra), prune=extra)
+    differing = files_differ(spec, disk)
+    if differing:
+        return Plan("files", "%s inside the venv differs from the inputs" % differing)
+    return Plan()
+
+
+def changes_between(before, after):
+    added = dict((n, v) for n, v in after.items() if n not in before)
+    removed = dict((n, v) for n, v in before.items() if n not in after)
+    upgraded = dict((n, {"before": before[n], "after": v}) for n, v in after.items() if n in before and before[n] != v)
+    return added, removed, upgraded
+
+
+def packages_text(packages):
+    return "".join("%s==%s\n" % item for item in sorted(packages.items()))
