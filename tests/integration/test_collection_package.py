@@ -135,10 +135,20 @@ def unwanted(names):
 def test_tarball_holds_the_collection_and_no_caches(request, which):
     names = members(request.getfixturevalue(which))
     assert unwanted(names) == [], "%s holds files a release must not ship" % which
-    for wanted in ("MANIFEST.json", "FILES.json", "README.md", "meta/runtime.yml", "plugins/modules/venv_build.py"):
+    for wanted in ("MANIFEST.json", "FILES.json", "README.md", "LICENSE", "meta/runtime.yml", "plugins/modules/venv_build.py"):
         assert wanted in names, "%s lacks %s" % (which, wanted)
     if os.path.isdir(ROLE):
         assert "roles/python_venv_build/tasks/main.yml" in names
+
+
+def test_tarball_names_its_licence(release_tarball):
+    """The GPL's full text ships, and the manifest points to it (ansible-galaxy and Galaxy show it)."""
+    with tarfile.open(release_tarball) as archive:
+        manifest = json.load(archive.extractfile("MANIFEST.json"))
+        licence = archive.extractfile("LICENSE").read().decode()
+    assert manifest["collection_info"]["license_file"] == "LICENSE"
+    assert "GNU GENERAL PUBLIC LICENSE" in licence and "Version 3, 29 June 2007" in licence
+    assert "END OF TERMS AND CONDITIONS" in licence  # the whole text, not a stub
 
 
 @pytest.fixture(scope="module")
