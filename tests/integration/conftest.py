@@ -60,12 +60,15 @@ class Ansible(object):
         self.env = plain_pip_environment()
         self.count = 0
 
-    def play(self, tasks, check=False, diff=False, extra_args=(), callback="ansible.posix.json"):
+    def play(self, tasks, check=False, diff=False, extra_args=(), callback="ansible.posix.json", play_keys=None):
+        """Run one play of tasks on localhost; play_keys adds play keywords (module_defaults, ...)."""
         self.count += 1
         playbook = os.path.join(self.workdir, "play%d.yml" % self.count)
+        play = {"hosts": "localhost", "gather_facts": False, "vars": {"ansible_python_interpreter": TARGET_PYTHON},
+                "tasks": tasks}
+        play.update(play_keys or {})
         with open(playbook, "w") as handle:
-            yaml.safe_dump([{"hosts": "localhost", "gather_facts": False,
-                             "vars": {"ansible_python_interpreter": TARGET_PYTHON}, "tasks": tasks}], handle)
+            yaml.safe_dump([play], handle)
         argv = ["ansible-playbook", "-i", "localhost,", "-c", "local", playbook] + list(extra_args)
         if check:
             argv.append("--check")
