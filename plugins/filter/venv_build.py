@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import posixpath
 import re
+from collections.abc import Mapping
 from urllib.parse import urlsplit, urlunsplit
+
+from ansible.module_utils.parsing.convert_bool import BOOLEANS, boolean
 
 DOCUMENTATION = r"""
 name: venv_build
@@ -24,6 +27,7 @@ description:
   - C(venv_reduce_requirements) reduces VCS and direct-URL requirements to bare names.
   - C(venv_wheel_url) turns the wheel path on the build host into the URL the wheel repository serves it at.
   - C(venv_package_task_needed) tells from a C(wheelhouse.venv.venv_host_info) result whether a package task would change anything.
+  - C(venv_argument_errors) checks the role's variables against the types of its meta/argument_specs.yml.
 author: wheelhouse.venv developers
 """
 
@@ -173,9 +177,8 @@ def venv_build_plan(host_plans, allow_index_installs=False, index_install_limit=
 
 
 def _truthy(value):
-    if isinstance(value, bool):
-        return value
-    return str(value).strip().lower() in ("1", "true", "yes", "on", "y")
+    # Ansible's reading of a boolean (t, on, 1, yes, ...), as the role's argument check and `| bool` have it.
+    return boolean(value, strict=False)
 
 
 # ---------------------------------------------------------------------------
@@ -281,6 +284,90 @@ def venv_package_task_needed(info, names, state, cache_valid_time):
     return not cache_valid_time or age is None or age >= int(cache_valid_time)
 
 
+# ---------------------------------------------------------------------------
+# Variable types
+
+_EXPECTED = {"list": "a list", "dict": "a mapping", "str": "a string", "path": "a path (string)",
+             "int": "a whole number", "bool": "true or false"}
+_EXPECTED_ITEMS = {"dict": "mappings", "str": "strings", "path": "paths", "int": "whole numbers", "bool": "booleans"}
+
+
+def _kind(value):
+    if value is None:
+        return "null (no value)"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, Mapping):
+        return "a mapping"
+    if isinstance(value, (list, tuple)):
+        return "a list"
+    return "a %s" % type(value).__name__
+
+
+def _type_ok(kind, value):
+    """Whether the role can use value as an option of this type (ansible's check converts more than that)."""
+    if kind == "raw":
+        return True
+    if kind == "list":
+        return isinstance(value, (list, tuple))
+    if kind == "dict":
+        return isinstance(value, Mapping)
+    if kind in ("str", "path"):
+        # A number reads the same in a string; a list or mapping would become its Python repr.
+        return isinstance(value, (str, int, float)) and not isinstance(value, bool)
+    if kind == "int":
+        if isinstance(value, str):
+            return re.match(r"^\s*[0-9]+\s*$", value) is not None
+        return isinstance(value, int) and not isinstance(value, bool)
+    if kind == "bool":
+        return isinstance(value, bool) or (isinstance(value, (str, int)) and str(value).strip().lower() in BOOLEANS)
+    return True
+
+
+def _type_errors(name, value, spec):
+    kind = spec.get("type") or "str"
+    if not _type_ok(kind, value):
+        expected = _EXPECTED.get(kind, kind)
+        if kind == "list" and spec.get("elements") in _EXPECTED_ITEMS:
+            expected += " of " + _EXPECTED_ITEMS[spec["elements"]]
+        hint = ""
+        if kind == "list" and isinstance(value, (str, int, float)) and not isinstance(value, bool):
+            hint = ": write it as a YAML list, one '- item' a line (a single item too)"
+        elif kind == "dict":
+            hint = ": write it as a YAML mapping, one 'KEY: value' a line"
+        return ["%s must be %s, got %s%s" % (name, expected, _kind(value), hint)]
+    errors = []
+    elements = spec.get("elements")
+    if kind == "list" and elements:
+        element_spec = {"type": elements, "options": spec.get("options")}
+        for index, item in enumerate(value):
+            errors.extend(_type_errors("%s[%d]" % (name, index), item, element_spec))
+    if kind == "dict" and spec.get("options") and isinstance(value, Mapping):
+        for key, sub_spec in spec["options"].items():
+            if key in value:
+                errors.extend(_type_errors("%s.%s" % (name, key), value[key], sub_spec or {}))
+    return errors
+
+
+def venv_argument_errors(values, options):
+    """Return one message per role variable whose value the role cannot use as the type its spec gives.
+
+    values: {name: value} as the role sees them (templated); options: the options of an entry point of
+    meta/argument_specs.yml. Ansible's own check converts a copy ("flask" into ["flask"], "A=b" into
+    {"A": "b"}, a list into its repr for a string) and lets the role go on with the original value.
+    Variables absent from values are left out (ansible's check reports missing required ones).
+    """
+    errors = []
+    for name, spec in sorted((options or {}).items()):
+        if name in (values or {}):
+            errors.extend(_type_errors(name, values[name], spec or {}))
+    return errors
+
+
 class FilterModule(object):
     """Filters of the python_venv_build role."""
 
@@ -293,4 +380,5 @@ class FilterModule(object):
             "venv_reduce_requirements": venv_reduce_requirements,
             "venv_wheel_url": venv_wheel_url,
             "venv_package_task_needed": venv_package_task_needed,
+            "venv_argument_errors": venv_argument_errors,
         }

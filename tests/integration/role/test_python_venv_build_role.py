@@ -503,6 +503,26 @@ def test_a_wrong_variable_type_on_one_host_stops_every_host_before_any_change(la
     assert not os.path.exists(os.path.join(lab["work"], "venvs", "good"))
 
 
+def test_a_string_or_a_number_for_a_list_fails_at_the_start_naming_the_variable(lab):
+    # Ansible's argument check turns "flask" into ["flask"] for itself only: the role would go on with the string.
+    def host(name, **host_vars):
+        return dict({"ansible_connection": "local",
+                     "venv_install_destination_path": os.path.join(lab["work"], "venvs", name)}, **host_vars)
+    inventory = {"all": {"children": {"targets": {"hosts": {
+        "good": host("good", venv_pip_packages=["alpha"]),
+        "onestring": host("onestring", venv_pip_packages="flask"),
+        "onenumber": host("onenumber", venv_pip_packages=5),
+    }}}}}
+    run = run_role(lab, "listtypes", inventory=inventory, venv_install_destination_path=None, venv_pip_packages=None)
+    assert run.rc != 0, run
+    assert re.search(r"fatal: \[onestring\]: FAILED!.*venv_pip_packages must be a list of strings, got a string", run.out), run
+    assert re.search(r"fatal: \[onenumber\]: FAILED!.*venv_pip_packages must be a list of strings, got a number", run.out), run
+    # They fail in the role's first task, then the plan stops the good host too.
+    assert "TASK [wheelhouse.venv.python_venv_build : Check the types of the role's variables]" in run.out, run
+    assert re.search(r"hosts (onestring, onenumber|onenumber, onestring) failed before the plan", run.out), run
+    assert not any(os.path.exists(os.path.join(lab["work"], "venvs", n)) for n in ("good", "onestring", "onenumber"))
+
+
 @pytest.mark.skipif(not os.path.exists("/root/.pyenv/versions/3.13.0/bin/python3"), reason="needs a second Python")
 def test_a_build_host_of_another_platform_fails_before_any_change(lab):
     inventory = {"all": {"children": {

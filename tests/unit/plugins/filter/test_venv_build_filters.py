@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
+import yaml
 
 from ansible_collections.wheelhouse.venv.plugins.filter import venv_build as f
 
@@ -119,6 +122,13 @@ def test_plan_override_accepts_many_index_installs():
     assert result["errors"] == []
 
 
+def test_plan_reads_the_index_override_as_ansible_does():
+    # Ansible's argument check accepts "t" and "on" as true: the plan must not read them as false.
+    for value in ("t", "on", "1", 1, True):
+        assert f.venv_build_plan([plan(h, wheels=False) for h in "abcd"], allow_index_installs=value)["errors"] == []
+    assert f.venv_build_plan([plan(h, wheels=False) for h in "abcd"], allow_index_installs="f")["errors"]
+
+
 def test_plan_names_a_missing_interpreter():
     result = f.venv_build_plan([plan("t1", python_ok=False)])
     assert "t1" in result["errors"][0] and "venv_python_executable" in result["errors"][0]
@@ -229,3 +239,84 @@ def test_latest_runs_when_upgrades_cannot_be_told():
 def test_package_task_runs_without_a_host_info():
     assert f.venv_package_task_needed({}, ["git"], "present", 600) is True
     assert f.venv_package_task_needed(None, ["git"], "present", 600) is True
+
+
+# --- variable types against meta/argument_specs.yml
+
+ROLE_SPEC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "..",
+                         "roles", "python_venv_build", "meta", "argument_specs.yml")
+
+
+def role_options():
+    with open(ROLE_SPEC) as handle:
+        return yaml.safe_load(handle)["argument_specs"]["main"]["options"]
+
+
+def test_a_string_or_a_number_for_a_list_is_named_with_both_types():
+    errors = f.venv_argument_errors({"venv_pip_packages": "flask"}, role_options())
+    assert errors == ["venv_pip_packages must be a list of strings, got a string: write it as a YAML list, "
+                      "one '- item' a line (a single item too)"]
+    errors = f.venv_argument_errors({"venv_pip_packages": 5}, role_options())
+    assert len(errors) == 1 and errors[0].startswith("venv_pip_packages must be a list of strings, got a number")
+
+
+def test_every_list_and_mapping_variable_of_the_role_is_checked():
+    # Driven by the spec: a variable added to meta/argument_specs.yml is covered without a change here.
+    options = role_options()
+    containers = sorted(n for n, o in options.items() if o.get("type") in ("list", "dict"))
+    assert "venv_pip_packages" in containers and "venv_pip_build_env" in containers
+    errors = f.venv_argument_errors({n: "A=b" for n in containers}, options)
+    assert [e.split(" ")[0] for e in errors] == containers
+
+
+def test_the_role_defaults_pass():
+    options = role_options()
+    with open(os.path.join(os.path.dirname(ROLE_SPEC), "..", "defaults", "main.yml")) as handle:
+        # Templated defaults are checked once templated (the role's plays in tests/integration/role).
+        values = {k: v for k, v in yaml.safe_load(handle).items() if not (isinstance(v, str) and "{{" in v)}
+    values["venv_install_destination_path"] = "/opt/venvs/app"
+    assert f.venv_argument_errors(values, options) == []
+
+
+def test_right_types_pass_including_those_ansible_reads_from_strings():
+    values = {"venv_pip_packages": ["flask", "mylib @ git+https://h/r@v1"], "venv_build_constraints": [],
+              "venv_pip_build_env": {"A": "b"}, "venv_pip_build_args": "--no-index", "venv_wheel_release": 2024,
+              "venv_rebuild": "yes", "venv_wheels_rebuild": False, "venv_allow_index_installs": "t",
+              "venv_distro_cache_valid_time": "600", "venv_build_lock_timeout": 10,
+              "venv_facts_when_changed": [{"section": "s", "option": "o", "value": {"any": "thing"}}]}
+    assert f.venv_argument_errors(values, role_options()) == []
+
+
+def test_mappings_strings_numbers_and_booleans_of_the_wrong_type_are_named():
+    values = {"venv_pip_build_env": "HTTP_PROXY=http://p", "venv_pip_install_env": ["A=b"],
+              "venv_pip_build_args": ["--no-index"], "venv_wheel_repo_url": None,
+              "venv_build_lock_timeout": True, "venv_distro_cache_valid_time": "ten",
+              "venv_rebuild": None, "venv_pip_packages": ["ok", {"name": "x"}, None]}
+    errors = f.venv_argument_errors(values, role_options())
+    assert errors == [
+        "venv_build_lock_timeout must be a whole number, got a boolean",
+        "venv_distro_cache_valid_time must be a whole number, got a string",
+        "venv_pip_build_args must be a string, got a list",
+        "venv_pip_build_env must be a mapping, got a string: write it as a YAML mapping, one 'KEY: value' a line",
+        "venv_pip_install_env must be a mapping, got a list: write it as a YAML mapping, one 'KEY: value' a line",
+        "venv_pip_packages[1] must be a string, got a mapping",
+        "venv_pip_packages[2] must be a string, got null (no value)",
+        "venv_rebuild must be true or false, got null (no value)",
+        "venv_wheel_repo_url must be a string, got null (no value)",
+    ]
+    # Values never show: an environment or an index URL may hold credentials.
+    assert "http://p" not in " ".join(errors)
+
+
+def test_list_items_are_checked_against_their_suboptions():
+    values = {"venv_facts_when_changed": ["section=a,option=b,value=c",
+                                          {"section": ["x"], "option": "o", "value": None}]}
+    assert f.venv_argument_errors(values, role_options()) == [
+        "venv_facts_when_changed[0] must be a mapping, got a string: write it as a YAML mapping, one 'KEY: value' a line",
+        "venv_facts_when_changed[1].section must be a string, got a list",
+    ]
+
+
+def test_variables_not_given_are_left_to_ansible_check():
+    assert f.venv_argument_errors({}, role_options()) == []
+    assert f.venv_argument_errors({"other": "x"}, {}) == []
