@@ -54,6 +54,7 @@ from ansible_collections.wheelhouse.venv.plugins.module_utils.venvstate import (
 
 # --- the run ------------------------------------------------------------------------------
 
+
 class Sync(object):
     """One run of the module: plan from files, then apply (or, in check mode, report)."""
 
