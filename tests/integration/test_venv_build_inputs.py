@@ -121,3 +121,15 @@ def test_a_readable_installer_file_or_log_with_a_credential_is_made_private(ansi
     assert repaired["rc_playbook"] == 0 and repaired["changed"] and repaired["commands"] == [], repaired["raw_output"]
     assert _mode(venv / "requirements.txt") == 0o600 and _mode(tmp_path / "venv_build.log") == 0o600
     assert ansible.module(**args)["changed"] is False
+
+
+def test_mode_written_the_usual_yaml_way_or_symbolic(ansible, venv_args, tmp_path):
+    venv = tmp_path / "venvs" / "app"
+    args = dict(venv_args, requirements=["alpha==1.0"], mode=0o750)  # YAML's mode: 0750 arrives as the int 488
+    made = ansible.module(**args)
+    assert made["rc_playbook"] == 0 and made["changed"], made["raw_output"]
+    assert _mode(venv) == 0o750
+    assert ansible.module(**args)["changed"] is False
+    args["mode"] = "u=rwx,g=rx,o=rx"
+    assert ansible.module(**args)["changed"] and _mode(venv) == 0o755
+    assert ansible.module(**args)["changed"] is False
