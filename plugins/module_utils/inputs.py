@@ -118,6 +118,28 @@ def find_interpreter(python, search_path=None):
                          % (python, search_path if search_path is not None else os.environ.get("PATH", "")))
 
 
+def _check_fact(item):
+    """Refuse a fact that ansible.builtin.setup would not read back as written (its INI loader is configparser)."""
+    if not isinstance(item, dict) or not all(item.get(k) not in (None, "") for k in ("section", "option")):
+        raise VenvBuildError("facts: every item needs a section and an option, got %r" % (item,))
+    section, option, value = str(item["section"]), str(item["option"]), item.get("value")
+    for key, text in (("section", section), ("option", option)):
+        if re.search(r"[\[\]=\n\r]", text) or text != text.strip():
+            raise VenvBuildError("facts: %s %r may not contain '[', ']', '=', a line break, nor start or end with "
+                                 "white space" % (key, text))
+    if section == "DEFAULT":
+        raise VenvBuildError("facts: section 'DEFAULT' is the INI loader's defaults for every section, not a "
+                             "section of its own: choose another name")
+    if ":" in option or option[0] in "#;":
+        raise VenvBuildError("facts: option %r may not contain ':' nor start with '#' or ';' (the INI loader reads "
+                             "them as a separator or a comment)" % option)
+    value = "" if value is None else str(value)
+    if re.search(r"[\n\r]", value) or value != value.strip():
+        raise VenvBuildError("facts: the value of %s.%s (%r) may not contain a line break nor start or end with white "
+                             "space: ansible.builtin.setup would not read it back as written"
+                             % (section, option, masking.mask_text(value)))
+
+
 def _check_url_list(values, option):
     for value in values:
         if not isinstance(value, str) or not value.strip():
@@ -206,11 +228,7 @@ class VenvSpec(object):
         if self.index_url:
             _check_url_list([self.index_url], "index_url")
         for item in self.facts:
-            if not isinstance(item, dict) or not all(item.get(k) not in (None, "") for k in ("section", "option")):
-                raise VenvBuildError("facts: every item needs a section and an option, got %r" % (item,))
-            for key in ("section", "option"):
-                if re.search(r"[\[\]=\n\r]", str(item[key])):
-                    raise VenvBuildError("facts: %s %r may not contain '[', ']', '=' or a line break" % (key, item[key]))
+            _check_fact(item)
         for name in self.linked_distro_packages:
             if not re.match(r"^[A-Za-z0-9][A-Za-z0-9.+_:~-]*$", name):
                 raise VenvBuildError("linked_distro_packages: %r is not a distribution package name" % name)
