@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 
 from ansible_collections.wheelhouse.venv.plugins.module_utils import masking
+from ansible_collections.wheelhouse.venv.plugins.module_utils.errors import VenvBuildError
 from ansible_collections.wheelhouse.venv.plugins.module_utils.venvstate import UV_TOOL_DIR, venv_python
 
 PYTHON_VERSION_PROBE = "import sys; print('%d.%d.%d' % sys.version_info[:3])"
@@ -33,6 +34,65 @@ def create_venv_command(spec, python, dest, virtualenv_executable=None, seed_pip
     if spec.system_site_packages:
         argv.append("--system-site-packages")
     return argv + [dest]
+
+
+class Command(list):
+    """An argv and the environment variables it needs on top of the installer environment.
+
+    Index locations that carry a credential are passed in the environment, not on the command line:
+    /proc/PID/cmdline is readable by every local user, /proc/PID/environ by the process's own user only.
+    """
+
+    def __init__(self, argv, env=None):
+        list.__init__(self, argv)
+        self.env = dict(env or {})
+
+
+# Index options that take a location: pip's long name, its short aliases, the variables pip and uv read
+# instead, and how uv separates the items of a list variable (pip always splits on white space).
+_LOCATIONS = (
+    ("--index-url", ("-i",), "PIP_INDEX_URL", "UV_INDEX_URL", " "),
+    ("--extra-index-url", (), "PIP_EXTRA_INDEX_URL", "UV_EXTRA_INDEX_URL", " "),
+    ("--find-links", ("-f",), "PIP_FIND_LINKS", "UV_FIND_LINKS", ","),
+)
+
+
+def _split_locations(args):
+    """args as items (option long name or None, the tokens, the value) - location options recognised in both spellings."""
+    names = dict((alias, long_name) for long_name, aliases, _pip, _uv, _sep in _LOCATIONS
+                 for alias in (long_name,) + aliases)
+    items = []
+    i = 0
+    while i < len(args):
+        name, sep, value = args[i].partition("=") if args[i].startswith("--") else (args[i], "", "")
+        if name in names and (sep or i + 1 < len(args)):
+            tokens = args[i:i + 1] if sep else args[i:i + 2]
+            items.append((names[name], tokens, value if sep else args[i + 1]))
+            i += len(tokens)
+        else:
+            items.append((None, args[i:i + 1], None))
+            i += 1
+    return items
+
+
+def hide_credentials(args, tool):
+    """Command(args) with every location option of a kind that holds a credential moved into the environment.
+
+    All values of that kind move, in their order (on the command line they would replace the variable's).
+    """
+    items = _split_locations(list(args))
+    env = {}
+    for long_name, _aliases, pip_var, uv_var, uv_sep in _LOCATIONS:
+        values = [value for name, _tokens, value in items if name == long_name]
+        if not any(masking.find_secrets(v) for v in values):
+            continue
+        if tool == "uv" and uv_sep == "," and any("," in v for v in values):
+            raise VenvBuildError("%s: uv reads these locations from %s, separated by commas; a location must not "
+                                 "contain a comma when one of them carries a credential: %s"
+                                 % (long_name, uv_var, masking.mask_text(" ".join(values))))
+        env[uv_var if tool == "uv" else pip_var] = (uv_sep if tool == "uv" else " ").join(values)
+    moved = [long_name for long_name, _a, pip_var, uv_var, _s in _LOCATIONS if pip_var in env or uv_var in env]
+    return Command([token for name, tokens, _v in items if name not in moved for token in tokens], env)
 
 
 def _index_args(spec, tool):
@@ -71,7 +131,7 @@ def install_command(spec, venv, files, uv=None, pins_file=None, upgrade=False, d
             argv += ["--upgrade-strategy", "only-if-needed"]
     if dry_run_report:
         argv += ["--dry-run", "--quiet", "--report", dry_run_report]
-    return argv + list(spec.extra_args)
+    return hide_credentials(argv + list(spec.extra_args), spec.install_tool)
 
 
 def uninstall_command(spec, venv, names, uv=None):
@@ -84,7 +144,7 @@ def uv_bootstrap_command(spec, venv, files):
     """uv itself, fetched with the venv's pip from the same index options (and constraints) into venv/.uv."""
     argv = [venv_python(venv), "-m", "pip", "install", "--disable-pip-version-check", "--no-input",
             "--target", os.path.join(venv, UV_TOOL_DIR), "-c", files["constraints"], "-c", files["global_constraints"]]
-    return argv + _index_args(spec, "pip") + ["uv"]
+    return hide_credentials(argv + _index_args(spec, "pip") + ["uv"], "pip")
 
 
 # How each package manager lists the files of one installed package (read-only).
@@ -102,12 +162,22 @@ def installer_environment(spec):
     return env
 
 
+def run_environment(argv, env):
+    """The environment a command runs with: env, and the variables of a Command on top."""
+    return dict(env, **getattr(argv, "env", {}))
+
+
+def _quoted(text):
+    text = masking.mask_text(text)
+    if not text or any(c in text for c in " \t\"'$`\\;&|<>*?()[]{}"):
+        return "'" + text.replace("'", "'\"'\"'") + "'"
+    return text
+
+
 def display(argv):
-    """A command line as a user reads it in results and logs: quoted where needed, secrets masked."""
-    quoted = []
-    for arg in argv:
-        arg = masking.mask_text(arg)
-        if not arg or any(c in arg for c in " \t\"'$`\\;&|<>*?()[]{}"):
-            arg = "'" + arg.replace("'", "'\"'\"'") + "'"
-        quoted.append(arg)
-    return " ".join(quoted)
+    """A command line as a user reads it in results and logs: quoted where needed, secrets masked.
+
+    The variables of a Command come first, as a shell takes them (VAR=value command ...).
+    """
+    assignments = ["%s=%s" % (name, _quoted(value)) for name, value in sorted(getattr(argv, "env", {}).items())]
+    return " ".join(assignments + [_quoted(arg) for arg in argv])

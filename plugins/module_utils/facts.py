@@ -4,6 +4,7 @@
 """Local facts (/etc/ansible/facts.d/*.fact INI files): merged line by line.
 
 Sections, options and comments written by others are kept as they are; only our options change.
+What cannot be read back as written is refused earlier (inputs.py); '%' is escaped here.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ def merge_facts(text, facts):
     lines = (text or "").splitlines()
     for fact in facts:
         section, option, value = str(fact["section"]), str(fact["option"]), fact.get("value")
-        value = "" if value is None else str(value).replace("\n", " ")
+        # ansible.builtin.setup reads the file with configparser, which interpolates '%'
+        value = "" if value is None else str(value).replace("%", "%%")
         lines = _set_option(lines, section, option, value)
     return "\n".join(lines) + "\n" if lines else ""
 

@@ -90,7 +90,7 @@ def ownership_differs(spec, path):
     if not os.path.isdir(path):
         return False
     uid, gid = _uid_gid(spec)
-    if spec.mode is not None and (os.stat(path).st_mode & 0o7777) != int(str(spec.mode), 8):
+    if spec.mode is not None and (os.stat(path).st_mode & 0o7777) != spec.wanted_mode(os.stat(path)):
         return True
     if uid == -1 and gid == -1:
         return False
@@ -112,7 +112,7 @@ def fix_ownership(spec, path):
                 if (uid != -1 and st.st_uid != uid) or (gid != -1 and st.st_gid != gid):
                     os.lchown(target, uid, gid)
     if spec.mode is not None:
-        os.chmod(path, int(str(spec.mode), 8))
+        os.chmod(path, spec.wanted_mode(os.stat(path)))
 
 
 def lock_file_for(path):

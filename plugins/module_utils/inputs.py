@@ -13,9 +13,13 @@ import json
 import os
 import re
 import shlex
+import stat
+
+from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.wheelhouse.venv.plugins.module_utils import masking, pep508
 from ansible_collections.wheelhouse.venv.plugins.module_utils.errors import VenvBuildError
+from ansible_collections.wheelhouse.venv.plugins.module_utils.hostfiles import LOG_DIR
 
 FINGERPRINT_FORMAT = 1
 # Distributions the venv tools put there themselves; prune never removes them.
@@ -38,6 +42,15 @@ def render_lines(lines):
     return "".join(line + "\n" for line in lines)
 
 
+def check_regular_file(path):
+    """VenvBuildError unless path is a regular file: reading a FIFO or a device could wait for ever."""
+    mode = os.stat(path).st_mode
+    if not stat.S_ISREG(mode):
+        kind = "a FIFO" if stat.S_ISFIFO(mode) else "a directory" if stat.S_ISDIR(mode) else "a device or socket"
+        raise VenvBuildError("requirements file %s is not a regular file (it is %s): requirements files and the "
+                             "files they include with -r/-c must be regular files" % (path, kind))
+
+
 def file_digests(paths, seen=None):
     """sha256 of each requirements file and of every file it includes with -r/-c, in order."""
     seen = seen if seen is not None else []
@@ -48,6 +61,7 @@ def file_digests(paths, seen=None):
             continue
         seen.append(path)
         try:
+            check_regular_file(path)
             with open(path, "rb") as handle:
                 data = handle.read()
         except (IOError, OSError) as exc:
@@ -67,9 +81,10 @@ def requirement_file_lines(paths):
     lines = []
     for path in paths:
         try:
+            check_regular_file(path)
             with open(path) as handle:
                 content = handle.read()
-        except (IOError, OSError):
+        except (IOError, OSError, VenvBuildError):
             continue
         for line in content.replace("\\\n", " ").splitlines():
             text = pep508.strip_comment(line)
@@ -103,12 +118,52 @@ def find_interpreter(python, search_path=None):
                          % (python, search_path if search_path is not None else os.environ.get("PATH", "")))
 
 
+def _check_fact(item):
+    """Refuse a fact that ansible.builtin.setup would not read back as written (its INI loader is configparser)."""
+    if not isinstance(item, dict) or not all(item.get(k) not in (None, "") for k in ("section", "option")):
+        raise VenvBuildError("facts: every item needs a section and an option, got %r" % (item,))
+    section, option, value = str(item["section"]), str(item["option"]), item.get("value")
+    for key, text in (("section", section), ("option", option)):
+        if re.search(r"[\[\]=\n\r]", text) or text != text.strip():
+            raise VenvBuildError("facts: %s %r may not contain '[', ']', '=', a line break, nor start or end with "
+                                 "white space" % (key, text))
+    if section == "DEFAULT":
+        raise VenvBuildError("facts: section 'DEFAULT' is the INI loader's defaults for every section, not a "
+                             "section of its own: choose another name")
+    if ":" in option or option[0] in "#;":
+        raise VenvBuildError("facts: option %r may not contain ':' nor start with '#' or ';' (the INI loader reads "
+                             "them as a separator or a comment)" % option)
+    value = "" if value is None else str(value)
+    if re.search(r"[\n\r]", value) or value != value.strip():
+        raise VenvBuildError("facts: the value of %s.%s (%r) may not contain a line break nor start or end with white "
+                             "space: ansible.builtin.setup would not read it back as written"
+                             % (section, option, masking.mask_text(value)))
+
+
 def _check_url_list(values, option):
     for value in values:
         if not isinstance(value, str) or not value.strip():
             raise VenvBuildError("%s: empty or non-string item %r" % (option, value))
         if re.search(r"\s", value.strip()):
             raise VenvBuildError("%s: %r contains white space" % (option, masking.mask_text(value)))
+
+
+# Local archives pip installs from a path; any other existing file named in requirements is a requirements file.
+_ARCHIVES = (".whl", ".zip", ".tar.gz", ".tgz", ".tar.bz2", ".tbz", ".tar.xz", ".txz", ".tar")
+
+
+def _check_not_a_requirements_file(line):
+    """Refuse a requirements line that names a requirements file (the ansible.builtin.pip habit)."""
+    token = line.split(" ")[0]
+    if "://" in token or token.startswith("-") or " @ " in line:
+        return
+    path = os.path.expanduser(token)
+    is_path = "/" in token or token.startswith("~")
+    named_like_one = re.search(r"(?:^|/)(?:requirements|constraints)[\w.-]*\.txt$", token, re.I)
+    if named_like_one or (token.lower().endswith(".txt") and (is_path or os.path.isfile(path))) or \
+            (is_path and os.path.isfile(path) and not token.lower().endswith(_ARCHIVES)):
+        raise VenvBuildError("requirements: %r is a requirements file, not a requirement: list it in "
+                             "requirements_files instead" % token)
 
 
 class VenvSpec(object):
@@ -173,18 +228,35 @@ class VenvSpec(object):
         if self.index_url:
             _check_url_list([self.index_url], "index_url")
         for item in self.facts:
-            if not isinstance(item, dict) or not all(item.get(k) not in (None, "") for k in ("section", "option")):
-                raise VenvBuildError("facts: every item needs a section and an option, got %r" % (item,))
-            for key in ("section", "option"):
-                if re.search(r"[\[\]=\n\r]", str(item[key])):
-                    raise VenvBuildError("facts: %s %r may not contain '[', ']', '=' or a line break" % (key, item[key]))
+            _check_fact(item)
         for name in self.linked_distro_packages:
             if not re.match(r"^[A-Za-z0-9][A-Za-z0-9.+_:~-]*$", name):
                 raise VenvBuildError("linked_distro_packages: %r is not a distribution package name" % name)
         if "/" in self.facts_file:
             raise VenvBuildError("facts_file must be a file name without '/', got %r" % self.facts_file)
-        if self.mode is not None and not re.match(r"^0?[0-7]{3,4}$", str(self.mode)):
-            raise VenvBuildError("mode must be an octal string such as '0755', got %r" % (self.mode,))
+        if self.mode is not None:
+            try:
+                self.wanted_mode(os.stat_result((stat.S_IFDIR | 0o755,) + (0,) * 9))
+            except ValueError as exc:
+                raise VenvBuildError("mode must be an octal number (0755, '0755', '755') or a symbolic mode "
+                                     "('u=rwx,g=rx,o=rx', 'g+w') as ansible.builtin.file takes it, got %r: %s"
+                                     % (self.mode, exc))
+        for line in self.requirements:
+            _check_not_a_requirements_file(line)
+
+    def wanted_mode(self, path_stat):
+        """The permission bits mode asks for, given the directory's current stat (symbolic modes are relative)."""
+        mode = self.mode
+        if isinstance(mode, bool) or (isinstance(mode, str) and not mode.strip()):
+            raise ValueError("neither a boolean nor an empty string is a mode")
+        if isinstance(mode, str) and re.match(r"^(?:0o?)?[0-7]{1,4}$", mode.strip()):
+            mode = int(re.sub(r"^0o", "", mode.strip()), 8)
+        elif isinstance(mode, str):
+            # ansible-core's own parser of symbolic modes, as ansible.builtin.file uses it
+            mode = AnsibleModule._symbolic_mode_to_octal(path_stat, mode)  # pylint: disable=protected-access
+        if not isinstance(mode, int) or mode < 0 or mode != stat.S_IMODE(mode):
+            raise ValueError("only permission bits (0 to 07777) are allowed")
+        return mode
 
     # --- what the installer gets ---------------------------------------------------------
 
@@ -262,9 +334,23 @@ def _pin_satisfies(pin, specifiers):
         return True  # an arbitrary '===' pin: leave the verdict to the installer
 
 
+def escaped_path(path):
+    """path as systemd-escape --path writes it: '/' -> '-'; '-', a first '.' and other bytes -> \\xNN."""
+    name = []
+    for index, char in enumerate(path.strip("/").encode("utf-8")):
+        char = chr(char)
+        if char == "/":
+            name.append("-")
+        elif (char.isalnum() and char.isascii()) or char in ":_" or (char == "." and index > 0):
+            name.append(char)
+        else:
+            name.append("\\x%02x" % ord(char))
+    return "".join(name) or "-"
+
+
 def default_log_file(path):
-    """Root logs under /var/log like other services; anyone else next to the venv."""
-    name = os.path.basename(path.rstrip("/")) or "venv"
+    """Root logs under /var/log like other services, named after the whole venv path; anyone else next to the venv."""
     if hasattr(os, "geteuid") and os.geteuid() == 0:
-        return os.path.join("/var/log/wheelhouse-venv", name + ".log")
+        return os.path.join(LOG_DIR, escaped_path(os.path.normpath(path)) + ".log")
+    name = os.path.basename(path.rstrip("/")) or "venv"
     return os.path.join(os.path.dirname(path.rstrip("/")), "." + name + ".venv_build.log")

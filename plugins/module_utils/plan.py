@@ -14,6 +14,7 @@ import sys
 
 from ansible_collections.wheelhouse.venv.plugins.module_utils import commands
 from ansible_collections.wheelhouse.venv.plugins.module_utils.errors import VenvBuildError
+from ansible_collections.wheelhouse.venv.plugins.module_utils.hostfiles import private_mode
 from ansible_collections.wheelhouse.venv.plugins.module_utils.inputs import SEED_PACKAGES, find_interpreter
 from ansible_collections.wheelhouse.venv.plugins.module_utils.venvstate import (
     CONSTRAINTS_FILE,
@@ -76,9 +77,15 @@ def package_drift(recorded, installed, prune):
 
 
 def files_differ(spec, disk):
-    """The first of requirements.txt, constraints.txt, global-constraints.txt whose content differs from the inputs, or None."""
+    """The first of requirements.txt, constraints.txt, global-constraints.txt whose content differs from the inputs, or None.
+
+    A file holding a credential that others may read differs too (it is written again, 0600).
+    """
     for key, name in FILE_KEYS:
-        if disk.files.get(name) != getattr(spec, key + "_text"):
+        text = getattr(spec, key + "_text")
+        if disk.files.get(name) != text:
+            return name
+        if private_mode(text) == 0o600 and disk.file_modes.get(name, 0) & 0o077:
             return name
     return None
 

@@ -29,7 +29,7 @@ from ansible_collections.wheelhouse.venv.plugins.module_utils.fsops import (
     relocate,
     swap_into_place,
 )
-from ansible_collections.wheelhouse.venv.plugins.module_utils.hostfiles import MaskedLog, write_atomic
+from ansible_collections.wheelhouse.venv.plugins.module_utils.hostfiles import MaskedLog, private_mode, write_atomic
 from ansible_collections.wheelhouse.venv.plugins.module_utils.inputs import find_on_path
 from ansible_collections.wheelhouse.venv.plugins.module_utils.plan import (
     FILE_KEYS,
@@ -81,7 +81,7 @@ class Sync(object):
         shown = commands.display(argv)
         self.commands.append(shown)
         self.log("$ " + shown)
-        rc, out, err = self._run(argv, env)
+        rc, out, err = self._run(argv, commands.run_environment(argv, env))
         self.log(out or "")
         self.log(err or "")
         if rc != 0:
@@ -216,7 +216,7 @@ class Sync(object):
                                             dry_run_report=report if spec.install_tool == "pip" else None)
             if spec.install_tool == "uv":
                 argv.append("--dry-run")
-            rc, out, err = self._run(argv, commands.installer_environment(spec))
+            rc, out, err = self._run(argv, commands.run_environment(argv, commands.installer_environment(spec)))
             if rc != 0:
                 raise VenvBuildError("the installer's dry run failed (exit code %d): %s"
                                      % (rc, masking.mask_text((err or out).strip())[-3000:]))
@@ -281,7 +281,7 @@ class Sync(object):
         files = {}
         for key, name in FILE_KEYS:
             files[key] = os.path.join(folder, name)
-            write_atomic(files[key], getattr(spec, key + "_text"))
+            write_atomic(files[key], getattr(spec, key + "_text"), private_mode(getattr(spec, key + "_text")))
         if plan.pins:
             files["pins"] = os.path.join(folder, "recorded-pins.txt")
             write_atomic(files["pins"], packages_text(plan.pins))

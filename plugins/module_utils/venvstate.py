@@ -193,8 +193,11 @@ class VenvOnDisk(object):
         if self.is_venv and self.python_version:
             self.dists = installed_distributions(site_packages_dir(path, self.python_version))
         self.files = {}
+        self.file_modes = {}  # permission bits of those files that exist
         for name in (REQUIREMENTS_FILE, CONSTRAINTS_FILE, GLOBAL_CONSTRAINTS_FILE):
             self.files[name] = read_text(os.path.join(path, name)) if self.is_venv else None
+            if self.files[name] is not None:
+                self.file_modes[name] = os.stat(os.path.join(path, name)).st_mode & 0o7777
 
     @property
     def is_empty_dir(self):

@@ -32,7 +32,9 @@ description:
     as the OpenStack-Ansible C(python_venv_build) role does, and passes both constraint files to
     the installer.
   - Credentials inside URLs (C(https://user:secret@host/...)) are masked in results, warnings,
-    errors, diffs and the log file.
+    errors, diffs and the log file. Index locations that carry one reach the installer in its
+    environment, never on its command line (which every local user can read); the installer files
+    inside the venv that hold one are mode 0600, and log files are 0600.
 author:
   - wheelhouse.venv contributors (@wheelhouse)
 extends_documentation_fragment:
@@ -92,6 +94,11 @@ options:
       - A line may carry C(--hash=sha256:...) options for hash-checking mode, or start with C(-e) for
         an editable install. Other installer options belong in the options of this module.
       - Each line is validated before anything changes; an invalid line fails the task and is named.
+        A line that names a requirements file (V(/srv/app/requirements.txt), V(./requirements.txt))
+        fails too - such files belong in O(requirements_files).
+      - C(requirements.txt) inside the venv is mode 0600 when a line carries a URL credential
+        (V(name @ https://user:secret@host/name-1.0.whl)), otherwise 0644; a readable one holding a
+        credential is repaired (reported as a change).
     type: list
     elements: str
     default: []
@@ -99,6 +106,8 @@ options:
     description:
       - Requirements files already on the host, passed to the installer with C(-r). Their content
         (and that of files they include with C(-r)/C(-c)) is part of the fingerprint.
+      - Each of them, and each file they include, must be a regular file (not a FIFO or a device);
+        otherwise the task fails before anything changes, naming the file.
     type: list
     elements: path
     default: []
@@ -122,16 +131,25 @@ options:
     description:
       - Locations (local directories or URLs) to look for wheels in, passed with C(--find-links).
       - Each location is checked to be reachable before anything changes.
+      - When one of them carries a credential, all of them (with the C(--find-links) of O(extra_args)) are
+        passed in the installer's environment instead - E(PIP_FIND_LINKS) (space separated), or for uv
+        E(UV_FIND_LINKS) (comma separated, so such a location must not contain a comma). RV(commands) and
+        the log show them masked before the command (C(PIP_FIND_LINKS='https://user:********@host/' ...)).
     type: list
     elements: str
     default: []
   index_url:
     description:
       - Base URL of the package index (C(--index-url)). May carry credentials; they are masked in all output.
+      - With a credential it is passed as E(PIP_INDEX_URL) (uv - E(UV_INDEX_URL)) in the installer's
+        environment, which only the installer's own user can read, not on its command line.
     type: str
   extra_index_urls:
     description:
       - Further package indexes (C(--extra-index-url)).
+      - When one of them (or an C(--extra-index-url) of O(extra_args)) carries a credential, all are passed
+        as E(PIP_EXTRA_INDEX_URL) (uv - E(UV_EXTRA_INDEX_URL)), space separated, in the installer's
+        environment instead of its command line.
     type: list
     elements: str
     default: []
@@ -149,6 +167,8 @@ options:
   extra_args:
     description:
       - Further arguments for the installer, split like a shell would (for example V(--no-build-isolation)).
+      - Its C(--index-url)/C(-i), C(--extra-index-url) and C(--find-links)/C(-f) options are merged with
+        O(index_url), O(extra_index_urls) and O(find_links) when those carry a credential.
     type: str
     default: ''
   environment:
@@ -239,14 +259,20 @@ options:
     type: str
   mode:
     description:
-      - Mode of the venv directory itself (an octal string such as V('0755')); files inside keep the
-        modes the tools gave them.
+      - Mode of the venv directory itself; files inside keep the modes the tools gave them.
+      - As M(ansible.builtin.file) takes it - a number (an unquoted 0755 in YAML arrives as the integer 493,
+        which is mode 0755), an octal string (V('0755'), V('755'), V('0o755')) or a symbolic mode
+        (V(u=rwx,g=rx,o=rx), V(g+w)), applied to the current mode as C(chmod) does.
     type: raw
   facts:
     description:
       - Local facts to set when this run changed the venv, written to
         C(<facts_dir>/<facts_file>.fact) (INI, mode 0644) so that M(ansible.builtin.setup) shows them as
         C(ansible_local[facts_file][section][option]). Sections and options written by others are kept.
+      - Values are written so that M(ansible.builtin.setup) reads them back exactly (C(%) is escaped).
+        What its INI loader would change fails the task before anything changes, naming the fact -
+        a value with a line break or leading/trailing white space, an option containing C(:) or
+        starting with C(#) or C(;), the section C(DEFAULT). The loader lowercases option names.
     type: list
     elements: dict
     default: []
@@ -274,14 +300,21 @@ options:
   log_file:
     description:
       - Where the commands this module runs and their output are appended (credentials masked).
-      - Defaults to C(/var/log/wheelhouse-venv/<name>.log) when running as root, otherwise to
-        C(.<name>.venv_build.log) beside the venv. Error messages name it.
+      - Defaults to C(/var/log/wheelhouse-venv/<escaped path>.log) when running as root, where
+        C(<escaped path>) is the venv's whole path as C(systemd-escape --path) writes it
+        (C(/opt/a/venv) - C(opt-a-venv.log), C(/opt/my-app/venv) - C(opt-my\x2dapp-venv.log)), so two venvs
+        never share a log; otherwise to C(.<name>.venv_build.log) beside the venv. Error messages name it.
+      - The log file is mode 0600 (the installer echoes lines of the files it reads); a folder the module
+        makes for it, and C(/var/log/wheelhouse-venv), are 0700. Wider modes of existing ones are repaired.
     type: path
 notes:
   - The state file C(wheelhouse-venv.json) inside the venv is how the module knows a venv is up to
     date without running pip; deleting it makes the next run call the installer once (and report
     changed only if something did change).
   - Changing only the password in an index URL does not count as a change of inputs.
+  - pip itself passes the index URLs to the pip it starts to install build dependencies of an sdist
+    (build isolation) on that process's command line; install wheels, or use C(--no-build-isolation),
+    where credentials must stay private.
   - Runs that would change the same venv are serialized with a lock file C(.<name>.venv_build.lock)
     beside the venv.
 seealso:
@@ -414,7 +447,7 @@ log_file:
   description: The log file of this venv.
   returned: always
   type: str
-  sample: /var/log/wheelhouse-venv/venv.log
+  sample: /var/log/wheelhouse-venv/opt-app-venv.log
 links:
   description:
     - The symlinks of O(linked_distro_packages) in the venv's C(site-packages) (in check mode - as they

@@ -29,3 +29,16 @@ def test_masked_log_writes_one_header_per_run_and_masks_credentials(tmp_path):
     lines = text.splitlines()
     assert lines[-2].startswith("=== ") and lines[-2].endswith(" venv_build /opt/app") and lines[-1] == "second run"
     assert lines[-4:-2] == ["done", ""]  # a blank line before each header
+
+
+def test_masked_log_is_private_and_repairs_a_readable_one(tmp_path):
+    made = tmp_path / "new" / "run.log"
+    MaskedLog(str(made), "venv_build /opt/app").write("line")
+    assert stat.S_IMODE(os.stat(str(made)).st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(str(made.parent)).st_mode) == 0o700
+    old = tmp_path / "old.log"
+    old.write_text("from an earlier version\n")
+    os.chmod(str(old), 0o644)
+    MaskedLog(str(old), "venv_build /opt/app").write("line")
+    assert stat.S_IMODE(os.stat(str(old)).st_mode) == 0o600
+    assert old.read_text().startswith("from an earlier version\n")

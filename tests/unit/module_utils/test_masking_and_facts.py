@@ -1,6 +1,12 @@
 from __future__ import annotations
 
+import re
+
+import pytest
+
 from ansible_collections.wheelhouse.venv.plugins.module_utils import facts, masking
+from ansible_collections.wheelhouse.venv.plugins.module_utils.errors import VenvBuildError
+from ansible_collections.wheelhouse.venv.plugins.module_utils.inputs import VenvSpec
 
 
 def test_password_in_url_is_masked():
@@ -54,3 +60,52 @@ def test_merge_facts_is_stable():
     items = [{"section": "s", "option": "o", "value": "v"}]
     once = facts.merge_facts("[s]\no = old\n", items)
     assert facts.merge_facts(once, items) == once
+
+
+class _SetupModule(object):
+    """What ansible.builtin.setup hands its local facts collector: the fact path, and a place for warnings."""
+
+    def __init__(self, fact_path):
+        self.params = {"fact_path": fact_path}
+        self.warnings = []
+
+    def warn(self, text):
+        self.warnings.append(text)
+
+
+def _read_back(tmp_path, text):
+    """The facts of text as ansible.builtin.setup reads them (its own loader, ansible_local[file])."""
+    from ansible.module_utils.facts.system.local import LocalFactCollector
+    (tmp_path / "app.fact").write_text(text)
+    module = _SetupModule(str(tmp_path))
+    found = LocalFactCollector().collect(module=module)["local"]["app"]
+    assert module.warnings == []
+    return found
+
+
+HOSTILE = ["100%", "%(here)s", "a;b", "; starts like a comment", "# hash", "a = b = c", "[not a section]",
+           "x: y", "ünï cödé €", "", 42, True, "https://u:pw@h/x"]
+
+
+def test_facts_read_back_exactly_through_the_setup_loader(tmp_path):
+    items = [{"section": "app", "option": "v%d" % i, "value": value} for i, value in enumerate(HOSTILE)]
+    VenvSpec({"path": "/opt/app/venv", "facts": items})  # all accepted
+    text = facts.merge_facts("[other]\nkept = yes\n", masking.mask_data(items))
+    found = _read_back(tmp_path, text)
+    wanted = dict(("v%d" % i, masking.mask_text(str(value))) for i, value in enumerate(HOSTILE))
+    assert found == {"other": {"kept": "yes"}, "app": wanted}
+    assert facts.merge_facts(text, masking.mask_data(items)) == text
+
+
+@pytest.mark.parametrize("item, named", [
+    ({"section": "app", "option": "tag", "value": " padded"}, "app.tag"),
+    ({"section": "app", "option": "tag", "value": "trailing "}, "app.tag"),
+    ({"section": "app", "option": "tag", "value": "two\nlines"}, "app.tag"),
+    ({"section": "app", "option": "a:b", "value": "x"}, "a:b"),
+    ({"section": "app", "option": "#tag", "value": "x"}, "#tag"),
+    ({"section": "app", "option": " tag", "value": "x"}, " tag"),
+    ({"section": "DEFAULT", "option": "tag", "value": "x"}, "DEFAULT"),
+])
+def test_facts_that_cannot_read_back_fail_before_anything_changes(item, named):
+    with pytest.raises(VenvBuildError, match="facts:.*%s" % re.escape(named)):
+        VenvSpec({"path": "/opt/app/venv", "facts": [item]})

@@ -1,0 +1,132 @@
+"""Module inputs: parameters checked and normalized before anything changes, and the commands they make."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import subprocess
+
+import pytest
+
+from ansible_collections.wheelhouse.venv.plugins.module_utils import commands
+from ansible_collections.wheelhouse.venv.plugins.module_utils.errors import VenvBuildError
+from ansible_collections.wheelhouse.venv.plugins.module_utils.inputs import VenvSpec, default_log_file, escaped_path
+
+FILES = {"requirements": "/v/requirements.txt", "constraints": "/v/c.txt", "global_constraints": "/v/g.txt"}
+
+
+def spec(**params):
+    return VenvSpec(dict({"path": "/opt/app/venv", "requirements": ["alpha"]}, **params))
+
+
+def test_credentialed_locations_go_to_the_environment_and_are_shown_masked():
+    s = spec(index_url="https://deploy:pw1@idx.example/simple", extra_index_urls=["https://a.example/s"],
+             find_links=["/srv/wheels"], extra_args="--extra-index-url https://tok2@b.example/s --no-build-isolation")
+    argv = commands.install_command(s, s.path, FILES)
+    assert not any("pw1" in a or "tok2" in a for a in argv)
+    assert argv.env == {"PIP_INDEX_URL": "https://deploy:pw1@idx.example/simple",
+                        "PIP_EXTRA_INDEX_URL": "https://a.example/s https://tok2@b.example/s"}
+    assert "--extra-index-url" not in argv and "--index-url" not in argv
+    assert argv[argv.index("--find-links") + 1] == "/srv/wheels", "a location kind without credentials stays"
+    assert "--no-build-isolation" in argv
+    shown = commands.display(argv)
+    assert shown.startswith("PIP_EXTRA_INDEX_URL='https://a.example/s https://********@b.example/s' "
+                            "PIP_INDEX_URL='https://deploy:********@idx.example/simple' /opt/app/venv/bin/python ")
+    env = commands.run_environment(argv, commands.installer_environment(s))
+    assert env["PIP_INDEX_URL"] == "https://deploy:pw1@idx.example/simple" and env["PIP_NO_INPUT"] == "1"
+
+
+def test_uv_reads_find_links_separated_by_commas():
+    s = spec(install_tool="uv", find_links=["https://u:pw@w.example/a/", "/srv/wheels"], extra_args="-f /srv/more")
+    argv = commands.install_command(s, s.path, FILES, uv="/usr/bin/uv")
+    assert argv.env == {"UV_FIND_LINKS": "https://u:pw@w.example/a/,/srv/wheels,/srv/more"}
+    assert not any("pw" in a for a in argv)
+    with pytest.raises(VenvBuildError, match="comma"):
+        commands.install_command(spec(install_tool="uv", find_links=["https://u:pw@w.example/a,b/"]),
+                                 "/v", FILES, uv="/usr/bin/uv")
+
+
+def test_uv_bootstrap_passes_credentials_to_pip_in_its_environment():
+    s = spec(install_tool="uv", index_url="https://u:pw@idx.example/simple")
+    argv = commands.uv_bootstrap_command(s, s.path, FILES)
+    assert argv.env == {"PIP_INDEX_URL": "https://u:pw@idx.example/simple"} and not any("pw" in a for a in argv)
+
+
+def test_locations_without_credentials_stay_on_the_command_line():
+    s = spec(index_url="https://idx.example/simple", find_links=["/srv/wheels"])
+    argv = commands.install_command(s, s.path, FILES)
+    assert argv.env == {} and "--index-url" in argv and "--find-links" in argv
+    assert not commands.display(argv).startswith("PIP_")
+
+
+# --- mode, as ansible.builtin.file takes it -------------------------------------------------
+
+DIR_755 = os.stat_result((stat.S_IFDIR | 0o755, 0, 0, 0, 0, 0, 0, 0, 0, 0))
+
+
+@pytest.mark.parametrize("mode, wanted", [
+    (0o755, 0o755),        # YAML's 0755 arrives as the int 493
+    (0o644, 0o644),
+    ("0755", 0o755), ("755", 0o755), ("0o750", 0o750), ("2775", 0o2775),
+    ("u=rwx,g=rx,o=", 0o750),
+    ("g+w", 0o775),        # relative to the current mode, like chmod
+    ("o-rx", 0o750),
+])
+def test_mode_is_taken_as_ansible_builtin_file_takes_it(mode, wanted):
+    assert spec(mode=mode).wanted_mode(DIR_755) == wanted
+
+
+@pytest.mark.parametrize("mode", ["0855", "rwxr-xr-x", "u=rwz", 0o17777, -1, "", True])
+def test_a_mode_that_is_not_one_fails_before_anything_changes(mode):
+    with pytest.raises(VenvBuildError, match="mode"):
+        spec(mode=mode)
+
+
+# --- requirements, the paths people put there ------------------------------------------------
+
+def test_a_requirements_file_in_requirements_points_to_requirements_files(tmp_path):
+    listed = tmp_path / "requirements.txt"
+    listed.write_text("alpha\n")
+    for line in [str(listed), "./requirements.txt", "requirements.txt", "../app/requirements-prod.txt"]:
+        with pytest.raises(VenvBuildError, match="requirements_files"):
+            spec(requirements=[line])
+
+
+def test_local_archives_and_names_ending_like_files_stay_requirements(tmp_path):
+    wheel = tmp_path / "alpha-1.0-py3-none-any.whl"
+    wheel.write_bytes(b"")
+    assert spec(requirements=[str(wheel), "zope.txt", "alpha @ file://%s" % wheel]).requirements[0] == str(wheel)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
+def test_a_fifo_among_requirements_files_fails_instead_of_hanging(tmp_path):
+    fifo = tmp_path / "reqs.fifo"
+    os.mkfifo(str(fifo))
+    with pytest.raises(VenvBuildError, match="reqs.fifo.*not a regular file"):
+        spec(requirements=[], requirements_files=[str(fifo)]).fingerprint("3.11.2")
+    including = tmp_path / "requirements.txt"
+    including.write_text("-c reqs.fifo\nalpha\n")
+    with pytest.raises(VenvBuildError, match="reqs.fifo.*not a regular file"):
+        spec(requirements=[], requirements_files=[str(including)]).fingerprint("3.11.2")
+    with pytest.raises(VenvBuildError, match="null.*not a regular file"):
+        spec(requirements=[], requirements_files=["/dev/null"]).fingerprint("3.11.2")
+
+
+# --- the default log file ------------------------------------------------------------------------
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the /var/log default is root's")
+def test_default_log_file_is_unique_per_venv_path():
+    assert default_log_file("/opt/a/venv") == "/var/log/wheelhouse-venv/opt-a-venv.log"
+    assert default_log_file("/opt/b/venv") == "/var/log/wheelhouse-venv/opt-b-venv.log"
+    # as systemd-escape --path writes it: a '-' of the path is escaped, so no two paths share a name
+    assert default_log_file("/opt/a-b/venv") == "/var/log/wheelhouse-venv/opt-a\\x2db-venv.log"
+    assert default_log_file("/opt/a/b-venv") == "/var/log/wheelhouse-venv/opt-a-b\\x2dvenv.log"
+    assert default_log_file("/srv/.hidden/ü") == "/var/log/wheelhouse-venv/srv-.hidden-\\xc3\\xbc.log"
+
+
+@pytest.mark.skipif(not shutil.which("systemd-escape"), reason="no systemd-escape here")
+def test_escaped_path_is_what_systemd_escape_writes():
+    for path in ["/opt/my-app/venv", "/srv/.hidden/ü", "/a:b_c/x@y+z", "/.x/y z"]:
+        out = subprocess.run(["systemd-escape", "--path", path], stdout=subprocess.PIPE, check=True).stdout
+        assert escaped_path(path) == out.decode().strip()
