@@ -13,10 +13,10 @@ from ansible_collections.wheelhouse.venv.plugins.module_utils import masking
 
 
 def write_atomic(path, text, mode=0o644):
-    """Replace path with text in one rename: a reader sees the old content or the new, never a part."""
+    """Replace path with text (str or bytes) in one rename: a reader sees the old content or the new, never a part."""
     fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", dir=os.path.dirname(path) or ".")
     try:
-        with os.fdopen(fd, "w") as handle:
+        with os.fdopen(fd, "wb" if isinstance(text, bytes) else "w") as handle:
             handle.write(text)
         os.chmod(tmp, mode)
         os.replace(tmp, path)
