@@ -115,7 +115,11 @@ def interrupted_plan(disk):
         reason += " (started %s)" % started
     if disk.leftovers:
         reason += "; removing the installer's leftovers %s" % ", ".join(os.path.basename(p) for p in disk.leftovers)
-    return Plan("install", reason, interrupted=True)
+    # a distribution the installer did not finish has its metadata but not all its files: reinstalled
+    missing = disk.missing_files()
+    if missing:
+        reason += "; reinstalling %s (files missing)" % ", ".join(sorted(missing))
+    return Plan("install", reason, interrupted=True, repair=dict((n, disk.packages[n]) for n in missing))
 
 
 def damaged_plan(disk):

@@ -455,8 +455,11 @@ class Sync(object):
                 self.start_installer(disk)
             if plan.repair:
                 uv = self.ensure_uv(spec.path, files)
+                for meta_dir in sorted(disk.damaged):  # the installer itself fails on damaged metadata
+                    os.rename(meta_dir, os.path.join(os.path.dirname(meta_dir), "~%s.damaged" % os.path.basename(meta_dir)))
                 self.run(commands.repair_command(spec, spec.path, files, plan.repair, uv=uv),
                          commands.installer_environment(spec), "reinstalling %s" % ", ".join(sorted(plan.repair)))
+                self.remove_leftovers(site_packages_dir(spec.path, disk.python_version))
             if plan.action == "prune":
                 uv = self.find_uv(spec.path)
                 if spec.install_tool == "uv" and uv is None:
@@ -497,8 +500,12 @@ class Sync(object):
         marked = dict(disk.state or {"format": STATE_FORMAT}, install_started=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
         self.write_state(spec.path, marked)
         self._in_place = (site_packages, disk.packages, state_bytes)
+        self.remove_leftovers(site_packages)
+
+    def remove_leftovers(self, site_packages):
+        """Remove the '~' entries of site_packages: pip's stash of an interrupted run, damaged metadata set aside."""
         for leftover in installer_leftovers(site_packages):
-            self.log("removing %s (left by an interrupted installer)" % leftover)
+            self.log("removing %s (left by an interrupted installer, or damaged)" % leftover)
             if os.path.isdir(leftover) and not os.path.islink(leftover):
                 shutil.rmtree(leftover)
             else:
