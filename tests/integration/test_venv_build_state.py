@@ -7,7 +7,9 @@ import json
 import os
 import shutil
 
-from conftest import imports, tree_snapshot, venv_run
+import pytest
+
+from conftest import ROOT, imports, tree_snapshot, venv_run
 
 STATE = "wheelhouse-venv.json"
 FACTS = [{"section": "app", "option": "version", "value": "1"}]
@@ -118,9 +120,12 @@ def test_failed_install_that_changed_the_venv_says_so(ansible, venv_args):
     assert imports(path, "gamma", "delta")
 
 
-def test_module_removed_by_hand_is_reinstalled(ansible, venv_args):
+@pytest.mark.parametrize("tool", ["pip", "uv"])
+def test_module_removed_by_hand_is_reinstalled(ansible, venv_args, tool):
     path = venv_args["path"]
     args = dict(requirements=["alpha"], **venv_args)
+    if tool == "uv":
+        args.update(install_tool="uv", uv_executable=os.path.join(ROOT, ".venv", "bin", "uv"))
     ansible.module(**args)
     os.unlink(os.path.join(site_packages(path), "alpha_mod", "__init__.py"))
     works = "import alpha_mod; print(alpha_mod.VERSION)"
@@ -129,7 +134,8 @@ def test_module_removed_by_hand_is_reinstalled(ansible, venv_args):
     assert predicted["changed"] is True and "files of installed packages were removed: alpha" in predicted["reasons"][0]
     repaired = ansible.module(**args)
     assert repaired["changed"] is True, repaired["raw_output"]
-    assert any("--force-reinstall --no-deps alpha==1.1" in c for c in repaired["commands"])
+    repair = "--force-reinstall --no-deps alpha==1.1" if tool == "pip" else "--no-deps --reinstall-package alpha alpha==1.1"
+    assert any(repair in c for c in repaired["commands"]), repaired["commands"]
     assert venv_run(path, works).stdout == "1.1\n"
     assert ansible.module(**args)["changed"] is False
 
