@@ -134,6 +134,23 @@ def install_command(spec, venv, files, uv=None, pins_file=None, upgrade=False, d
     return hide_credentials(argv + list(spec.extra_args), spec.install_tool)
 
 
+def repair_command(spec, venv, files, repair, uv=None):
+    """Reinstall damaged distributions at their installed versions (pip --force-reinstall, uv --reinstall-package)."""
+    if spec.require_hashes:  # pins without hashes are refused: reinstall from the requirements
+        argv = install_command(spec, venv, files, uv=uv)
+        flags = ["--force-reinstall"] if spec.install_tool == "pip" else \
+            [a for n in sorted(repair) for a in ("--reinstall-package", n)]
+        return argv + flags
+    if spec.install_tool == "uv":
+        argv = [uv, "pip", "install", "--python", venv_python(venv), "--no-deps"]
+        argv += [a for n in sorted(repair) for a in ("--reinstall-package", n)]
+    else:
+        argv = [venv_python(venv), "-m", "pip", "install", "--disable-pip-version-check", "--no-input",
+                "--force-reinstall", "--no-deps"]
+    argv += [("%s==%s" % (n, v)) if v else n for n, v in sorted(repair.items())]
+    return argv + _index_args(spec, spec.install_tool) + list(spec.extra_args)
+
+
 def uninstall_command(spec, venv, names, uv=None):
     if spec.install_tool == "uv":
         return [uv, "pip", "uninstall", "--python", venv_python(venv)] + sorted(names)

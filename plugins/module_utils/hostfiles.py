@@ -23,10 +23,10 @@ def private_mode(text):
 
 
 def write_atomic(path, text, mode=0o644):
-    """Replace path with text in one rename: a reader sees the old content or the new, never a part."""
+    """Replace path with text (str or bytes) in one rename: a reader sees the old content or the new, never a part."""
     fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", dir=os.path.dirname(path) or ".")
     try:
-        with os.fdopen(fd, "w") as handle:
+        with os.fdopen(fd, "wb" if isinstance(text, bytes) else "w") as handle:
             handle.write(text)
         os.chmod(tmp, mode)
         os.replace(tmp, path)

@@ -22,6 +22,7 @@ from ansible_collections.wheelhouse.venv.plugins.module_utils.venvstate import (
     REQUIREMENTS_FILE,
     interpreter_signature,
     minor_version,
+    name_from_meta_dir,
 )
 
 FILE_KEYS = (("requirements", REQUIREMENTS_FILE), ("constraints", CONSTRAINTS_FILE),
@@ -37,13 +38,21 @@ class Interpreter(object):
 
 
 class Plan(object):
-    """What a run has to do. action: None, 'create', 'rebuild', 'install', 'prune' or 'files'."""
+    """What a run has to do. action: None, 'create', 'rebuild', 'install', 'prune', 'files' or 'facts'.
 
-    def __init__(self, action=None, reason=None, pins=None, prune=()):
+    repair: {name: version} of damaged distributions to reinstall; interrupted: an earlier install
+    did not finish (the state file's packages are not trusted); facts_pending: an earlier change
+    has no facts written yet.
+    """
+
+    def __init__(self, action=None, reason=None, pins=None, prune=(), repair=None, interrupted=False):
         self.action = action
         self.reasons = [reason] if reason else []
         self.pins = pins
         self.prune = sorted(prune)
+        self.repair = repair or {}
+        self.interrupted = interrupted
+        self.facts_pending = False
         self.fix_ownership = False
 
     @property
@@ -90,8 +99,47 @@ def files_differ(spec, disk):
     return None
 
 
+FACTS_PENDING_REASON = "the facts of an earlier change were not written yet"
+
+
 def make_plan(spec, disk, interp, fingerprint):
     """Decide from files alone what the run must do."""
+    plan = _plan_venv(spec, disk, interp, fingerprint)
+    if spec.facts and not plan.builds_beside and (disk.state or {}).get("facts_pending"):
+        plan.facts_pending = True
+        plan.reasons.append(FACTS_PENDING_REASON)
+        plan.action = plan.action or "facts"
+    return plan
+
+
+def interrupted_plan(disk):
+    """An install plan without recorded pins when an earlier install did not finish, else None."""
+    started = (disk.state or {}).get("install_started")
+    if not started and not disk.leftovers:
+        return None
+    reason = "an earlier install was interrupted"
+    if started:
+        reason += " (started %s)" % started
+    if disk.leftovers:
+        reason += "; removing the installer's leftovers %s" % ", ".join(os.path.basename(p) for p in disk.leftovers)
+    # a distribution the installer did not finish has its metadata but not all its files: reinstalled
+    missing = disk.missing_files()
+    if missing:
+        reason += "; reinstalling %s (files missing)" % ", ".join(sorted(missing))
+    return Plan("install", reason, interrupted=True, repair=dict((n, disk.packages[n]) for n in missing))
+
+
+def damaged_plan(disk):
+    """A plan reinstalling distributions whose METADATA is damaged, else None."""
+    if not disk.damaged:
+        return None
+    repair = dict(name_from_meta_dir(os.path.basename(d)) for d in disk.damaged)
+    reason = "; ".join("%s: reinstalling %s" % (why, name_from_meta_dir(os.path.basename(d))[0])
+                       for d, why in sorted(disk.damaged.items()))
+    return Plan("install", reason, repair=repair)
+
+
+def _plan_venv(spec, disk, interp, fingerprint):
     if not disk.is_venv:
         return Plan("create", "%s does not exist yet" % spec.path if not disk.exists else "%s is an empty directory" % spec.path)
     state = disk.state or {}
@@ -106,6 +154,11 @@ def make_plan(spec, disk, interp, fingerprint):
         return Plan("rebuild", "system_site_packages changed to %s" % spec.system_site_packages)
     if state and state.get("virtualenv_command", spec.virtualenv_command) != spec.virtualenv_command:
         return Plan("rebuild", "virtualenv_command changed to %s" % spec.virtualenv_command)
+    plan = interrupted_plan(disk) or damaged_plan(disk)
+    if plan:
+        return plan
+    if disk.state_problem:
+        return Plan("install", "%s; the installer runs and rewrites it" % disk.state_problem)
     if not state:
         return Plan("install", "the venv has no state file of this module (first run, or an earlier run failed)")
     if state.get("fingerprint") != fingerprint:
@@ -125,6 +178,11 @@ def make_plan(spec, disk, interp, fingerprint):
     differing = files_differ(spec, disk)
     if differing:
         return Plan("files", "%s inside the venv differs from the inputs" % differing)
+    missing = disk.missing_files()
+    if missing:
+        return Plan("install", "files of installed packages were removed: %s; reinstalling them"
+                    % "; ".join("%s (%s)" % (n, ", ".join(f)) for n, f in sorted(missing.items())),
+                    repair=dict((n, disk.packages[n]) for n in missing))
     return Plan()
 
 

@@ -46,9 +46,11 @@ from ansible_collections.wheelhouse.venv.plugins.module_utils.venvstate import (
     VenvOnDisk,
     cfg_python_version,
     installed_distributions,
+    installer_leftovers,
     minor_version,
     package_versions,
     read_pyvenv_cfg,
+    read_state,
     site_packages_dir,
 )
 
@@ -66,6 +68,7 @@ class Sync(object):
         self.warnings = []
         self._log = MaskedLog(spec.log_file, "venv_build %s" % spec.path)
         self._wanted_links = {}  # Python minor version -> {name: target}, asked of the package manager once
+        self._in_place = None  # during an in-place install: (site-packages, packages before, state file bytes before)
 
     # logging and running ----------------------------------------------------------------
 
@@ -87,11 +90,33 @@ class Sync(object):
         if rc != 0:
             tail = masking.mask_text(((err or "") + "\n" + (out or "")).strip())[-3000:]
             raise VenvBuildError(
-                "%s failed (exit code %d); the venv at %s is as it was before this run. See %s. Output:\n%s"
-                % (what, rc, self.spec.path, self.spec.log_file, tail),
+                "%s failed (exit code %d); %s. See %s. Output:\n%s"
+                % (what, rc, self.venv_after_failure(), self.spec.log_file, tail),
                 rc=rc, stderr=masking.mask_text(err or "")[-8000:], stdout=masking.mask_text(out or "")[-8000:],
                 log_file=self.spec.log_file, commands=list(self.commands))
         return out, err
+
+    def venv_after_failure(self):
+        """What a failed command left: 'as before' only when checked (an in-place install compares the packages)."""
+        spec = self.spec
+        if self._in_place is None:
+            return "the venv at %s is as it was before this run" % spec.path
+        site_packages, before, state_bytes = self._in_place
+        after = package_versions(installed_distributions(site_packages))
+        if after == before and not installer_leftovers(site_packages):
+            # nothing to repair: the state file (with the marker of the install) goes back to what it was
+            state_file = os.path.join(spec.path, STATE_FILE)
+            if state_bytes is None:
+                os.unlink(state_file)
+            else:
+                write_atomic(state_file, state_bytes)
+            return "the venv at %s is as it was before this run" % spec.path
+        added, removed, upgraded = changes_between(before, after)
+        changes = ["added %s %s" % item for item in sorted(added.items())]
+        changes += ["removed %s %s" % item for item in sorted(removed.items())]
+        changes += ["%s %s->%s" % (n, v["before"], v["after"]) for n, v in sorted(upgraded.items())]
+        return ("the venv at %s changed before the failure (%s); the next run installs again and repairs it"
+                % (spec.path, ", ".join(changes) or "the installer left unfinished work in site-packages"))
 
     # entry point -------------------------------------------------------------------------
 
@@ -106,6 +131,8 @@ class Sync(object):
         spec.check_conflicts(pep508.marker_environment(interp.version))
         fingerprint = spec.fingerprint(interp.version)
         plan = make_plan(spec, disk, interp, fingerprint)
+        if disk.state_problem:
+            self.warnings.append("%s: it is ignored and rewritten from the venv" % disk.state_problem)
         self.plan_ownership(plan)
         link_plan = self.plan_links(plan, disk, interp)
         if self.is_noop(plan, link_plan) and (self.check_mode or not link_plan.record_changed):
@@ -193,10 +220,10 @@ class Sync(object):
         if plan.action == "install" and spec.has_requirements:
             after = self.dry_run(disk, plan)
             if after is not None and not files_change and not plan.fix_ownership:
-                changed = after != disk.packages or link_plan.changed
+                changed = after != disk.packages or link_plan.changed or self.changes_anyway(plan, disk, after)
         elif plan.action == "prune":
             after = dict((n, v) for n, v in disk.packages.items() if n not in plan.prune)
-        elif plan.action in ("files", None):
+        elif plan.action in ("files", "facts", None):
             after = disk.packages
         self.commands = self.planned_commands(plan, disk)
         return self.result(changed, disk, after, interp, fingerprint, plan, link_plan, predicted=True)
@@ -248,6 +275,8 @@ class Sync(object):
             planned.append(commands.create_venv_command(spec, spec.python, spec.path, self.virtualenv_executable(),
                                                         seed_pip=seed_pip))
         uv = self.find_uv(spec.path) or os.path.join(spec.path, UV_TOOL_DIR, "bin", "uv")
+        if plan.repair and not plan.builds_beside:
+            planned.append(commands.repair_command(spec, spec.path, files, plan.repair, uv=uv))
         if plan.action in ("create", "rebuild", "install") and spec.has_requirements:
             planned.append(commands.install_command(spec, spec.path, files, uv=uv,
                                                     upgrade=spec.package_state == "latest"))
@@ -281,10 +310,11 @@ class Sync(object):
         files = {}
         for key, name in FILE_KEYS:
             files[key] = os.path.join(folder, name)
-            write_atomic(files[key], getattr(spec, key + "_text"), private_mode(getattr(spec, key + "_text")))
+            text = getattr(spec, key + "_text")
+            write_host_file(files[key], text, "the installer file", private_mode(text))
         if plan.pins:
             files["pins"] = os.path.join(folder, "recorded-pins.txt")
-            write_atomic(files["pins"], packages_text(plan.pins))
+            write_host_file(files["pins"], packages_text(plan.pins), "the installer file")
         return files
 
     def ensure_uv(self, venv, files):
@@ -315,6 +345,7 @@ class Sync(object):
         return package_versions(dists)
 
     def new_state(self, interp, fingerprint, packages, link_plan):
+        """The state after a change; facts_pending until the facts are written (cleared by apply)."""
         return {
             "format": STATE_FORMAT,
             "fingerprint": fingerprint,
@@ -324,12 +355,26 @@ class Sync(object):
             "packages": packages,
             # the links this module made (entry name -> target): the only ones it ever removes
             "links": link_plan.record,
+            "facts_pending": bool(self.spec.facts),
         }
 
     @staticmethod
     def write_state(venv, state):
         state = dict(state, written=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
-        write_atomic(os.path.join(venv, STATE_FILE), json.dumps(state, indent=1, sort_keys=True) + "\n")
+        write_host_file(os.path.join(venv, STATE_FILE), json.dumps(state, indent=1, sort_keys=True) + "\n",
+                        "the state file")
+
+    def changes_anyway(self, plan, disk, packages):
+        """Changes beside the package set: a repair, facts of an earlier change, packages an interrupted run changed."""
+        recorded = (disk.state or {}).get("packages") or {}
+        return bool(plan.repair or plan.facts_pending or (plan.interrupted and (disk.leftovers or packages != recorded)))
+
+    def settle_facts(self):
+        """The facts are written (or none were due): drop facts_pending from the state file."""
+        state, dummy = read_state(self.spec.path)
+        if state and state.get("facts_pending"):
+            del state["facts_pending"]
+            self.write_state(self.spec.path, state)
 
     def apply(self, disk, interp, fingerprint, plan, link_plan):
         spec = self.spec
@@ -341,7 +386,7 @@ class Sync(object):
             packages = self.build_beside(disk, interp, fingerprint, plan, link_plan)
         elif plan.action in ("install", "prune", "files"):
             packages = self.update_in_place(disk, interp, fingerprint, plan, link_plan)
-        else:
+        else:  # None or "facts"
             packages = disk.packages
             if link_plan.changed or link_plan.record_changed:
                 self.make_links(link_plan.site_packages, link_plan.wanted, link_plan.recorded)
@@ -350,11 +395,12 @@ class Sync(object):
             fix_ownership(spec, spec.path)
         files_changed = files_differ(spec, disk) is not None
         changed = (plan.builds_beside or files_changed or packages != disk.packages or plan.fix_ownership
-                   or link_plan.changed)
+                   or link_plan.changed or self.changes_anyway(plan, disk, packages))
         result = self.result(changed, disk, packages, interp, fingerprint, plan, link_plan)
         fault_point("before-facts")
         if changed and spec.facts:
             result["facts_written"] = self.write_facts()
+        self.settle_facts()
         return result
 
     def make_links(self, site_packages, wanted, recorded):
@@ -407,6 +453,15 @@ class Sync(object):
         try:
             files = self.write_installer_files(tmp, plan)
             uv = None
+            if plan.action in ("install", "prune"):
+                self.start_installer(disk)
+            if plan.repair:
+                uv = self.ensure_uv(spec.path, files)
+                for meta_dir in sorted(disk.damaged):  # the installer itself fails on damaged metadata
+                    os.rename(meta_dir, os.path.join(os.path.dirname(meta_dir), "~%s.damaged" % os.path.basename(meta_dir)))
+                self.run(commands.repair_command(spec, spec.path, files, plan.repair, uv=uv),
+                         commands.installer_environment(spec), "reinstalling %s" % ", ".join(sorted(plan.repair)))
+                self.remove_leftovers(site_packages_dir(spec.path, disk.python_version))
             if plan.action == "prune":
                 uv = self.find_uv(spec.path)
                 if spec.install_tool == "uv" and uv is None:
@@ -426,23 +481,59 @@ class Sync(object):
             self.write_state(spec.path, self.new_state(interp, fingerprint, packages, link_plan))
             fault_point("update-state-written")
         finally:
+            self._in_place = None
             shutil.rmtree(tmp, ignore_errors=True)
         return packages
 
+    def start_installer(self, disk):
+        """Before the installer changes the venv in place: mark the state file, remove pip's leftovers.
+
+        A run killed from here on leaves the marker install_started: the next run then installs
+        again without trusting the state file's packages.
+        """
+        spec = self.spec
+        site_packages = site_packages_dir(spec.path, disk.python_version)
+        state_file = os.path.join(spec.path, STATE_FILE)
+        try:
+            with open(state_file, "rb") as handle:
+                state_bytes = handle.read()
+        except FileNotFoundError:
+            state_bytes = None
+        marked = dict(disk.state or {"format": STATE_FORMAT}, install_started=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+        self.write_state(spec.path, marked)
+        self._in_place = (site_packages, disk.packages, state_bytes)
+        self.remove_leftovers(site_packages)
+
+    def remove_leftovers(self, site_packages):
+        """Remove the '~' entries of site_packages: pip's stash of an interrupted run, damaged metadata set aside."""
+        for leftover in installer_leftovers(site_packages):
+            self.log("removing %s (left by an interrupted installer, or damaged)" % leftover)
+            if os.path.isdir(leftover) and not os.path.islink(leftover):
+                shutil.rmtree(leftover)
+            else:
+                os.unlink(leftover)
+
     def write_facts(self):
+        """Merge our facts into the facts file; bytes that are not UTF-8 are kept as they are."""
         spec = self.spec
         path = os.path.join(spec.facts_dir, spec.facts_file + ".fact")
-        if not os.path.isdir(spec.facts_dir):
-            os.makedirs(spec.facts_dir, 0o755)
         try:
-            with open(path) as handle:
-                before = handle.read()
-        except (IOError, OSError):
-            before = ""
-        after = facts.merge_facts(before, masking.mask_data(spec.facts))
-        if after == before:
-            return False
-        write_atomic(path, after, 0o644)
+            if not os.path.isdir(spec.facts_dir):
+                os.makedirs(spec.facts_dir, 0o755)
+            try:
+                with open(path, "rb") as handle:
+                    before = handle.read().decode("utf-8", "surrogateescape")
+            except FileNotFoundError:
+                before = ""
+            after = facts.merge_facts(before, masking.mask_data(spec.facts))
+            if after == before:
+                return False
+            write_atomic(path, after.encode("utf-8", "surrogateescape"), 0o644)
+        except (IOError, OSError, ValueError) as exc:
+            raise VenvBuildError("the venv at %s changed, but its facts file %s could not be written: %s. The change is "
+                                 "recorded in the venv's state file: the next run writes the facts (and reports changed)"
+                                 % (spec.path, path, getattr(exc, "strerror", None) or exc),
+                                 changed=True, path=spec.path)
         return True
 
     # result --------------------------------------------------------------------------------------
@@ -484,6 +575,15 @@ class Sync(object):
         if predicted and changed and spec.facts:
             result["facts_written"] = True
         return result
+
+
+def write_host_file(path, text, what, mode=0o644):
+    """write_atomic, with an error that names the file and what to do (a full disk, a read-only file system)."""
+    try:
+        write_atomic(path, text, mode)
+    except (IOError, OSError) as exc:
+        raise VenvBuildError("cannot write %s %s: %s. Free space on (or make writable) the file system of %s "
+                             "and run again" % (what, path, exc.strerror or exc, os.path.dirname(path)))
 
 
 def sync(spec, check_mode, run):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 
 from ansible_collections.wheelhouse.venv.plugins.module_utils.pep508 import canonical_name
 
@@ -84,11 +85,13 @@ def venv_python_works(path):
 
 
 def _read_headers(meta_file):
-    """Name, Version and Requires-Dist from a METADATA/PKG-INFO file (headers only)."""
+    """Name, Version and Requires-Dist from a METADATA/PKG-INFO file (headers only); ValueError when it is binary."""
     name = version = None
     requires = []
     with open(meta_file, "rb") as handle:
         for raw in handle:
+            if b"\0" in raw:
+                raise ValueError("it holds binary data")
             line = raw.decode("utf-8", "replace").rstrip("\r\n")
             if not line:
                 break
@@ -105,6 +108,13 @@ def _read_headers(meta_file):
     return name, version, requires
 
 
+def name_from_meta_dir(entry):
+    """(name, version) from a metadata folder's name such as alpha-1.0.dist-info (version None when absent)."""
+    stem = entry.rsplit(".", 1)[0]
+    name, dummy, version = stem.partition("-")
+    return canonical_name(name), (version.split("-")[0] or None)
+
+
 def _read_direct_url(meta_dir):
     try:
         with open(os.path.join(meta_dir, "direct_url.json")) as handle:
@@ -113,11 +123,12 @@ def _read_direct_url(meta_dir):
         return None
 
 
-def installed_distributions(site_packages):
+def installed_distributions(site_packages, damaged=None):
     """Map canonical name -> Distribution for every *.dist-info / *.egg-info in site_packages.
 
     Symlinked metadata is left out: it belongs to a distribution package linked into the venv,
-    which the installer must neither prune nor repair.
+    which the installer must neither prune nor repair. So are pip's stash entries ('~lpha-1.0.dist-info',
+    left by an interrupted upgrade). Metadata that cannot be read is put in damaged (folder -> why).
     """
     dists = {}
     try:
@@ -125,8 +136,8 @@ def installed_distributions(site_packages):
     except (IOError, OSError):
         return dists
     for entry in entries:
-        if os.path.islink(os.path.join(site_packages, entry)):
-            continue  # linked from the system (linked_distro_packages): not the installer's
+        if entry.startswith("~") or os.path.islink(os.path.join(site_packages, entry)):
+            continue  # an installer's leftover, or linked from the system (linked_distro_packages)
         if entry.endswith(".dist-info"):
             meta_file = os.path.join(site_packages, entry, "METADATA")
         elif entry.endswith(".egg-info"):
@@ -137,9 +148,14 @@ def installed_distributions(site_packages):
             continue
         try:
             name, version, requires = _read_headers(meta_file)
-        except (IOError, OSError):
-            continue
-        if not name or not version:
+            problem = None if name and version else "it has no Name or no Version"
+        except (IOError, OSError) as exc:
+            problem = "it cannot be read: %s" % (exc.strerror or exc)
+        except ValueError as exc:
+            problem = str(exc)
+        if problem:
+            if damaged is not None:
+                damaged[os.path.join(site_packages, entry)] = "%s is damaged (%s)" % (meta_file, problem)
             continue
         meta_dir = os.path.join(site_packages, entry)
         dist = Distribution(name, version, meta_dir, requires, _read_direct_url(meta_dir))
@@ -147,20 +163,89 @@ def installed_distributions(site_packages):
     return dists
 
 
+def installer_leftovers(site_packages):
+    """pip's stash entries in site_packages (names starting with '~'): an upgrade or uninstall was interrupted."""
+    try:
+        return sorted(os.path.join(site_packages, e) for e in os.listdir(site_packages) if e.startswith("~"))
+    except (IOError, OSError):
+        return []
+
+
+# The first path component of each RECORD line, and <package>/__init__.py: what the no-op check stats.
+_RECORD_TOP = re.compile(rb"^([^/,\r\n]+)(/__init__\.py(?=,))?", re.M)
+
+
+def missing_record_files(venv, dists):
+    """{name: [missing entries]} of the distributions whose RECORD lists a top-level entry that is gone.
+
+    Cheap on purpose (it runs on every no-op): only the top-level entries of each RECORD and the
+    __init__.py of top-level packages are checked, not every file. Entries outside the venv,
+    compiled files (*.pyc, __pycache__) and the metadata folder itself are skipped.
+    """
+    missing = {}
+    top = os.path.join(venv, "")
+    for name, dist in sorted(dists.items()):
+        site_packages = os.path.dirname(dist.meta_dir)
+        try:
+            with open(os.path.join(dist.meta_dir, "RECORD"), "rb") as handle:
+                data = handle.read()
+        except (IOError, OSError):
+            continue
+        meta = os.path.basename(dist.meta_dir)
+        for entry in sorted(set(head + init for head, init in _RECORD_TOP.findall(data))):
+            entry = entry.decode("utf-8", "surrogateescape").strip('"')
+            if entry in (meta, "__pycache__", "..") or entry.endswith(".pyc"):
+                continue
+            full = os.path.normpath(os.path.join(site_packages, entry))
+            if full.startswith(top) and not os.path.lexists(full):
+                missing.setdefault(name, []).append(os.path.relpath(full, venv))
+    return missing
+
+
 def package_versions(dists):
     return dict((name, dist.version) for name, dist in sorted(dists.items()))
 
 
+def state_shape_problem(state):
+    """What is wrong with the shape of a parsed state file, or None."""
+    if not isinstance(state, dict):
+        return "it is not a JSON object"
+    if state.get("format") != STATE_FORMAT:
+        return "format is %r, not %d" % (state.get("format"), STATE_FORMAT)
+    for key in ("fingerprint", "virtualenv_command", "install_tool", "written", "install_started"):
+        if key in state and not isinstance(state[key], str):
+            return "%s is not a string" % key
+    if not isinstance(state.get("facts_pending", False), bool):
+        return "facts_pending is not true or false"
+    for key in ("packages", "links"):
+        value = state.get(key, {})
+        if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+            return "%s is not a mapping of names to strings" % key
+    python = state.get("python", {})
+    if not isinstance(python, dict):
+        return "python is not a JSON object"
+    if not all(isinstance(python.get(k, ""), str) for k in ("realpath", "version")) \
+            or not isinstance(python.get("signature", []), list):
+        return "python has a realpath, version or signature of the wrong type"
+    return None
+
+
 def read_state(path):
-    """Our state file inside the venv, or None when missing, unreadable or of another format."""
+    """(state, problem): our state file inside the venv; (None, None) when missing, (None, why) when damaged."""
+    state_file = os.path.join(path, STATE_FILE)
     try:
-        with open(os.path.join(path, STATE_FILE)) as handle:
-            state = json.load(handle)
-    except (IOError, OSError, ValueError):
-        return None
-    if not isinstance(state, dict) or state.get("format") != STATE_FORMAT:
-        return None
-    return state
+        with open(state_file, "rb") as handle:
+            state = json.loads(handle.read().decode("utf-8"))
+    except FileNotFoundError:
+        return None, None
+    except (IOError, OSError) as exc:
+        return None, "%s cannot be read: %s" % (state_file, exc.strerror or exc)
+    except ValueError as exc:
+        return None, "%s is not valid JSON: %s" % (state_file, exc)
+    problem = state_shape_problem(state)
+    if problem:
+        return None, "%s has the wrong shape: %s" % (state_file, problem)
+    return state, None
 
 
 def read_text(path):
@@ -188,10 +273,14 @@ class VenvOnDisk(object):
         self.is_venv = self.cfg is not None
         self.python_version = cfg_python_version(self.cfg)
         self.python_works = self.is_venv and venv_python_works(path)
-        self.state = read_state(path) if self.is_venv else None
+        self.state, self.state_problem = read_state(path) if self.is_venv else (None, None)
         self.dists = {}
+        self.damaged = {}  # metadata folder -> why its METADATA cannot be read
+        self.leftovers = []
         if self.is_venv and self.python_version:
-            self.dists = installed_distributions(site_packages_dir(path, self.python_version))
+            site_packages = site_packages_dir(path, self.python_version)
+            self.dists = installed_distributions(site_packages, self.damaged)
+            self.leftovers = installer_leftovers(site_packages)
         self.files = {}
         self.file_modes = {}  # permission bits of those files that exist
         for name in (REQUIREMENTS_FILE, CONSTRAINTS_FILE, GLOBAL_CONSTRAINTS_FILE):
@@ -206,6 +295,10 @@ class VenvOnDisk(object):
     @property
     def packages(self):
         return package_versions(self.dists)
+
+    def missing_files(self):
+        """{name: [files]} of installed distributions with files removed by hand (read from each RECORD)."""
+        return missing_record_files(self.path, self.dists)
 
     @property
     def system_site_packages(self):

@@ -20,14 +20,18 @@ description:
     A re-run with the same inputs and an intact venv starts no pip, no uv and no venv Python,
     and RV(commands) is empty.
   - Drift is repaired - a package upgraded, downgraded or removed by hand is put back to the
-    version recorded by the last successful run; a venv whose base interpreter is gone, or that
-    was made from another Python minor version, is rebuilt.
+    version recorded by the last successful run; a package whose files were removed by hand (checked
+    against the top-level entries of its C(RECORD)) or whose C(METADATA) is damaged is reinstalled at
+    its installed version; a venv whose base interpreter is gone, or that was made from another
+    Python minor version, is rebuilt.
   - A new venv, and every rebuild, is built in a hidden directory beside O(path) and then swapped
     into place (an atomic C(renameat2) exchange where the kernel and file system support it). If the
     build fails, the venv that was at O(path) is still there and still works. Changes to an existing
     venv are made in place by the installer, which resolves and builds everything before it
     touches the venv; the state file is written last, so a failed or interrupted run is retried by
-    the next one.
+    the next one. Before an in-place install the state file is marked (C(install_started)); a run
+    that finds the mark (or pip's C(~) stash entries in site-packages) installs again without
+    trusting the recorded versions, and removes the stash entries.
   - Writes C(requirements.txt), C(constraints.txt) and C(global-constraints.txt) inside the venv,
     as the OpenStack-Ansible C(python_venv_build) role does, and passes both constraint files to
     the installer.
@@ -268,11 +272,16 @@ options:
     description:
       - Local facts to set when this run changed the venv, written to
         C(<facts_dir>/<facts_file>.fact) (INI, mode 0644) so that M(ansible.builtin.setup) shows them as
-        C(ansible_local[facts_file][section][option]). Sections and options written by others are kept.
+        C(ansible_local[facts_file][section][option]). Sections and options written by others are kept,
+        bytes that are not UTF-8 included.
       - Values are written so that M(ansible.builtin.setup) reads them back exactly (C(%) is escaped).
         What its INI loader would change fails the task before anything changes, naming the fact -
         a value with a line break or leading/trailing white space, an option containing C(:) or
         starting with C(#) or C(;), the section C(DEFAULT). The loader lowercases option names.
+      - A change is recorded in the state file as C(facts_pending) until its facts are written. When
+        writing them fails (or the run is killed first), the task fails with C(changed=true) and the
+        next run writes them and reports C(changed=true) (reason C(the facts of an earlier change
+        were not written yet)).
     type: list
     elements: dict
     default: []
@@ -310,7 +319,8 @@ options:
 notes:
   - The state file C(wheelhouse-venv.json) inside the venv is how the module knows a venv is up to
     date without running pip; deleting it makes the next run call the installer once (and report
-    changed only if something did change).
+    changed only if something did change). A state file that is not valid JSON or has the wrong
+    shape is treated the same way, with a warning naming it.
   - Changing only the password in an index URL does not count as a change of inputs.
   - pip itself passes the index URLs to the pip it starts to install build dependencies of an sdist
     (build isolation) on that process's command line; install wheels, or use C(--no-build-isolation),

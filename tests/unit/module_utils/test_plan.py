@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 
 import pytest
@@ -255,3 +256,111 @@ def test_swap_into_place_replaces_and_removes_the_old_tree(tmp_path):
     fsops.swap_into_place(str(new), str(old))
     assert (old / "marker").read_text() == "new"
     assert sorted(os.listdir(str(tmp_path))) == ["venv"]
+
+
+def site_of(path):
+    return os.path.join(path, "lib", "python%s" % PY.rsplit(".", 1)[0], "site-packages")
+
+
+def edit_state(path, **changes):
+    with open(os.path.join(path, STATE_FILE)) as handle:
+        state = json.load(handle)
+    state.update(changes)
+    with open(os.path.join(path, STATE_FILE), "w") as handle:
+        json.dump(state, handle)
+
+
+def test_interrupted_install_is_not_trusted(managed):
+    edit_state(managed.path, install_started="2026-01-01T00:00:00+0000")
+    os.rename(os.path.join(site_of(managed.path), "beta-2.0.dist-info"), os.path.join(site_of(managed.path), "~eta-2.0.dist-info"))
+    plan = plan_for(managed)
+    assert plan.action == "install" and plan.interrupted
+    assert plan.pins is None, "a fresh resolution: the recorded versions may be wrong"
+    assert plan.reasons == ["an earlier install was interrupted (started 2026-01-01T00:00:00+0000); "
+                            "removing the installer's leftovers ~eta-2.0.dist-info"]
+
+
+def test_installer_leftovers_alone_plan_an_install(managed):
+    shutil.copytree(os.path.join(site_of(managed.path), "alpha-1.0.dist-info"),
+                    os.path.join(site_of(managed.path), "~lpha-1.0.dist-info"))
+    plan = plan_for(managed)
+    assert plan.action == "install" and plan.interrupted and "~lpha-1.0.dist-info" in plan.reasons[0]
+
+
+@pytest.mark.parametrize("state", [{"format": 1, "packages": "x"}, [1], {"format": 1, "python": 3}])
+def test_state_of_the_wrong_shape_is_recovered_from_the_venv(managed, state):
+    with open(os.path.join(managed.path, STATE_FILE), "w") as handle:
+        json.dump(state, handle)
+    plan = plan_for(managed)
+    assert plan.action == "install" and plan.pins is None
+    assert plan.reasons[0].startswith(os.path.join(managed.path, STATE_FILE) + " has the wrong shape: ")
+    assert plan.reasons[0].endswith("; the installer runs and rewrites it")
+
+
+def test_pending_facts_are_a_change_only_with_facts(managed):
+    edit_state(managed.path, facts_pending=True)
+    assert plan_for(managed).action is None
+    with_facts = VenvSpec(params(managed.path, facts=[{"section": "s", "option": "o", "value": 1}]))
+    record_state(managed.path, with_facts, INSTALLED)
+    edit_state(managed.path, facts_pending=True)
+    plan = plan_for(with_facts)
+    assert plan.action == "facts" and plan.facts_pending
+    assert plan.reasons == ["the facts of an earlier change were not written yet"]
+
+
+def test_module_removed_by_hand_is_repaired(managed):
+    site = site_of(managed.path)
+    os.makedirs(os.path.join(site, "alpha_mod"))
+    with open(os.path.join(site, "alpha-1.0.dist-info", "RECORD"), "w") as handle:
+        handle.write("alpha_mod/__init__.py,sha256=x,1\nalpha-1.0.dist-info/RECORD,,\n")
+    assert plan_for(managed).action == "install"
+    with open(os.path.join(site, "alpha_mod", "__init__.py"), "w") as handle:
+        handle.write("")
+    assert plan_for(managed).action is None
+    os.unlink(os.path.join(site, "alpha_mod", "__init__.py"))
+    plan = plan_for(managed)
+    assert plan.action == "install" and plan.repair == {"alpha": "1.0"}
+    assert plan.reasons == ["files of installed packages were removed: alpha (%s); reinstalling them"
+                            % os.path.join(os.path.relpath(site, managed.path), "alpha_mod", "__init__.py")]
+
+
+def test_damaged_metadata_is_reinstalled_and_named(managed):
+    meta = os.path.join(site_of(managed.path), "beta-2.0.dist-info")
+    with open(os.path.join(meta, "METADATA"), "wb") as handle:
+        handle.write(b"\x00\xff\xfe garbage")
+    plan = plan_for(managed)
+    assert plan.action == "install" and plan.repair == {"beta": "2.0"}
+    assert plan.reasons == ["%s/METADATA is damaged (it holds binary data): reinstalling beta" % meta]
+
+
+def test_state_file_that_cannot_be_written_is_named(managed):
+    os.unlink(os.path.join(managed.path, STATE_FILE))
+    os.makedirs(os.path.join(managed.path, STATE_FILE, "in-the-way"))
+    with pytest.raises(VenvBuildError) as exc:
+        sync_mod.Sync.write_state(managed.path, {"format": 1})
+    assert exc.value.msg.startswith("cannot write the state file %s: " % os.path.join(managed.path, STATE_FILE))
+    assert "run again" in exc.value.msg
+
+
+def facts_runner(tmp_path, **kwargs):
+    spec = VenvSpec(params(tmp_path / "venv", facts=[{"section": "app", "option": "tag", "value": "2"}],
+                           facts_dir=str(tmp_path / "facts"), log_file=str(tmp_path / "log"), **kwargs))
+    return sync_mod.Sync(spec, False, None)
+
+
+def test_facts_file_with_bytes_that_are_not_utf8_is_merged(tmp_path):
+    runner = facts_runner(tmp_path)
+    os.makedirs(str(tmp_path / "facts"))
+    (tmp_path / "facts" / "venv.fact").write_bytes(b"[other]\nname = caf\xe9\n")
+    assert runner.write_facts() is True
+    assert (tmp_path / "facts" / "venv.fact").read_bytes() == b"[other]\nname = caf\xe9\n\n[app]\ntag = 2\n"
+
+
+def test_facts_file_that_cannot_be_written_fails_as_changed(tmp_path):
+    runner = facts_runner(tmp_path)
+    os.makedirs(str(tmp_path / "facts" / "venv.fact"))
+    with pytest.raises(VenvBuildError) as exc:
+        runner.write_facts()
+    assert exc.value.details["changed"] is True
+    assert "its facts file %s could not be written: Is a directory" % (tmp_path / "facts" / "venv.fact") in exc.value.msg
+    assert "the next run writes the facts" in exc.value.msg

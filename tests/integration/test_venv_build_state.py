@@ -1,0 +1,173 @@
+"""venv_build and the truth of its state: pending facts, interrupted installers, files deleted by hand, damaged state."""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import shutil
+
+import pytest
+
+from conftest import ROOT, imports, tree_snapshot, venv_run
+
+STATE = "wheelhouse-venv.json"
+FACTS = [{"section": "app", "option": "version", "value": "1"}]
+
+
+def site_packages(path):
+    return glob.glob(os.path.join(path, "lib", "python3.*", "site-packages"))[0]
+
+
+def killed_at(ansible, point, **args):
+    ansible.env["WHEELHOUSE_VENV_FAULT_AT"] = point
+    try:
+        result = ansible.module(**args)
+    finally:
+        del ansible.env["WHEELHOUSE_VENV_FAULT_AT"]
+    assert result.get("failed") is True, result["raw_output"]
+    return result
+
+
+def test_facts_of_a_killed_run_are_written_by_the_next_run(ansible, venv_args):
+    args = dict(requirements=["alpha"], facts=FACTS, **venv_args)
+    fact_file = os.path.join(venv_args["facts_dir"], "app.fact")
+    killed_at(ansible, "before-facts", **args)
+    assert imports(venv_args["path"], "alpha") and not os.path.exists(fact_file)
+    predicted = ansible.module(check=True, **args)
+    assert predicted["changed"] is True and predicted["facts_written"] is True
+    assert not os.path.exists(fact_file)
+    finished = ansible.module(**args)
+    assert finished["changed"] is True and finished["facts_written"] is True, finished["raw_output"]
+    assert finished["reasons"] == ["the facts of an earlier change were not written yet"]
+    assert finished["commands"] == []
+    assert open(fact_file).read() == "[app]\nversion = 1\n"
+    assert "facts_pending" not in json.load(open(os.path.join(venv_args["path"], STATE)))
+    assert ansible.module(**args)["changed"] is False
+
+
+def test_facts_file_that_cannot_be_written_fails_as_changed_and_is_retried(ansible, venv_args):
+    args = dict(requirements=["alpha"], facts=FACTS, **venv_args)
+    fact_file = os.path.join(venv_args["facts_dir"], "app.fact")
+    os.makedirs(fact_file)  # a directory where the facts file belongs
+    failed = ansible.module(**args)
+    assert failed.get("failed") is True and failed["changed"] is True, failed["raw_output"]
+    assert "its facts file %s could not be written: Is a directory" % fact_file in failed["msg"]
+    assert "Traceback" not in failed["raw_output"]
+    os.rmdir(fact_file)
+    with open(fact_file, "wb") as handle:
+        handle.write(b"[other]\nowner = caf\xe9\n")  # not UTF-8: kept as it is
+    finished = ansible.module(**args)
+    assert finished["changed"] is True and finished["facts_written"] is True, finished["raw_output"]
+    assert open(fact_file, "rb").read() == b"[other]\nowner = caf\xe9\n\n[app]\nversion = 1\n"
+    assert ansible.module(**args)["changed"] is False
+
+
+def test_installer_leftovers_are_ignored_and_cleaned(ansible, venv_args):
+    path = venv_args["path"]
+    args = dict(requirements=["alpha"], constraints=["alpha==1.0"], **venv_args)
+    ansible.module(**args)
+    site = site_packages(path)
+    # what pip leaves when an upgrade is killed: the old files renamed to names starting with '~'
+    shutil.copytree(os.path.join(site, "alpha-1.0.dist-info"), os.path.join(site, "~lpha-0.9.dist-info"))
+    with open(os.path.join(site, "~lpha-0.9.dist-info", "METADATA"), "w") as handle:
+        handle.write("Metadata-Version: 2.1\nName: alpha\nVersion: 0.9\n\n")
+    shutil.copytree(os.path.join(site, "alpha_mod"), os.path.join(site, "~lpha_mod"))
+    before = tree_snapshot(path)
+    predicted = ansible.module(check=True, **args)
+    assert predicted["changed"] is True and predicted["packages"]["alpha"] == "1.0"
+    assert tree_snapshot(path) == before
+    repaired = ansible.module(**args)
+    assert repaired["changed"] is True, repaired["raw_output"]
+    assert repaired["reasons"][0].startswith("an earlier install was interrupted; removing the installer's leftovers")
+    assert repaired["packages"]["alpha"] == "1.0" and repaired["upgraded"] == {}
+    assert not [e for e in os.listdir(site) if e.startswith("~")]
+    assert json.load(open(os.path.join(path, STATE)))["packages"]["alpha"] == "1.0"
+    assert imports(path, "alpha")
+    assert ansible.module(**args)["changed"] is False
+
+
+def test_install_killed_in_place_is_not_trusted(ansible, venv_args):
+    path = venv_args["path"]
+    args = dict(requirements=["alpha"], **venv_args)
+    ansible.module(**args)
+    killed_at(ansible, "update-installed", **dict(args, requirements=["alpha", "gamma"]))
+    assert "install_started" in json.load(open(os.path.join(path, STATE)))
+    # back to the inputs of the state file: the venv is not what it records (gamma came in)
+    again = ansible.module(**args)
+    assert again["changed"] is True, again["raw_output"]
+    assert again["reasons"][0].startswith("an earlier install was interrupted (started ")
+    assert "install_started" not in json.load(open(os.path.join(path, STATE)))
+    assert ansible.module(**args)["changed"] is False
+
+
+def test_failed_install_that_changed_the_venv_says_so(ansible, venv_args):
+    path = venv_args["path"]
+    args = dict(requirements=["alpha"], **venv_args)
+    ansible.module(**args)
+    blocker = os.path.join(site_packages(path), "gamma_mod", "__init__.py")
+    os.makedirs(blocker)  # gamma's module file cannot be written: pip fails after installing delta
+    failed = ansible.module(**dict(args, requirements=["alpha", "gamma"]))
+    assert failed.get("failed") is True, failed["raw_output"]
+    assert "as it was before" not in failed["msg"]
+    assert "the venv at %s changed before the failure (added delta 1.0, added gamma 1.0); the next run installs " \
+        "again and repairs it" % path in failed["msg"]
+    shutil.rmtree(os.path.dirname(blocker))
+    repaired = ansible.module(**dict(args, requirements=["alpha", "gamma"]))
+    assert repaired["changed"] is True and repaired["packages"]["gamma"] == "1.0", repaired["raw_output"]
+    assert repaired["reasons"][0].startswith("an earlier install was interrupted (started ")
+    assert repaired["reasons"][0].endswith("; reinstalling gamma (files missing)")
+    assert imports(path, "gamma", "delta")
+
+
+@pytest.mark.parametrize("tool", ["pip", "uv"])
+def test_module_removed_by_hand_is_reinstalled(ansible, venv_args, tool):
+    path = venv_args["path"]
+    args = dict(requirements=["alpha"], **venv_args)
+    if tool == "uv":
+        args.update(install_tool="uv", uv_executable=os.path.join(ROOT, ".venv", "bin", "uv"))
+    ansible.module(**args)
+    os.unlink(os.path.join(site_packages(path), "alpha_mod", "__init__.py"))
+    works = "import alpha_mod; print(alpha_mod.VERSION)"
+    assert venv_run(path, works).returncode != 0
+    predicted = ansible.module(check=True, **args)
+    assert predicted["changed"] is True and "files of installed packages were removed: alpha" in predicted["reasons"][0]
+    repaired = ansible.module(**args)
+    assert repaired["changed"] is True, repaired["raw_output"]
+    repair = "--force-reinstall --no-deps alpha==1.1" if tool == "pip" else "--no-deps --reinstall-package alpha alpha==1.1"
+    assert any(repair in c for c in repaired["commands"]), repaired["commands"]
+    assert venv_run(path, works).stdout == "1.1\n"
+    assert ansible.module(**args)["changed"] is False
+
+
+def test_damaged_metadata_is_named_and_reinstalled(ansible, venv_args):
+    path = venv_args["path"]
+    args = dict(requirements=["alpha"], **venv_args)
+    ansible.module(**args)
+    meta = os.path.join(site_packages(path), "beta-2.0.dist-info")
+    with open(os.path.join(meta, "METADATA"), "wb") as handle:
+        handle.write(b"\x00\x9c garbage")
+    repaired = ansible.module(**args)
+    assert repaired["changed"] is True, repaired["raw_output"]
+    assert repaired["reasons"] == ["%s/METADATA is damaged (it holds binary data): reinstalling beta" % meta]
+    assert repaired["packages"]["beta"] == "2.0"
+    assert open(os.path.join(meta, "METADATA")).read().startswith("Metadata-Version: 2.1\nName: beta\n")
+    assert not [e for e in os.listdir(site_packages(path)) if e.startswith("~")]
+    assert imports(path, "alpha", "beta")
+    assert ansible.module(**args)["changed"] is False
+
+
+def test_state_file_of_the_wrong_shape_is_recovered_with_a_warning(ansible, venv_args):
+    path = venv_args["path"]
+    args = dict(requirements=["alpha"], **venv_args)
+    first = ansible.module(**args)
+    state_file = os.path.join(path, STATE)
+    with open(state_file, "w") as handle:
+        json.dump({"format": 1, "packages": "x", "python": 3}, handle)
+    recovered = ansible.module(**args)
+    assert recovered.get("failed") is not True, recovered["raw_output"]
+    assert recovered["changed"] is False and recovered["packages"] == first["packages"]
+    assert any(state_file in w and "wrong shape" in w for w in recovered.get("warnings", [])), recovered["raw_output"]
+    assert json.load(open(state_file))["packages"] == first["packages"]
+    quiet = ansible.module(**args)
+    assert quiet["changed"] is False and not quiet.get("warnings")

@@ -1,0 +1,141 @@
+"""What venvstate reads from a venv's files: stash entries, damaged metadata, RECORD entries, the state file's shape."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+
+import pytest
+
+from ansible_collections.wheelhouse.venv.plugins.module_utils.venvstate import (
+    STATE_FILE,
+    VenvOnDisk,
+    installed_distributions,
+    installer_leftovers,
+    name_from_meta_dir,
+    read_state,
+)
+
+PY = "%d.%d.%d" % sys.version_info[:3]
+
+
+def make_venv(path):
+    """A venv-shaped directory with alpha 1.0 installed as pip installs a wheel: module, script, RECORD."""
+    site = os.path.join(path, "lib", "python%s" % PY.rsplit(".", 1)[0], "site-packages")
+    meta = os.path.join(site, "alpha-1.0.dist-info")
+    os.makedirs(os.path.join(site, "alpha_mod", "__pycache__"))
+    os.makedirs(meta)
+    os.makedirs(os.path.join(path, "bin"))
+    with open(os.path.join(path, "pyvenv.cfg"), "w") as handle:
+        handle.write("home = /usr/bin\nversion = %s\n" % PY)
+    files = {
+        os.path.join(site, "alpha_mod", "__init__.py"): "VERSION = '1.0'\n",
+        os.path.join(site, "alpha_mod", "core.py"): "",
+        os.path.join(site, "single.py"): "",
+        os.path.join(path, "bin", "alpha-version"): "#!/usr/bin/python\n",
+        os.path.join(meta, "METADATA"): "Metadata-Version: 2.1\nName: alpha\nVersion: 1.0\n\n",
+        os.path.join(meta, "RECORD"): "\n".join([
+            "alpha_mod/__init__.py,sha256=x,16",
+            "alpha_mod/core.py,sha256=x,0",
+            "alpha_mod/__pycache__/core.cpython-311.pyc,,",
+            "single.py,sha256=x,0",
+            "../../../bin/alpha-version,sha256=x,20",
+            "/usr/share/outside/file,,",
+            "alpha-1.0.dist-info/METADATA,,",
+            "alpha-1.0.dist-info/RECORD,,",
+        ]) + "\n",
+    }
+    for name, text in files.items():
+        with open(name, "w") as handle:
+            handle.write(text)
+    return site
+
+
+def test_pip_stash_entries_are_not_installed_distributions(tmp_path):
+    site = make_venv(str(tmp_path))
+    # an interrupted upgrade: pip renamed the old files to names starting with '~'
+    shutil.copytree(os.path.join(site, "alpha-1.0.dist-info"), os.path.join(site, "~lpha-0.9.dist-info"))
+    with open(os.path.join(site, "~lpha-0.9.dist-info", "METADATA"), "w") as handle:
+        handle.write("Name: alpha\nVersion: 0.9\n\n")
+    os.makedirs(os.path.join(site, "~lpha_mod"))
+    assert installed_distributions(site)["alpha"].version == "1.0"
+    assert installer_leftovers(site) == [os.path.join(site, "~lpha-0.9.dist-info"), os.path.join(site, "~lpha_mod")]
+    assert VenvOnDisk(str(tmp_path)).packages == {"alpha": "1.0"}
+
+
+@pytest.mark.parametrize("content, why", [
+    (None, "cannot be read"),
+    (b"\x00\x01\x02\xff binary garbage\x00", "binary data"),
+    (b"Metadata-Version: 2.1\nSummary: no name\n\n", "no Name or no Version"),
+])
+def test_damaged_metadata_is_named_not_raised(tmp_path, content, why):
+    site = make_venv(str(tmp_path))
+    meta_file = os.path.join(site, "alpha-1.0.dist-info", "METADATA")
+    os.unlink(meta_file)
+    if content is not None:
+        with open(meta_file, "wb") as handle:
+            handle.write(content)
+    damaged = {}
+    assert installed_distributions(site, damaged) == {}
+    assert list(damaged) == [os.path.join(site, "alpha-1.0.dist-info")]
+    message = damaged[os.path.join(site, "alpha-1.0.dist-info")]
+    assert message.startswith("%s is damaged (" % meta_file) and why in message
+
+
+def test_name_from_meta_dir():
+    assert name_from_meta_dir("Alpha_Pkg-1.0.dist-info") == ("alpha-pkg", "1.0")
+    assert name_from_meta_dir("beta-2.0-py3.11.egg-info") == ("beta", "2.0")
+    assert name_from_meta_dir("odd.dist-info") == ("odd", None)
+
+
+def test_record_check_finds_files_removed_by_hand(tmp_path):
+    venv = str(tmp_path)
+    site = make_venv(venv)
+    assert VenvOnDisk(venv).missing_files() == {}
+    # compiled files, entries outside the venv and the metadata folder are not checked
+    shutil.rmtree(os.path.join(site, "alpha_mod", "__pycache__"))
+    assert VenvOnDisk(venv).missing_files() == {}
+    os.unlink(os.path.join(site, "alpha_mod", "__init__.py"))
+    os.unlink(os.path.join(site, "single.py"))
+    rel = os.path.relpath(site, venv)
+    assert VenvOnDisk(venv).missing_files() == {"alpha": [os.path.join(rel, "alpha_mod", "__init__.py"),
+                                                          os.path.join(rel, "single.py")]}
+    shutil.rmtree(os.path.join(site, "alpha_mod"))
+    assert VenvOnDisk(venv).missing_files()["alpha"][0] == os.path.join(rel, "alpha_mod")
+
+
+def test_record_check_is_top_level_only(tmp_path):
+    """What the cheap check misses (documented in docs/module.md): a file deeper than a package's __init__.py."""
+    site = make_venv(str(tmp_path))
+    os.unlink(os.path.join(site, "alpha_mod", "core.py"))
+    assert VenvOnDisk(str(tmp_path)).missing_files() == {}
+
+
+@pytest.mark.parametrize("content, problem", [
+    ('{"format": 1, "packages": "x"}', "packages is not a mapping"),
+    ('[1, 2]', "not a JSON object"),
+    ('{"format": 1, "python": 3}', "python is not a JSON object"),
+    ('{"format": 1, "python": {"version": 3}}', "python has a realpath, version or signature of the wrong type"),
+    ('{"format": 1, "links": {"a": 1}}', "links is not a mapping"),
+    ('{"format": 1, "fingerprint": ["x"]}', "fingerprint is not a string"),
+    ('{"format": 1, "facts_pending": "yes"}', "facts_pending is not true or false"),
+    ('{"format": 2}', "format is 2"),
+    ('{"format": 1, "packa', "is not valid JSON"),
+    ('\udcff', "is not valid JSON"),
+])
+def test_state_file_of_the_wrong_shape_is_named(tmp_path, content, problem):
+    with open(str(tmp_path / STATE_FILE), "wb") as handle:
+        handle.write(content.encode("utf-8", "surrogateescape"))
+    state, why = read_state(str(tmp_path))
+    assert state is None
+    assert why.startswith(str(tmp_path / STATE_FILE)) and problem in why
+
+
+def test_good_and_missing_state_files(tmp_path):
+    assert read_state(str(tmp_path)) == (None, None)
+    good = {"format": 1, "fingerprint": "f", "packages": {"alpha": "1.0"}, "links": {},
+            "python": {"realpath": "/usr/bin/python3", "signature": [1, 2, 3], "version": PY}, "facts_pending": True}
+    (tmp_path / STATE_FILE).write_text(json.dumps(good))
+    assert read_state(str(tmp_path)) == (good, None)
