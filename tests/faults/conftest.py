@@ -189,7 +189,7 @@ def site(site_template, tmp_path):
     return template_site
 
 
-def pytest_sessionfinish(session):
+def pytest_sessionfinish():
     if os.environ.get("WH_RELIABILITY_DOCS") == "1" and OUTCOMES:
         from report import write_report
-        write_report(os.path.join(ROOT, "docs", "reliability.md"), OUTCOMES)
+        write_report(os.path.join(ROOT, "docs", "reliability.md"), OUTCOMES, BULK)
