@@ -195,6 +195,8 @@ def test_race_rebuild_rebuild(site):
     site.check("two rebuilds at once", "two runs racing", results[0], REBUILD, in_place=False, reported=True)
 
 
+@pytest.mark.xfail(strict=False, reason="issue 11 defect 5: %s, fixed by %s; timing-dependent today (the venv is "
+                   "sometimes left half-deleted), so not strict: remove the marker when the fix lands" % DEFECTS[5])
 def test_race_install_absent(site):
     """state=absent started while an upgrade runs: the venv is never left half-deleted, the next run converges."""
     install = site.start(UPGRADE)
