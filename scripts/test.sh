@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs every test of the collection: lint, sanity, unit, integration, molecule.
+# Runs every test of the collection: lint, sanity, unit, integration, faults, molecule.
 #   scripts/test.sh                 all stages
 #   scripts/test.sh unit integration  only the named stages (for development)
 # Exits non-zero when any stage fails; the last line counts the stages.
@@ -25,11 +25,16 @@ stage_integration() {
   python -m pytest -q -p no:cacheprovider tests/integration
 }
 
+stage_faults() {
+  # fault injection (tests/faults): kills, full disk, races, damaged files; mounts a tmpfs (root)
+  python -m pytest -q -p no:cacheprovider -rxX tests/faults
+}
+
 stage_molecule() {
   "$WH_ROOT/scripts/molecule.sh"
 }
 
-all_stages=(lint sanity unit integration molecule)
+all_stages=(lint sanity unit integration faults molecule)
 if [ "$#" -gt 0 ]; then stages=("$@"); else stages=("${all_stages[@]}"); fi
 
 passed=0; failed=0; failed_names=()

@@ -22,14 +22,19 @@ def module_name(name):
     return re.sub(r"[^a-z0-9]", "_", name.lower()) + "_mod"
 
 
-def make_wheel(folder, name, version, requires=(), extras=None, console_script=False):
-    """Write <name>-<version>-py3-none-any.whl into folder and return its path."""
+def make_wheel(folder, name, version, requires=(), extras=None, console_script=False, extra_files=None):
+    """Write <name>-<version>-py3-none-any.whl into folder and return its path.
+
+    extra_files: {path inside the wheel: text} added as they are (for example many modules, so
+    that an install takes long enough to be interrupted).
+    """
     dist = re.sub(r"[-_.]+", "_", name)
     dist_info = "%s-%s.dist-info" % (dist, version)
     mod = module_name(name)
     files = {
         "%s/__init__.py" % mod: "VERSION = %r\n\ndef main():\n    print(VERSION)\n" % version,
     }
+    files.update(extra_files or {})
     metadata = ["Metadata-Version: 2.1", "Name: %s" % name, "Version: %s" % version]
     for req in requires:
         metadata.append("Requires-Dist: %s" % req)
