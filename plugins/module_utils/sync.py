@@ -262,8 +262,10 @@ class Sync(object):
             if not disk.exists:
                 return result
             self.absent_result(result, disk)
-            kept = remove_venv(spec.path) if disk.is_venv else []
-            if disk.is_empty_dir:
+            if disk.is_venv:
+                kept = remove_venv(spec.path)
+            else:  # an empty directory
+                kept = []
                 os.rmdir(spec.path)
             if self.link and not kept:
                 os.unlink(self.link)
