@@ -306,6 +306,18 @@ def clean_leftovers(path):
     return removed, kept
 
 
+LOW_SPACE = 1024 * 1024  # bytes: a file system with less free is full for a venv build
+
+
+def free_space(folder):
+    """Bytes free for unprivileged writes on the file system of folder (a large number when it cannot tell)."""
+    try:
+        st = os.statvfs(folder)
+    except OSError:
+        return 1 << 62
+    return st.f_bavail * st.f_frsize
+
+
 def lock_file_for(path):
     """The lock file of a venv path: beside it, so that it outlives every swap of the directory."""
     return os.path.join(os.path.dirname(path), ".%s.venv_build.lock" % os.path.basename(path))

@@ -26,8 +26,10 @@ from ansible_collections.wheelhouse.venv.plugins.module_utils.fsops import (
     carry,
     carry_back,
     clean_leftovers,
+    LOW_SPACE,
     find_leftovers,
     fix_ownership,
+    free_space,
     lock_file_for,
     ownership_differs,
     path_lock,
@@ -510,15 +512,27 @@ class Sync(object):
             fault_point("build-after-swap")
         except BaseException as exc:
             carry_back(spec.path, staging, carried)
+            failure = self.disk_failure(exc, staging)
             shutil.rmtree(staging, ignore_errors=True)
-            if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS):
-                raise VenvBuildError("%s while building the new venv in %s; the venv at %s is unchanged"
-                                     % ((exc.strerror or str(exc)).lower(), staging, spec.path))
+            if failure is not None:
+                raise failure
             raise
         if kept:
             self.warnings.append("the replaced venv kept entries that are not part of a venv, left in %s" % kept)
         self.log("venv %s %s" % (spec.path, "created" if plan.action == "create" else "rebuilt"))
         return packages
+
+    def disk_failure(self, exc, staging):
+        """The error of a build that failed for a full or read-only disk, naming where; None for other failures."""
+        spec = self.spec
+        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS):
+            what, details = (exc.strerror or str(exc)).lower(), {}
+        elif isinstance(exc, VenvBuildError) and free_space(staging) < LOW_SPACE:  # a command failed on a full disk
+            what, details = "no space left on device", exc.details
+        else:
+            return None
+        msg = "%s while building the new venv in %s; the venv at %s is unchanged" % (what, staging, spec.path)
+        return VenvBuildError(msg + (". " + exc.msg if details else ""), **details)
 
     def update_in_place(self, disk, interp, fingerprint, plan, link_plan):
         spec = self.spec

@@ -8,6 +8,8 @@ import os
 import subprocess
 import time
 
+import pytest
+
 from conftest import TARGET_PYTHON, imports, tree_snapshot
 
 FAULT = "WHEELHOUSE_VENV_FAULT_AT"
@@ -182,3 +184,40 @@ def test_absent_waits_for_the_lock_of_a_running_install(ansible, venv_args):
     assert proc.returncode == 0, out
     assert not os.path.lexists(path)
     assert sorted(os.listdir(os.path.dirname(path))) == [".app.venv_build.lock"]
+
+
+@pytest.fixture
+def tmpfs():
+    """Mount a small tmpfs at a folder (root with mount rights only); unmounted afterwards."""
+    mounted = []
+
+    def mount(folder, size):
+        os.makedirs(folder, exist_ok=True)
+        proc = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=%s" % size, "tmpfs", folder],
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, check=False)
+        if proc.returncode != 0:
+            pytest.skip("cannot mount a tmpfs here: %s" % proc.stdout.strip())
+        mounted.append(folder)
+        return folder
+
+    yield mount
+    for folder in reversed(mounted):
+        subprocess.run(["umount", folder], check=False)
+
+
+def test_a_venv_at_a_mount_point_is_refused_before_any_change(ansible, venv_args, tmpfs):
+    path = tmpfs(venv_args["path"], "64m")
+    for check in (True, False):
+        result = ansible.module(check=check, requirements=["alpha"], **venv_args)
+        assert result["failed"] is True, result["raw_output"]
+        assert "%s is a mount point" % path in result["msg"] and "below the mount point" in result["msg"]
+    assert os.listdir(path) == [] and os.listdir(os.path.dirname(path)) == ["app"]
+
+
+def test_a_full_disk_during_a_build_names_the_path_and_leaves_nothing(ansible, venv_args, tmpfs):
+    parent = tmpfs(os.path.dirname(venv_args["path"]), "1m")
+    result = ansible.module(requirements=["alpha"], **venv_args)
+    assert result["failed"] is True, result["raw_output"]
+    assert result["msg"].startswith("no space left on device while building the new venv in %s/.app.venv_build-" % parent)
+    assert "the venv at %s is unchanged" % venv_args["path"] in result["msg"], result["msg"]
+    assert os.listdir(parent) == [".app.venv_build.lock"]
