@@ -23,10 +23,10 @@ from ansible_collections.wheelhouse.venv.plugins.module_utils.deps import prune_
 from ansible_collections.wheelhouse.venv.plugins.module_utils.errors import VenvBuildError
 from ansible_collections.wheelhouse.venv.plugins.module_utils.faults import fault_point
 from ansible_collections.wheelhouse.venv.plugins.module_utils.fsops import (
+    LOW_SPACE,
     carry,
     carry_back,
     clean_leftovers,
-    LOW_SPACE,
     find_leftovers,
     fix_ownership,
     free_space,
@@ -526,13 +526,15 @@ class Sync(object):
         """The error of a build that failed for a full or read-only disk, naming where; None for other failures."""
         spec = self.spec
         if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS):
-            what, details = (exc.strerror or str(exc)).lower(), {}
+            what = (exc.strerror or str(exc)).lower()
         elif isinstance(exc, VenvBuildError) and free_space(staging) < LOW_SPACE:  # a command failed on a full disk
-            what, details = "no space left on device", exc.details
+            what = "no space left on device"
         else:
             return None
         msg = "%s while building the new venv in %s; the venv at %s is unchanged" % (what, staging, spec.path)
-        return VenvBuildError(msg + (". " + exc.msg if details else ""), **details)
+        if isinstance(exc, VenvBuildError):
+            return VenvBuildError(msg + ". " + exc.msg, **exc.details)
+        return VenvBuildError(msg)
 
     def update_in_place(self, disk, interp, fingerprint, plan, link_plan):
         spec = self.spec

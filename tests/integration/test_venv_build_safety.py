@@ -221,3 +221,16 @@ def test_a_full_disk_during_a_build_names_the_path_and_leaves_nothing(ansible, v
     assert result["msg"].startswith("no space left on device while building the new venv in %s/.app.venv_build-" % parent)
     assert "the venv at %s is unchanged" % venv_args["path"] in result["msg"], result["msg"]
     assert os.listdir(parent) == [".app.venv_build.lock"]
+
+
+def test_a_removal_killed_half_way_leaves_no_venv_at_path_and_is_finished_next_run(ansible, venv_args):
+    path = venv_args["path"]
+    ansible.module(requirements=["alpha"], **venv_args)
+    killed = killed_at(ansible, "absent-renamed", state="absent", **venv_args)
+    assert killed["failed"] is True
+    parent = os.path.dirname(path)
+    assert not os.path.lexists(path), "the venv was renamed away first"
+    assert [n for n in os.listdir(parent) if n.startswith(".app.venv_build-removing-")]
+    again = ansible.module(state="absent", **venv_args)
+    assert again["changed"] is False and any("removed leftovers" in w for w in again["warnings"]), again["raw_output"]
+    assert os.listdir(parent) == [".app.venv_build.lock"]
