@@ -27,7 +27,9 @@ UV_TOOL_DIR = ".uv"
 VENV_TOP_ENTRIES = ("bin", "include", "lib", "lib64", "pyvenv.cfg", "share", ".gitignore", "CACHEDIR.TAG")
 OWN_TOP_ENTRIES = (STATE_FILE, REQUIREMENTS_FILE, CONSTRAINTS_FILE, GLOBAL_CONSTRAINTS_FILE, UV_TOOL_DIR)
 # The venv's own scripts in bin/ (the installer's are listed in the RECORD of their distribution).
-VENV_BIN_PATTERNS = ("activate*", "Activate.ps1", "deactivate*", "python", "python3", "python3.*", "pip*", "pydoc*")
+# Seed tools' scripts (wheel, easy_install) and PyPy's names are the venv's too.
+VENV_BIN_PATTERNS = ("activate*", "Activate.ps1", "deactivate*", "python", "python3", "python3.*", "pip*", "pydoc*",
+                     "wheel*", "easy_install*", "pypy*")
 _TEMP_FILE = re.compile(r"^\.%s\.[A-Za-z0-9_]{8}$" % re.escape(STATE_FILE))
 
 
