@@ -13,10 +13,21 @@ import grp
 import os
 import pwd
 import shutil
+import tempfile
 import time
 
 from ansible_collections.wheelhouse.venv.plugins.module_utils.errors import VenvBuildError
 from ansible_collections.wheelhouse.venv.plugins.module_utils.faults import fault_point
+from ansible_collections.wheelhouse.venv.plugins.module_utils.venvstate import (
+    foreign_entries,
+    is_temporary_file,
+)
+
+# Names of what runs make beside a venv path (NAME is its base name); a killed run leaves them behind:
+# .NAME.venv_build-XXXX (staging of a build, *.old the replaced venv), .NAME.venv_build-files-XXXX
+# (installer files), .NAME.venv_build-removing-XXXX (a venv being removed by state=absent).
+# The lock (.NAME.venv_build.lock) and the log (.NAME.venv_build.log) are no leftovers.
+SHOWN_ENTRIES = 20
 
 
 def _exchange(a, b):
@@ -35,15 +46,35 @@ def _exchange(a, b):
     raise OSError(ctypes.get_errno(), os.strerror(ctypes.get_errno()), b)
 
 
+def leftover_prefix(path):
+    return ".%s.venv_build-" % os.path.basename(path)
+
+
+def staging_prefix(path, kind=""):
+    """Prefix of a hidden directory beside path: kind "" (a build), "files-" or "removing-"."""
+    return leftover_prefix(path) + kind
+
+
+def shown(entries):
+    """Relative paths for a message: sorted, at most SHOWN_ENTRIES of them."""
+    entries = sorted(entries)
+    more = len(entries) - SHOWN_ENTRIES
+    return ", ".join(entries[:SHOWN_ENTRIES]) + (" and %d more" % more if more > 0 else "")
+
+
 def swap_into_place(staging, path):
-    """Put the venv built at staging at path; the previous venv (if any) is removed afterwards."""
+    """Put the venv built at staging at path; the previous venv (if any) is removed afterwards.
+
+    Only the parts of the previous venv are removed; entries of someone else still in it (none
+    when they were carried) are kept in its leftover directory, whose name is returned.
+    """
     if not os.path.lexists(path):
         os.rename(staging, path)
-        return
+        return None
     if os.path.isdir(path) and not os.listdir(path):
         os.rmdir(path)
         os.rename(staging, path)
-        return
+        return None
     if _exchange(staging, path):
         old = staging
     else:  # two renames: the path is absent for an instant only
@@ -51,7 +82,9 @@ def swap_into_place(staging, path):
         os.rename(path, old)
         os.rename(staging, path)
     fault_point("swap-before-old-removed")
-    shutil.rmtree(old, ignore_errors=True)
+    if remove_venv_parts(old, foreign_entries(old)):
+        return None
+    return old
 
 
 def relocate(staging, path):
@@ -115,6 +148,176 @@ def fix_ownership(spec, path):
         os.chmod(path, spec.wanted_mode(os.stat(path)))
 
 
+def _remove(path):
+    if os.path.isdir(path) and not os.path.islink(path):
+        shutil.rmtree(path)
+    else:
+        os.unlink(path)
+
+
+def remove_venv_parts(folder, keep):
+    """Remove everything in folder but the relative paths of keep; remove folder too when nothing is kept.
+
+    Returns True when folder is gone.
+    """
+    keep = set(keep)
+    keep_top = set(rel.split(os.sep, 1)[0] for rel in keep)
+    # pyvenv.cfg last: a run killed half-way leaves a folder still recognised as a (broken) venv
+    names = sorted(os.listdir(folder), key=lambda n: n == "pyvenv.cfg")
+    for name in names:
+        full = os.path.join(folder, name)
+        if name in keep:
+            continue
+        if name in keep_top:  # a directory (bin/) with entries of someone else inside
+            for inner in os.listdir(full):
+                if os.path.join(name, inner) not in keep:
+                    _remove(os.path.join(full, inner))
+            continue
+        _remove(full)
+    if keep:
+        return False
+    os.rmdir(folder)
+    return True
+
+
+def check_carry(src, dst, entries):
+    """Fail, before anything moves, when an entry to carry from src cannot go to the same place in dst."""
+    blocked = [rel for rel in entries
+               if os.path.lexists(os.path.join(dst, rel)) or not os.path.isdir(os.path.dirname(os.path.join(dst, rel)))]
+    if blocked:
+        raise VenvBuildError("cannot carry %s from %s into the rebuilt venv: the new venv has entries of these names; "
+                             "move them out of the venv and run again" % (shown(blocked), src))
+
+
+def carry(src, dst, entries):
+    """Move entries (relative paths) from the venv at src to the same places in dst; renames only."""
+    check_carry(src, dst, entries)
+    moved = []
+    try:
+        for rel in entries:
+            os.rename(os.path.join(src, rel), os.path.join(dst, rel))
+            moved.append(rel)
+    except BaseException:
+        carry_back(src, dst, moved)
+        raise
+    return moved
+
+
+def carry_back(src, dst, moved):
+    """Undo carry: move the entries back from dst to src (those still in dst)."""
+    for rel in reversed(moved):
+        if os.path.lexists(os.path.join(dst, rel)) and not os.path.lexists(os.path.join(src, rel)):
+            os.rename(os.path.join(dst, rel), os.path.join(src, rel))
+
+
+def remove_venv(path):
+    """Remove the venv at path; entries of someone else stay where they are (returned, sorted).
+
+    The venv is first renamed away (.NAME.venv_build-removing-XXXX beside it), so that a run
+    killed half-way never leaves a half-deleted venv at path; the next run removes that leftover.
+    """
+    keep = foreign_entries(path)
+    removing = tempfile.mkdtemp(prefix=staging_prefix(path, "removing-"), dir=os.path.dirname(path))
+    if not keep:
+        os.rename(path, removing)  # onto the empty directory: one atomic step
+    else:
+        keep_top = set(rel.split(os.sep, 1)[0] for rel in keep)
+        names = sorted(os.listdir(path), key=lambda n: n == "pyvenv.cfg")
+        for name in names:
+            if name in keep:
+                continue
+            if name in keep_top:
+                os.mkdir(os.path.join(removing, name))
+                for inner in os.listdir(os.path.join(path, name)):
+                    if os.path.join(name, inner) not in keep:
+                        os.rename(os.path.join(path, name, inner), os.path.join(removing, name, inner))
+                continue
+            os.rename(os.path.join(path, name), os.path.join(removing, name))
+    fault_point("absent-renamed")
+    shutil.rmtree(removing)
+    return keep
+
+
+# --- leftovers of killed runs -----------------------------------------------------------------
+
+_FILES_DIR_NAMES = ("requirements.txt", "constraints.txt", "global-constraints.txt", "recorded-pins.txt")
+
+
+def find_leftovers(path):
+    """Leftovers of killed runs on path: hidden directories beside it, temporary files inside it."""
+    found = []
+    parent, prefix = os.path.dirname(path), leftover_prefix(path)
+    try:
+        names = sorted(os.listdir(parent))
+    except (IOError, OSError):
+        return found
+    for name in names:
+        full = os.path.join(parent, name)
+        if name.startswith(prefix) and os.path.isdir(full) and not os.path.islink(full):
+            found.append(full)
+    if os.path.isdir(path):
+        found += [os.path.join(path, n) for n in sorted(os.listdir(path)) if is_temporary_file(n)]
+    return found
+
+
+def _files_dir_parts(folder):
+    """The files of an installer-files directory (and their write_atomic temporary files); None if anything else is there."""
+    parts = []
+    for name in os.listdir(folder):
+        base = name[1:].rsplit(".", 1)[0] if name.startswith(".") else name
+        if base not in _FILES_DIR_NAMES or not os.path.isfile(os.path.join(folder, name)):
+            return None
+        parts.append(name)
+    return parts
+
+
+def clean_leftovers(path):
+    """Remove the leftovers of killed runs on path (under the lock); return (removed, kept) full paths.
+
+    From a leftover directory only venv parts are removed; an entry of someone else (a file carried
+    by a run killed before its swap) goes back to path when path lacks it, else the leftover is kept.
+    """
+    removed, kept = [], []
+    files_prefix = staging_prefix(path, "files-")
+    for leftover in find_leftovers(path):
+        if not os.path.isdir(leftover):  # a temporary state file inside the venv
+            os.unlink(leftover)
+            removed.append(leftover)
+            continue
+        if os.path.basename(leftover).startswith(files_prefix):
+            parts = _files_dir_parts(leftover)
+            if parts is None:
+                kept.append(leftover)
+                continue
+            shutil.rmtree(leftover)
+            removed.append(leftover)
+            continue
+        keep = []
+        for rel in foreign_entries(leftover):
+            back = os.path.join(path, rel)
+            if os.path.isdir(path) and os.path.isdir(os.path.dirname(back)) and not os.path.lexists(back):
+                os.rename(os.path.join(leftover, rel), back)
+            else:
+                keep.append(rel)
+        if remove_venv_parts(leftover, keep):
+            removed.append(leftover)
+        else:
+            kept.append(leftover)
+    return removed, kept
+
+
+LOW_SPACE = 1024 * 1024  # bytes: a file system with less free is full for a venv build
+
+
+def free_space(folder):
+    """Bytes free for unprivileged writes on the file system of folder (a large number when it cannot tell)."""
+    try:
+        st = os.statvfs(folder)
+    except OSError:
+        return 1 << 62
+    return st.f_bavail * st.f_frsize
+
+
 def lock_file_for(path):
     """The lock file of a venv path: beside it, so that it outlives every swap of the directory."""
     return os.path.join(os.path.dirname(path), ".%s.venv_build.lock" % os.path.basename(path))
@@ -127,7 +330,14 @@ def path_lock(lock_path, timeout=None, busy_message=None):
     Every module that changes something on a path takes this lock first, so that two runs on one
     path never interleave.
     """
-    with open(lock_path, "a") as handle:
+    try:  # never through a symbolic link: it could point anywhere
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0), 0o644)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise VenvBuildError("the lock file %s is a symbolic link; the module never follows it: "
+                                 "remove the link and run again" % lock_path)
+        raise
+    with os.fdopen(fd, "r+") as handle:
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             try:

@@ -185,6 +185,9 @@ class VenvSpec(object):
         self.package_state = params.get("package_state") or "present"
         self.prune = bool(params.get("prune"))
         self.rebuild = bool(params.get("rebuild"))
+        self.foreign_files = params.get("foreign_files") or "refuse"
+        if self.foreign_files not in ("refuse", "carry"):
+            raise VenvBuildError("foreign_files must be refuse or carry, got %r" % self.foreign_files)
         self.require_hashes = bool(params.get("require_hashes"))
         self.owner = params.get("owner")
         self.group = params.get("group")

@@ -10,6 +10,7 @@ path and swapped in (fsops.py), so a failure never leaves the path missing or br
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
@@ -22,11 +23,20 @@ from ansible_collections.wheelhouse.venv.plugins.module_utils.deps import prune_
 from ansible_collections.wheelhouse.venv.plugins.module_utils.errors import VenvBuildError
 from ansible_collections.wheelhouse.venv.plugins.module_utils.faults import fault_point
 from ansible_collections.wheelhouse.venv.plugins.module_utils.fsops import (
+    LOW_SPACE,
+    carry,
+    carry_back,
+    clean_leftovers,
+    find_leftovers,
     fix_ownership,
+    free_space,
     lock_file_for,
     ownership_differs,
     path_lock,
     relocate,
+    remove_venv,
+    shown,
+    staging_prefix,
     swap_into_place,
 )
 from ansible_collections.wheelhouse.venv.plugins.module_utils.hostfiles import MaskedLog, private_mode, write_atomic
@@ -45,6 +55,7 @@ from ansible_collections.wheelhouse.venv.plugins.module_utils.venvstate import (
     UV_TOOL_DIR,
     VenvOnDisk,
     cfg_python_version,
+    foreign_entries,
     installed_distributions,
     installer_leftovers,
     minor_version,
@@ -52,6 +63,7 @@ from ansible_collections.wheelhouse.venv.plugins.module_utils.venvstate import (
     read_pyvenv_cfg,
     read_state,
     site_packages_dir,
+    top_level_entries,
 )
 
 # --- the run ------------------------------------------------------------------------------
@@ -69,6 +81,10 @@ class Sync(object):
         self._log = MaskedLog(spec.log_file, "venv_build %s" % spec.path)
         self._wanted_links = {}  # Python minor version -> {name: target}, asked of the package manager once
         self._in_place = None  # during an in-place install: (site-packages, packages before, state file bytes before)
+        self.link = None  # path as given when it is a symbolic link (spec.path is then the venv it points to)
+        self.dangling = False
+        self.carried = []  # entries of someone else to carry into the rebuilt venv (foreign_files=carry)
+        self.leftover_reasons = []
 
     # logging and running ----------------------------------------------------------------
 
@@ -122,9 +138,14 @@ class Sync(object):
 
     def execute(self):
         spec = self.spec
+        self.follow_link()
+        self.clean_leftovers()
         disk = VenvOnDisk(spec.path)
         if spec.state == "absent":
             return self.absent(disk)
+        if self.dangling:
+            raise VenvBuildError("%s is a symbolic link to %s, which does not exist: make that directory or remove "
+                                 "the link, then run again" % (self.link, spec.path))
         if disk.exists and not disk.is_venv and not disk.is_empty_dir:
             raise VenvBuildError("%s exists but is not a venv (no pyvenv.cfg): refusing to replace it" % spec.path)
         interp = resolve_interpreter(spec, disk.state, self._run)
@@ -133,6 +154,8 @@ class Sync(object):
         plan = make_plan(spec, disk, interp, fingerprint)
         if disk.state_problem:
             self.warnings.append("%s: it is ignored and rewritten from the venv" % disk.state_problem)
+        self.check_replace(plan, disk)
+        plan.reasons.extend(self.leftover_reasons)
         self.plan_ownership(plan)
         link_plan = self.plan_links(plan, disk, interp)
         if self.is_noop(plan, link_plan) and (self.check_mode or not link_plan.record_changed):
@@ -142,6 +165,7 @@ class Sync(object):
         with self.locked():
             disk = VenvOnDisk(spec.path)  # another run may have finished while we waited
             plan = make_plan(spec, disk, interp, fingerprint)
+            self.check_replace(plan, disk)
             self.plan_ownership(plan)
             link_plan = self.plan_links(plan, disk, interp)
             if self.is_noop(plan, link_plan):
@@ -192,21 +216,101 @@ class Sync(object):
             os.makedirs(parent, 0o755)
         return path_lock(lock_file_for(self.spec.path))
 
+    def follow_link(self):
+        """A path that is a symbolic link: the venv it points to is what is made, updated or replaced."""
+        spec = self.spec
+        if not os.path.islink(spec.path):
+            return
+        self.link = spec.path
+        spec.path = os.path.realpath(spec.path)
+        self.dangling = not os.path.lexists(spec.path)
+
+    def clean_leftovers(self):
+        """Remove what killed runs left on the path (under the lock); check mode only reports it."""
+        spec = self.spec
+        if not find_leftovers(spec.path):
+            return
+        if self.check_mode:
+            self.leftover_reasons.append("leftovers of an interrupted run would be removed: %s"
+                                         % shown(find_leftovers(spec.path)))
+            return
+        with self.locked():
+            removed, kept = clean_leftovers(spec.path)
+        if removed:
+            self.warnings.append("removed leftovers of an interrupted run: %s" % shown(removed))
+            self.log("removed leftovers of an interrupted run: %s" % ", ".join(removed))
+        if kept:
+            self.warnings.append("kept leftovers of an interrupted run, they hold entries that are not part of a venv "
+                                 "(%s has entries of those names): %s; move what you need out of them and delete "
+                                 "them" % (spec.path, shown(kept)))
+
+    def check_replace(self, plan, disk):
+        """Before any change: a venv to replace must be swappable, and its foreign entries refused or carried."""
+        spec = self.spec
+        self.carried = []
+        if not plan.builds_beside or not disk.exists:
+            return
+        if os.path.ismount(spec.path):
+            raise VenvBuildError("%s is a mount point, which cannot be replaced by a venv built beside it (%s): make "
+                                 "the venv in a directory below the mount point, e.g. %s"
+                                 % (spec.path, "; ".join(plan.reasons), os.path.join(spec.path, "venv")))
+        if not disk.is_venv:
+            return
+        foreign = foreign_entries(spec.path, disk.state or {})
+        if not foreign:
+            return
+        if spec.foreign_files != "carry":
+            raise VenvBuildError(
+                "the venv at %s must be replaced (%s), but it holds entries that are not part of a venv: %s. "
+                "Move them out of the venv, or set foreign_files=carry to move them into the rebuilt venv"
+                % (spec.path, "; ".join(plan.reasons), shown(foreign)))
+        self.carried = foreign
+        plan.reasons.append("carried into the rebuilt venv (foreign_files=carry): %s" % shown(foreign))
+
     # state absent ---------------------------------------------------------------------------
 
     def absent(self, disk):
-        result = {"changed": False, "path": self.spec.path, "commands": [], "packages": {}, "added": {},
+        """Remove the venv at path (and the link to it); entries of someone else are kept, with the directory."""
+        spec = self.spec
+        result = {"changed": False, "path": spec.path, "commands": [], "packages": {}, "added": {},
                   "removed": {}, "upgraded": {}, "fingerprint": None, "python_version": disk.python_version,
-                  "facts_written": False, "log_file": self.spec.log_file, "reasons": [],
-                  "links": {"present": {}, "added": [], "removed": []}}
+                  "facts_written": False, "log_file": spec.log_file, "reasons": list(self.leftover_reasons),
+                  "links": {"present": {}, "added": [], "removed": []}, "kept": []}
+        if self.dangling:  # nothing to remove but the link
+            result.update(changed=True, reasons=result["reasons"] + ["state=absent: %s points to %s, which does not exist"
+                                                                     % (self.link, spec.path)])
+            if not self.check_mode:
+                os.unlink(self.link)
+            return result
         if not disk.exists:
             return result
+        if self.check_mode:
+            return self.absent_result(result, disk)
+        with self.locked():
+            disk = VenvOnDisk(spec.path)  # another run may have finished while we waited
+            if not disk.exists:
+                return result
+            self.absent_result(result, disk)
+            if disk.is_venv:
+                kept = remove_venv(spec.path)
+            else:  # an empty directory
+                kept = []
+                os.rmdir(spec.path)
+            if self.link and not kept:
+                os.unlink(self.link)
+        self.log("venv %s removed%s" % (spec.path, " but for %s" % ", ".join(kept) if kept else ""))
+        return result
+
+    def absent_result(self, result, disk):
+        spec = self.spec
         if not disk.is_venv and not disk.is_empty_dir:
-            raise VenvBuildError("%s exists but is not a venv (no pyvenv.cfg): refusing to remove it" % self.spec.path)
-        result.update(changed=True, removed=disk.packages, reasons=["state=absent"])
-        result["diff"] = {"before": {"path": self.spec.path, "state": "present"}, "after": {"path": self.spec.path, "state": "absent"}}
-        if not self.check_mode:
-            shutil.rmtree(self.spec.path)
+            raise VenvBuildError("%s exists but is not a venv (no pyvenv.cfg): refusing to remove it" % spec.path)
+        kept = foreign_entries(spec.path, disk.state or {}) if disk.is_venv else []
+        result.update(changed=True, removed=disk.packages, kept=kept, reasons=result["reasons"] + ["state=absent"])
+        result["diff"] = {"before": {"path": spec.path, "state": "present"}, "after": {"path": spec.path, "state": "absent"}}
+        if kept:
+            self.warnings.append("state=absent kept %s and these entries in it, which are not part of a venv: %s"
+                                 % (spec.path, shown(kept)))
         return result
 
     # check mode -------------------------------------------------------------------------------
@@ -361,6 +465,8 @@ class Sync(object):
     @staticmethod
     def write_state(venv, state):
         state = dict(state, written=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+        if "entries" not in state:  # the top-level entries of our build stay recorded
+            state["entries"] = (read_state(venv)[0] or {}).get("entries") or []
         write_host_file(os.path.join(venv, STATE_FILE), json.dumps(state, indent=1, sort_keys=True) + "\n",
                         "the state file")
 
@@ -415,7 +521,12 @@ class Sync(object):
     def build_beside(self, disk, interp, fingerprint, plan, link_plan):
         spec = self.spec
         parent = os.path.dirname(spec.path)
-        staging = tempfile.mkdtemp(prefix=".%s.venv_build-" % os.path.basename(spec.path), dir=parent)
+        try:
+            staging = tempfile.mkdtemp(prefix=staging_prefix(spec.path), dir=parent)
+        except OSError as exc:
+            raise VenvBuildError("cannot make a directory for the new venv in %s: %s; the venv at %s is unchanged"
+                                 % (parent, exc.strerror or exc, spec.path))
+        carried = []
         try:
             old_uv = os.path.join(spec.path, UV_TOOL_DIR)
             if spec.install_tool == "uv" and os.path.isdir(old_uv) and not os.path.islink(old_uv):
@@ -434,18 +545,42 @@ class Sync(object):
             self.make_links(site_packages_dir(staging, cfg_python_version(read_pyvenv_cfg(staging))),
                             link_plan.wanted, {})
             relocate(staging, spec.path)
-            self.write_state(staging, self.new_state(interp, fingerprint, packages, link_plan))
+            # the top-level entries our build made: ours to remove or replace later
+            self.write_state(staging, dict(self.new_state(interp, fingerprint, packages, link_plan),
+                                           entries=top_level_entries(staging)))
             os.chmod(staging, 0o755)
             if spec.owner is not None or spec.group is not None or spec.mode is not None:
                 fix_ownership(spec, staging)
+            carried = carry(spec.path, staging, self.carried)
             fault_point("build-before-swap")
-            swap_into_place(staging, spec.path)
+            kept = swap_into_place(staging, spec.path)
+            carried = []
             fault_point("build-after-swap")
-        except BaseException:
+        except BaseException as exc:
+            carry_back(spec.path, staging, carried)
+            failure = self.disk_failure(exc, staging)
             shutil.rmtree(staging, ignore_errors=True)
+            if failure is not None:
+                raise failure
             raise
+        if kept:
+            self.warnings.append("the replaced venv kept entries that are not part of a venv, left in %s" % kept)
         self.log("venv %s %s" % (spec.path, "created" if plan.action == "create" else "rebuilt"))
         return packages
+
+    def disk_failure(self, exc, staging):
+        """The error of a build that failed for a full or read-only disk, naming where; None for other failures."""
+        spec = self.spec
+        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS):
+            what = (exc.strerror or str(exc)).lower()
+        elif isinstance(exc, VenvBuildError) and free_space(staging) < LOW_SPACE:  # a command failed on a full disk
+            what = "no space left on device"
+        else:
+            return None
+        msg = "%s while building the new venv in %s; the venv at %s is unchanged" % (what, staging, spec.path)
+        if isinstance(exc, VenvBuildError):
+            return VenvBuildError(msg + ". " + exc.msg, **exc.details)
+        return VenvBuildError(msg)
 
     def update_in_place(self, disk, interp, fingerprint, plan, link_plan):
         spec = self.spec
@@ -590,4 +725,6 @@ def sync(spec, check_mode, run):
     """Make the venv at spec.path match spec (or report what would change); return (result, warnings)."""
     runner = Sync(spec, check_mode, run)
     result = runner.execute()
+    if runner.link:
+        result["path"] = runner.link
     return masking.mask_data(result), runner.warnings

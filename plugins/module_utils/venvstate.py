@@ -8,6 +8,7 @@ Nothing here starts a process, so a no-op run costs a few file reads.
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import os
 import re
@@ -22,6 +23,14 @@ CONSTRAINTS_FILE = "constraints.txt"
 GLOBAL_CONSTRAINTS_FILE = "global-constraints.txt"
 # Where a uv fetched by the module lives: inside the venv directory, outside site-packages.
 UV_TOOL_DIR = ".uv"
+# What a venv consists of at its top level (venv, virtualenv), and the files of this module.
+VENV_TOP_ENTRIES = ("bin", "include", "lib", "lib64", "pyvenv.cfg", "share", ".gitignore", "CACHEDIR.TAG")
+OWN_TOP_ENTRIES = (STATE_FILE, REQUIREMENTS_FILE, CONSTRAINTS_FILE, GLOBAL_CONSTRAINTS_FILE, UV_TOOL_DIR)
+# The venv's own scripts in bin/ (the installer's are listed in the RECORD of their distribution).
+# Seed tools' scripts (wheel, easy_install) and PyPy's names are the venv's too.
+VENV_BIN_PATTERNS = ("activate*", "Activate.ps1", "deactivate*", "python", "python3", "python3.*", "pip*", "pydoc*",
+                     "wheel*", "easy_install*", "pypy*")
+_TEMP_FILE = re.compile(r"^\.%s\.[A-Za-z0-9_]{8}$" % re.escape(STATE_FILE))
 
 
 class Distribution(object):
@@ -303,3 +312,84 @@ class VenvOnDisk(object):
     @property
     def system_site_packages(self):
         return (self.cfg or {}).get("include-system-site-packages", "false").lower() == "true"
+
+
+# --- what belongs to the venv ---------------------------------------------------------------
+
+def _site_packages_dirs(path):
+    """Every lib/pythonX.Y/site-packages of the venv at path (lib64 is usually a link to lib)."""
+    found = []
+    lib = os.path.join(path, "lib")
+    try:
+        names = sorted(os.listdir(lib))
+    except (IOError, OSError):
+        return found
+    for name in names:
+        site = os.path.join(lib, name, "site-packages")
+        if name.startswith("python") and os.path.isdir(site) and not os.path.islink(os.path.join(lib, name)):
+            found.append(site)
+    return found
+
+
+def installed_files(path):
+    """Paths (relative to the venv at path) that the RECORD of an installed distribution lists outside site-packages.
+
+    Console scripts (RECORD lines like ../../../bin/alpha-cli) and data files (../../../etc/x.conf)
+    are the installer's; a linked (symlinked) metadata folder is not read.
+    """
+    real = os.path.realpath(path)
+    files = set()
+    for site in _site_packages_dirs(path):
+        for entry in os.listdir(site):
+            meta = os.path.join(site, entry)
+            if not entry.endswith(".dist-info") or os.path.islink(meta):
+                continue
+            try:
+                with open(os.path.join(meta, "RECORD")) as handle:
+                    lines = handle.read().splitlines()
+            except (IOError, OSError, UnicodeDecodeError):
+                continue
+            for line in lines:
+                name = line.split(",", 1)[0].strip().strip('"')
+                if not name.startswith(".."):
+                    continue
+                full = os.path.normpath(os.path.join(os.path.realpath(site), name))
+                if full.startswith(real + os.sep):
+                    files.add(os.path.relpath(full, real))
+    return files
+
+
+def is_temporary_file(name):
+    """A temporary file of write_atomic (.wheelhouse-venv.json.XXXXXXXX) left by a killed run."""
+    return bool(_TEMP_FILE.match(name))
+
+
+def foreign_entries(path, state=None):
+    """Entries of the venv directory at path that a venv does not consist of, as sorted relative paths.
+
+    Ours: the top-level entries of a venv and of this module, those our runs made (state "entries")
+    and those an installed distribution lists; in bin/ the venv's own scripts and those of the
+    installer. site-packages belongs to the installer. Anything else was put there by someone else.
+    """
+    if state is None:
+        state = read_state(path)[0] or {}
+    installed = installed_files(path)
+    top_installed = set(rel.split(os.sep, 1)[0] for rel in installed)
+    ours = set(VENV_TOP_ENTRIES) | set(OWN_TOP_ENTRIES) | set(state.get("entries") or []) | top_installed
+    foreign = []
+    for name in sorted(os.listdir(path)):
+        if name not in ours and not is_temporary_file(name):
+            foreign.append(name)
+    bin_dir = os.path.join(path, "bin")
+    if os.path.isdir(bin_dir) and not os.path.islink(bin_dir):
+        for name in sorted(os.listdir(bin_dir)):
+            if any(fnmatch.fnmatchcase(name, pattern) for pattern in VENV_BIN_PATTERNS):
+                continue
+            if os.path.join("bin", name) not in installed and name != "__pycache__":
+                foreign.append(os.path.join("bin", name))
+    return sorted(foreign)
+
+
+def top_level_entries(path):
+    """The top-level names of the venv at path, as recorded in the state file (key "entries")."""
+    return sorted(name for name in os.listdir(path) if not is_temporary_file(name))

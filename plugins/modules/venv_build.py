@@ -62,11 +62,26 @@ options:
   path:
     description:
       - Absolute path of the venv directory.
+      - When O(path) is a symbolic link (a release layout like C(current -> releases/r1)), the link
+        is followed - the venv it points to is made, updated or replaced (a rebuild is built beside
+        the link's target and swapped in there) and the link itself is kept. A link to nothing fails
+        with O(state=present). The lock and the leftovers of killed runs are those of the target.
+      - A mount point cannot be replaced by a venv built beside it; a run that would create or
+        rebuild the venv at a mount point fails before any change. Make the venv in a directory below it.
     type: path
     required: true
   state:
     description:
       - V(present) makes the venv; V(absent) removes it (only a directory that is a venv).
+      - V(absent) removes only what a venv consists of (see O(foreign_files)); other entries are kept
+        with the directory, named in a warning and in RV(kept). The venv is first renamed away
+        beside O(path), so that an interrupted removal never leaves a half-deleted venv at O(path).
+        With O(path) a symbolic link, the venv it points to and the link are removed; a link to
+        nothing is removed.
+      - Every run that changes something on O(path) takes the same lock (C(.NAME.venv_build.lock)
+        beside the venv), V(absent) too. Runs first remove what killed runs left behind
+        (C(.NAME.venv_build-*) directories beside the venv, temporary files inside it) and warn;
+        that alone does not report a change. Check mode only names them in RV(reasons).
     type: str
     choices: [present, absent]
     default: present
@@ -253,6 +268,26 @@ options:
         new one is in place; if the build fails, the old venv stays.
     type: bool
     default: false
+  foreign_files:
+    description:
+      - What a run that replaces the venv (a rebuild, see O(rebuild), O(python), O(system_site_packages),
+        O(virtualenv_command), a broken C(bin/python) or C(pyvenv.cfg)) does with entries in it that
+        are not part of a venv, such as a venv made with C(python3 -m venv .) inside a project
+        directory next to C(src/) and configuration files.
+      - A venv consists of C(bin), C(include), C(lib), C(lib64), C(share), C(pyvenv.cfg),
+        C(.gitignore), C(CACHEDIR.TAG), the files of this module (C(wheelhouse-venv.json),
+        C(requirements.txt), C(constraints.txt), C(global-constraints.txt), C(.uv)), the top-level
+        entries its own builds made, and what the C(RECORD) of an installed distribution lists (console
+        scripts in C(bin), data files). In C(bin) only the venv's scripts (C(activate*), C(python*),
+        C(pip*), C(pydoc*)) and those of installed distributions are part of it. C(site-packages)
+        belongs to the installer.
+      - V(refuse) - the run fails before any change, naming the foreign entries.
+      - V(carry) - they are moved (renamed, never copied) into the rebuilt venv just before it is
+        swapped in, so they are at the same place afterwards; RV(reasons) names them.
+    type: str
+    choices: [refuse, carry]
+    default: refuse
+    version_added: 0.2.0
   owner:
     description:
       - Owner of every file of the venv tree.
@@ -485,6 +520,13 @@ links:
       elements: str
       returned: always
       sample: ["six.py"]
+kept:
+  description: With O(state=absent), the entries (relative to O(path)) that are not part of a venv and were kept.
+  returned: when state=absent
+  type: list
+  elements: str
+  sample: ["src", "setup.cfg"]
+  version_added: 0.2.0
 reasons:
   description: Why the run had to act (empty on a no-op).
   returned: always
@@ -524,6 +566,7 @@ ARGUMENT_SPEC = dict(
     prune=dict(type="bool", default=False),
     linked_distro_packages=dict(type="list", elements="str", default=[]),
     rebuild=dict(type="bool", default=False),
+    foreign_files=dict(type="str", default="refuse", choices=["refuse", "carry"]),
     owner=dict(type="str"),
     group=dict(type="str"),
     mode=dict(type="raw"),

@@ -10,7 +10,7 @@ def test_venv_is_a_new_directory(host):
     old_inode = int(host.file("/var/tmp/wh-old-venv.inode").content_string)
     assert host.file("/opt/venvs/demo").is_directory
     assert int(host.check_output("stat -c %s %s", "%i", "/opt/venvs/demo")) != old_inode
-    assert not host.file("/opt/venvs/demo/wh-old-venv-marker").exists
+    assert not host.file("/opt/venvs/demo/lib/wh-old-venv-marker").exists
 
 
 def test_process_from_the_old_venv_still_runs(host):

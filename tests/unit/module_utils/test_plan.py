@@ -250,11 +250,11 @@ def test_relocate_rewrites_scripts_only(tmp_path):
 def test_swap_into_place_replaces_and_removes_the_old_tree(tmp_path):
     old, new = tmp_path / "venv", tmp_path / ".venv.build"
     old.mkdir()
-    (old / "marker").write_text("old")
+    (old / "pyvenv.cfg").write_text("old")
     new.mkdir()
-    (new / "marker").write_text("new")
+    (new / "pyvenv.cfg").write_text("new")
     fsops.swap_into_place(str(new), str(old))
-    assert (old / "marker").read_text() == "new"
+    assert (old / "pyvenv.cfg").read_text() == "new"
     assert sorted(os.listdir(str(tmp_path))) == ["venv"]
 
 

@@ -1,0 +1,236 @@
+"""venv_build never removes what is not part of a venv: foreign files, leftovers of killed runs, symlinked paths, the lock."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import subprocess
+import time
+
+import pytest
+
+from conftest import TARGET_PYTHON, imports, tree_snapshot
+
+FAULT = "WHEELHOUSE_VENV_FAULT_AT"
+
+
+def write(path, text):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as handle:
+        handle.write(text)
+
+
+def project_with_venv(path):
+    """A project directory with a venv made by hand in it (`python3 -m venv .`), next to src/ and a config file."""
+    os.makedirs(path)
+    subprocess.run([TARGET_PYTHON, "-m", "venv", "--without-pip", "."], cwd=path, check=True)
+    write(os.path.join(path, "src", "app.py"), "print('app')\n")
+    write(os.path.join(path, "app.cfg"), "[app]\nkey = value\n")
+    return {rel: open(os.path.join(path, rel)).read() for rel in ("src/app.py", "app.cfg")}
+
+
+def killed_at(ansible, point, **args):
+    ansible.env = dict(ansible.env, **{FAULT: point})
+    try:
+        return ansible.module(**args)
+    finally:
+        del ansible.env[FAULT]
+
+
+def test_replacing_a_project_dir_venv_is_refused_or_carries_the_files(ansible, venv_args):
+    path = venv_args["path"]
+    files = project_with_venv(path)
+    before = tree_snapshot(path)
+    args = dict(venv_args, requirements=["alpha"], system_site_packages=True)
+
+    checked = ansible.module(check=True, **args)
+    refused = ansible.module(**args)
+    for result in (checked, refused):
+        assert result["failed"] is True, result["raw_output"]
+        assert "app.cfg, src" in result["msg"] and "foreign_files=carry" in result["msg"], result["msg"]
+        assert "system_site_packages changed" in result["msg"]
+    assert tree_snapshot(path) == before
+    assert sorted(os.listdir(os.path.dirname(path))) == ["app"]
+
+    carried_check = ansible.module(check=True, foreign_files="carry", **args)
+    assert carried_check["changed"] is True and any("app.cfg, src" in r for r in carried_check["reasons"])
+    assert tree_snapshot(path) == before
+    carried = ansible.module(foreign_files="carry", **args)
+    assert carried["changed"] is True, carried["raw_output"]
+    assert any("carried into the rebuilt venv" in r and "app.cfg, src" in r for r in carried["reasons"])
+    assert imports(path, "alpha")
+    assert {rel: open(os.path.join(path, rel)).read() for rel in files} == files
+    assert sorted(os.listdir(os.path.dirname(path))) == [".app.venv_build.lock", "app"]
+
+
+def test_user_files_in_a_module_made_venv_survive_a_rebuild_with_carry(ansible, venv_args):
+    path = venv_args["path"]
+    args = dict(venv_args, requirements=["alpha"])
+    ansible.module(**args)
+    write(os.path.join(path, "notes.txt"), "mine\n")
+    write(os.path.join(path, "bin", "my-tool"), "#!/bin/sh\n")
+    refused = ansible.module(rebuild=True, **args)
+    assert refused["failed"] is True and "bin/my-tool, notes.txt" in refused["msg"], refused["raw_output"]
+    assert "alpha-version" not in refused["msg"], "a console script of an installed package is the venv's"
+
+    rebuilt = ansible.module(rebuild=True, foreign_files="carry", **args)
+    assert rebuilt["changed"] is True, rebuilt["raw_output"]
+    assert open(os.path.join(path, "notes.txt")).read() == "mine\n"
+    assert open(os.path.join(path, "bin", "my-tool")).read() == "#!/bin/sh\n"
+    assert imports(path, "alpha")
+
+
+def test_absent_keeps_foreign_entries_and_the_directory(ansible, venv_args):
+    path = venv_args["path"]
+    ansible.module(requirements=["alpha"], **venv_args)
+    write(os.path.join(path, "notes.txt"), "mine\n")
+    checked = ansible.module(check=True, state="absent", **venv_args)
+    assert checked["changed"] is True and checked["kept"] == ["notes.txt"]
+    assert imports(path, "alpha")
+    removed = ansible.module(state="absent", **venv_args)
+    assert removed["changed"] is True and removed["kept"] == ["notes.txt"], removed["raw_output"]
+    assert any("notes.txt" in w for w in removed["warnings"])
+    assert os.listdir(path) == ["notes.txt"]
+    assert sorted(os.listdir(os.path.dirname(path))) == [".app.venv_build.lock", "app"]
+
+
+def test_absent_on_a_symlink_removes_the_venv_it_points_to_and_the_link(ansible, venv_args, tmp_path):
+    release = str(tmp_path / "releases" / "r1")
+    link = str(tmp_path / "current")
+    os.makedirs(release)  # an empty release directory (a link to nothing is refused)
+    os.symlink(release, link)
+    args = dict(venv_args, path=link)
+    made = ansible.module(requirements=["alpha"], **args)
+    assert made["changed"] is True and made["path"] == link, made["raw_output"]
+    assert os.path.islink(link) and imports(release, "alpha")
+
+    checked = ansible.module(check=True, state="absent", **args)
+    assert checked["changed"] is True and os.path.islink(link) and imports(release, "alpha")
+    removed = ansible.module(state="absent", **args)
+    assert removed["changed"] is True, removed["raw_output"]
+    assert not os.path.lexists(link) and not os.path.lexists(release)
+    assert os.listdir(os.path.dirname(release)) == [".r1.venv_build.lock"]
+    again = ansible.module(state="absent", **args)
+    assert again["changed"] is False, again["raw_output"]
+
+    os.symlink(release, link)  # a link to nothing: present refuses naming it, absent removes the link
+    refused = ansible.module(requirements=["alpha"], **args)
+    assert refused["failed"] is True and "%s is a symbolic link to %s, which does not exist" % (link, release) in refused["msg"]
+    assert ansible.module(state="absent", **args)["changed"] is True and not os.path.lexists(link)
+
+
+def test_a_rebuild_through_a_symlink_keeps_the_link_and_leaves_no_old_target(ansible, venv_args, tmp_path):
+    release = str(tmp_path / "releases" / "r1")
+    link = str(tmp_path / "current")
+    os.makedirs(release)  # an empty release directory (a link to nothing is refused)
+    os.symlink(release, link)
+    args = dict(venv_args, path=link, requirements=["alpha"])
+    ansible.module(**args)
+    inode = os.stat(release).st_ino
+    rebuilt = ansible.module(rebuild=True, **args)
+    assert rebuilt["changed"] is True, rebuilt["raw_output"]
+    assert os.readlink(link) == release
+    assert os.stat(release).st_ino != inode, "the venv at the link's target was replaced"
+    assert imports(link, "alpha")
+    script = open(os.path.join(release, "bin", "alpha-version")).readline()
+    assert script == "#!%s/bin/python\n" % release
+    assert sorted(os.listdir(os.path.dirname(release))) == [".r1.venv_build.lock", "r1"]
+    assert [n for n in os.listdir(str(tmp_path)) if n.startswith(".")] == [], "nothing beside the link"
+
+
+def test_leftovers_of_a_killed_rebuild_are_removed_by_the_next_run(ansible, venv_args):
+    path = venv_args["path"]
+    args = dict(venv_args, requirements=["alpha"])
+    ansible.module(**args)
+    write(os.path.join(path, "notes.txt"), "mine\n")
+    killed = killed_at(ansible, "build-before-swap", rebuild=True, foreign_files="carry", **args)
+    assert killed["failed"] is True
+    parent = os.path.dirname(path)
+    leftovers = [n for n in os.listdir(parent) if n.startswith(".app.venv_build-")]
+    assert len(leftovers) == 1 and os.path.exists(os.path.join(parent, leftovers[0], "notes.txt"))
+
+    checked = ansible.module(check=True, **args)
+    assert checked["changed"] is False and any("leftovers of an interrupted run" in r for r in checked["reasons"])
+    assert os.path.exists(os.path.join(parent, leftovers[0]))
+
+    cleaned = ansible.module(**args)
+    assert cleaned["changed"] is False, cleaned["raw_output"]
+    assert any("removed leftovers of an interrupted run: %s" % os.path.join(parent, leftovers[0]) in w
+               for w in cleaned["warnings"])
+    assert sorted(os.listdir(parent)) == [".app.venv_build.lock", "app"]
+    assert open(os.path.join(path, "notes.txt")).read() == "mine\n", "the carried file went back"
+    assert imports(path, "alpha")
+
+
+def test_absent_waits_for_the_lock_of_a_running_install(ansible, venv_args):
+    path = venv_args["path"]
+    ansible.module(requirements=["alpha"], **venv_args)
+    lock = os.path.join(os.path.dirname(path), ".app.venv_build.lock")
+    with open(lock, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)  # as a running install holds it
+        playbook = os.path.join(ansible.workdir, "absent.yml")
+        with open(playbook, "w") as out:
+            json.dump([{"hosts": "localhost", "gather_facts": False,
+                        "vars": {"ansible_python_interpreter": TARGET_PYTHON},
+                        "tasks": [{"wheelhouse.venv.venv_build": dict(venv_args, state="absent")}]}], out)
+        proc = subprocess.Popen(["ansible-playbook", "-i", "localhost,", "-c", "local", playbook], env=ansible.env,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True)
+        time.sleep(4)
+        assert proc.poll() is None, proc.communicate()[0]
+        assert imports(path, "alpha"), "absent did not wait for the lock"
+        fcntl.flock(handle, fcntl.LOCK_UN)
+    out = proc.communicate(timeout=120)[0]
+    assert proc.returncode == 0, out
+    assert not os.path.lexists(path)
+    assert sorted(os.listdir(os.path.dirname(path))) == [".app.venv_build.lock"]
+
+
+@pytest.fixture
+def tmpfs():
+    """Mount a small tmpfs at a folder (root with mount rights only); unmounted afterwards."""
+    mounted = []
+
+    def mount(folder, size):
+        os.makedirs(folder, exist_ok=True)
+        proc = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=%s" % size, "tmpfs", folder],
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, check=False)
+        if proc.returncode != 0:
+            pytest.skip("cannot mount a tmpfs here: %s" % proc.stdout.strip())
+        mounted.append(folder)
+        return folder
+
+    yield mount
+    for folder in reversed(mounted):
+        subprocess.run(["umount", folder], check=False)
+
+
+def test_a_venv_at_a_mount_point_is_refused_before_any_change(ansible, venv_args, tmpfs):
+    path = tmpfs(venv_args["path"], "64m")
+    for check in (True, False):
+        result = ansible.module(check=check, requirements=["alpha"], **venv_args)
+        assert result["failed"] is True, result["raw_output"]
+        assert "%s is a mount point" % path in result["msg"] and "below the mount point" in result["msg"]
+    assert os.listdir(path) == [] and os.listdir(os.path.dirname(path)) == ["app"]
+
+
+def test_a_full_disk_during_a_build_names_the_path_and_leaves_nothing(ansible, venv_args, tmpfs):
+    parent = tmpfs(os.path.dirname(venv_args["path"]), "1m")
+    result = ansible.module(requirements=["alpha"], **venv_args)
+    assert result["failed"] is True, result["raw_output"]
+    assert result["msg"].startswith("no space left on device while building the new venv in %s/.app.venv_build-" % parent)
+    assert "the venv at %s is unchanged" % venv_args["path"] in result["msg"], result["msg"]
+    assert os.listdir(parent) == [".app.venv_build.lock"]
+
+
+def test_a_removal_killed_half_way_leaves_no_venv_at_path_and_is_finished_next_run(ansible, venv_args):
+    path = venv_args["path"]
+    ansible.module(requirements=["alpha"], **venv_args)
+    killed = killed_at(ansible, "absent-renamed", state="absent", **venv_args)
+    assert killed["failed"] is True
+    parent = os.path.dirname(path)
+    assert not os.path.lexists(path), "the venv was renamed away first"
+    assert [n for n in os.listdir(parent) if n.startswith(".app.venv_build-removing-")]
+    again = ansible.module(state="absent", **venv_args)
+    assert again["changed"] is False and any("removed leftovers" in w for w in again["warnings"]), again["raw_output"]
+    assert os.listdir(parent) == [".app.venv_build.lock"]
