@@ -45,7 +45,7 @@ fi
 export PATH="$sanity_venv/bin:$PATH"
 # WH_SANITY_ROOT: another copy for a second run at the same time (the venvs in home are shared).
 if [ "$sanity_venv" = "$(realpath -m "$WH_VENV")" ]; then default_root="$WH_TMP/sanity"
-else default_root="$WH_TMP/sanity-$(basename "$sanity_venv")"; fi
+else default_root="$WH_TMP/sanity-$(basename "$sanity_venv" | sed 's/^\.//')"; fi
 sanity_root="${WH_SANITY_ROOT:-$default_root}"
 dest="$sanity_root/ansible_collections/wheelhouse/venv"
 sanity_home="$WH_TMP/sanity/home"
