@@ -45,9 +45,10 @@ for requirements in "$WH_ROOT"/requirements-core-*.txt; do
     if [ -x "$p" ]; then python="$p"; fi
   done
   if [ -z "$python" ]; then
-    echo "bootstrap: ansible-core $core needs Python $version (the '# python:' line of $(basename "$requirements")):" \
-      "none under ${PYENV_ROOT:-$HOME/.pyenv}/versions; install it with: pyenv install $version" >&2
-    exit 1
+    # Only the stage `cores` needs it: that stage fails for the missing venv, the others run.
+    echo "bootstrap: WARNING: cannot make .venv-core-$core: ansible-core $core needs Python $version (the '# python:' line" \
+      "of $(basename "$requirements")), none under ${PYENV_ROOT:-$HOME/.pyenv}/versions; pyenv install $version" >&2
+    continue
   fi
   make_venv "$WH_ROOT/.venv-core-$core" "$requirements" "$python"
 done
