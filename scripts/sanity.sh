@@ -2,16 +2,21 @@
 # Runs `ansible-test sanity` and `antsibull-changelog lint` on this collection.
 #   scripts/sanity.sh                   every sanity test that can run here
 #   scripts/sanity.sh --test pylint     extra arguments go to ansible-test sanity (e.g. one test)
+#   WH_SANITY_VENV=.venv-core-2.21 scripts/sanity.sh
+#                                       the ansible-test (and controller Python) of another venv than .venv:
+#                                       the stage `cores` of scripts/test.sh; antsibull-changelog lint is then
+#                                       left to ansible-test's own changelog test
 # Exits non-zero when any test fails.
 #
 # How it works here (see docs/development.md):
 #   - ansible-test resolves the collection from its working directory and does not follow symlinks,
 #     so the collection is copied to a real .../ansible_collections/wheelhouse/venv directory: the
 #     tracked files plus the untracked ones git does not ignore, so it checks work before commit.
-#   - ansible-test runs with --local: the controller is .venv's Python 3.11; the tests that run once per
-#     Python version (compile, import) also run on every other Python 3.8-3.13 found under ~/.pyenv
-#     (the versions our targets have: EL 9 has 3.9, jammy 3.10, noble 3.12, trixie 3.13), through
-#     links in $WH_TMP/sanity/pythons, since pyenv's shims do not work here. Each sanity test gets its
+#   - ansible-test runs with --local: the controller is the venv's Python (.venv: 3.11); the tests that run
+#     once per Python version (compile, import) also run on every other Python that ansible-test supports
+#     (2.19: 3.8-3.13) found under ~/.pyenv (the versions our targets have: EL 9 has 3.9, jammy 3.10,
+#     noble 3.12, trixie 3.13), through links in <sanity root>/pythons, since pyenv's shims do not work
+#     here. Each sanity test gets its
 #     own venv, which ansible-test installs from PyPI with its own pins. Its state (those venvs, pip's
 #     cache) lives in $WH_TMP/sanity/home, not in the user's ~/.ansible.
 #   - ansible-test bootstraps pip in those venvs with a get-pip script from ci-files.testing.ansible.com,
@@ -31,8 +36,17 @@ if ! command -v shellcheck >/dev/null 2>&1; then
   skip_tests+=(shellcheck)
 fi
 
+# WH_SANITY_VENV: the venv whose ansible-test runs (default .venv); relative paths are from the checkout.
+sanity_venv="$(cd "$WH_ROOT" && realpath -m "${WH_SANITY_VENV:-$WH_VENV}")"
+if [ ! -x "$sanity_venv/bin/ansible-test" ]; then
+  echo "sanity.sh: no ansible-test in $sanity_venv (WH_SANITY_VENV): run scripts/bootstrap.sh" >&2
+  exit 2
+fi
+export PATH="$sanity_venv/bin:$PATH"
 # WH_SANITY_ROOT: another copy for a second run at the same time (the venvs in home are shared).
-sanity_root="${WH_SANITY_ROOT:-$WH_TMP/sanity}"
+if [ "$sanity_venv" = "$(realpath -m "$WH_VENV")" ]; then default_root="$WH_TMP/sanity"
+else default_root="$WH_TMP/sanity-$(basename "$sanity_venv" | sed 's/^\.//')"; fi
+sanity_root="${WH_SANITY_ROOT:-$default_root}"
 dest="$sanity_root/ansible_collections/wheelhouse/venv"
 sanity_home="$WH_TMP/sanity/home"
 
@@ -56,9 +70,11 @@ mkdir -p "$dest" "$sanity_home"
 (cd "$dest" && git init -q && git add -A)
 
 # A stand-in for the get-pip script ansible-test would download, saved where it looks for it first.
-pip_version="$(python -c 'from ansible_test._internal.python_requirements import get_venv_packages
+controller="$(python -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
+pip_version="$(python -c 'import sys
+from ansible_test._internal.python_requirements import get_venv_packages
 from ansible_test._internal.host_configs import NativePythonConfig
-print(get_venv_packages(NativePythonConfig(version="3.11"))["pip"])')"
+print(get_venv_packages(NativePythonConfig(version=sys.argv[1]))["pip"])' "$controller")"
 mkdir -p "$sanity_home/.ansible/test/cache"
 cat > "$sanity_home/.ansible/test/cache/get_pip_${pip_version//./_}.py" <<'EOF'
 """Stand-in for get-pip.py: ensurepip, then pip installs the packages asked for (from PyPI)."""
@@ -77,13 +93,14 @@ for t in "${skip_tests[@]}"; do skip_args+=(--skip-test "$t"); done
 pythons="$sanity_root/pythons"
 rm -rf "$pythons"
 mkdir -p "$pythons"
-versions="3.11"
-for v in 3.8 3.9 3.10 3.12 3.13; do
+versions="$controller"
+for v in $(python -c 'from ansible_test._internal.constants import SUPPORTED_PYTHON_VERSIONS as v; print(*v)'); do
+  [ "$v" != "$controller" ] || continue
   for p in "$HOME"/.pyenv/versions/"$v".*/bin/python"$v"; do
     if [ -x "$p" ]; then ln -sfn "$p" "$pythons/python$v"; versions="$versions $v"; break; fi
   done
 done
-echo "sanity.sh: Python versions for compile and import: $versions"
+echo "sanity.sh: $(ansible-test --version), controller Python $controller; for compile and import: $versions"
 
 status=0
 (
@@ -91,7 +108,9 @@ status=0
   HOME="$sanity_home" PATH="$pythons:$PATH" ansible-test sanity --local --color no "${skip_args[@]}" "$@"
 ) || status=$?
 
-echo "=== antsibull-changelog lint ==="
-(cd "$WH_ROOT" && antsibull-changelog lint) || status=1
+if [ "$sanity_venv" = "$(realpath -m "$WH_VENV")" ]; then
+  echo "=== antsibull-changelog lint ==="
+  (cd "$WH_ROOT" && antsibull-changelog lint) || status=1
+fi
 
 exit "$status"

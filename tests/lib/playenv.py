@@ -8,10 +8,14 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 
 def plain_pip_environment(dev_tools_on_path=True):
-    """os.environ without this machine's pip config, with .tmp/collections and (optionally) .venv/bin on PATH."""
+    """os.environ without this machine's pip config, with .tmp/collections and (optionally) .venv/bin on PATH.
+
+    WH_ANSIBLE_VENV names another venv for .venv (its ansible-playbook then runs the plays): the stage
+    `cores` of scripts/test.sh sets it to .venv-core-<X.Y>.
+    """
     env = dict(os.environ)
     env.pop("PIP_FIND_LINKS", None)
-    bin_dir = os.path.join(ROOT, ".venv", "bin")
+    bin_dir = os.path.join(ROOT, os.environ.get("WH_ANSIBLE_VENV") or ".venv", "bin")
     env.update({
         "PIP_CONFIG_FILE": "/dev/null",
         "ANSIBLE_COLLECTIONS_PATH": os.path.join(ROOT, ".tmp", "collections"),
