@@ -264,15 +264,17 @@ def resolver_command(tool, builder_venv, infile, outfile, build_args, rebuild):
                "--output-file", outfile] + isolation + uv_index_args(pip_args)
         if rebuild:
             cmd.append("--no-cache")
-        return cmd + [infile]
+        return commands.hide_credentials(cmd + [infile], "uv")
     cmd = [os.path.join(builder_venv, "bin", "pip-compile"), "--quiet", "--no-header", "--no-annotate",
            "--allow-unsafe", "--strip-extras", "--no-emit-index-url", "--no-emit-trusted-host",
            "--no-emit-find-links", "--output-file", outfile] + isolation
     if rebuild:
         cmd.append("--rebuild")
-    if pip_args:
-        cmd += ["--pip-args", " ".join(shlex.quote(a) for a in pip_args)]
-    return cmd + [infile]
+    # credentialed index locations reach pip-compile's pip through PIP_* variables, not --pip-args
+    hidden = commands.hide_credentials(pip_args, "pip")
+    if hidden:
+        cmd += ["--pip-args", " ".join(shlex.quote(a) for a in hidden)]
+    return commands.Command(cmd + [infile], hidden.env)
 
 
 def wheel_command(builder_venv, compiled, wheel_dir, build_args, reuse_dir, rebuild):
@@ -283,7 +285,7 @@ def wheel_command(builder_venv, compiled, wheel_dir, build_args, reuse_dir, rebu
         cmd.append("--no-cache-dir")
     elif reuse_dir and os.path.isdir(reuse_dir):
         cmd += ["--find-links", reuse_dir]
-    return cmd + shlex.split(build_args or "")
+    return commands.hide_credentials(cmd + shlex.split(build_args or ""), "pip")
 
 
 _CAUSE = re.compile(r"^(?:ERROR|error|Error|Could not|No matching distribution|Requirements conflict|"
@@ -384,7 +386,7 @@ class WheelBuilder(object):
         shown = commands.display(cmd)
         self.commands.append(shown)
         self.log("$ " + shown)
-        rc, out, err = self._run(cmd, self.env_update(), self.req_path)
+        rc, out, err = self._run(cmd, commands.run_environment(cmd, self.env_update()), self.req_path)
         self.log(out or "")
         self.log(err or "")
         if rc != 0:

@@ -13,7 +13,9 @@ CLASSES = [
      "not swapped), `build-after-swap` (swapped, the old venv in the staging dir), `swap-before-old-removed` "
      "(the same, inside the swap), `update-installed` (in-place install done, files and state not written), "
      "`update-state-written` (state written, facts not), `before-facts` (everything but the facts file). "
-     "`build-installed` is not in the suite's set (like `build-before-swap`, and a rebuild case costs 10-20 s).",
+     "`build-installed` is not in the suite's set (like `build-before-swap`, and a rebuild case costs 10-20 s); "
+     "`absent-renamed` (state=absent: the venv renamed away, not deleted yet) is tested by "
+     "tests/integration/test_venv_build_safety.py.",
      "test_named_step"),
     ("kill -9 of the playbook's process tree", "ansible-playbook runs in a session of its own; when a moment "
      "shows from outside (pip's process appears, pip's `~` stash appears in site-packages, the new "
@@ -53,8 +55,7 @@ def write_report(path, outcomes, bulk):
         "the venv imports the new alpha, the result reports it, the `.fact` file holds the new value, and no "
         "leftover (`.NAME.venv_build-*`, `NAME.old`, pip's `~` stash) remains.",
         "",
-        "Cases that fail today because of a known defect of issue 11 are strict xfails in the suite; the "
-        "table counts them as they are today.",
+        "A case where either does not hold fails the suite; the tables count the last run that wrote this page.",
         "",
         "| fault class | runs tried | lost nothing | converged on the next run |",
         "|---|---|---|---|",

@@ -1,7 +1,6 @@
 """Faults injected into real venv_build runs; after each one the invariants of conftest.Site.check must hold.
 
-Cases that fail today because of a known defect of issue 11 are strict xfails naming the defect and
-the branch that fixes it: when the fix lands they XPASS, which fails the suite until the marker goes.
+Every case must hold: a fault class that loses something or does not converge fails the suite.
 """
 
 from __future__ import annotations
@@ -20,24 +19,6 @@ from conftest import OLD, OUTCOMES, REBUILD, UPGRADE, Site, Spec
 from harness import entry_appears, installer_pid, kill, pip_started, venv_version
 
 
-DEFECTS = {
-    1: ("user files inside the venv are deleted by a rebuild", "H1"),
-    2: ("a change whose facts were not written is forgotten (next run changed=false, old fact)", "H2"),
-    3: ("pip's ~stash entries of a killed upgrade are read as installed (wrong versions reported)", "H2"),
-    5: ("state=absent takes no lock and races an install", "H1"),
-    6: ("staging dirs and *.old of killed runs are never cleaned", "H1"),
-    "9 (state)": ("a state file of the wrong shape crashes every run", "H2"),
-    "9 (METADATA)": ("a METADATA file that is not UTF-8 makes every install fail", "H2"),
-    "9 (disk)": ("a full disk while the new venv is made gives an error that does not name the cause", "H1"),
-}
-
-
-def known(*defects):
-    """Strict xfail: fails today because of these defects of issue 11 (XPASS once they are fixed)."""
-    return pytest.mark.xfail(strict=True, reason="; ".join(
-        "issue 11 defect %s: %s, fixed by %s" % ((n,) + DEFECTS[n]) for n in defects))
-
-
 def site_packages(path):
     return os.path.join(path, "lib", "python3.11", "site-packages")
 
@@ -49,13 +30,13 @@ def staging(site):
 # --- named steps: the module kills itself (WHEELHOUSE_VENV_FAULT_AT) --------------------------------
 
 @pytest.mark.parametrize("spec, step", [
-    pytest.param(UPGRADE, "update-installed", marks=known(6), id="upgrade-update-installed"),
-    pytest.param(UPGRADE, "update-state-written", marks=known(2, 6), id="upgrade-update-state-written"),
-    pytest.param(UPGRADE, "before-facts", marks=known(2), id="upgrade-before-facts"),
-    pytest.param(REBUILD, "build-before-swap", marks=known(6), id="rebuild-build-before-swap"),
-    pytest.param(REBUILD, "build-after-swap", marks=known(2, 6), id="rebuild-build-after-swap"),
-    pytest.param(REBUILD, "swap-before-old-removed", marks=known(2, 6), id="rebuild-swap-before-old-removed"),
-    pytest.param(REBUILD, "before-facts", marks=known(2), id="rebuild-before-facts"),
+    pytest.param(UPGRADE, "update-installed", id="upgrade-update-installed"),
+    pytest.param(UPGRADE, "update-state-written", id="upgrade-update-state-written"),
+    pytest.param(UPGRADE, "before-facts", id="upgrade-before-facts"),
+    pytest.param(REBUILD, "build-before-swap", id="rebuild-build-before-swap"),
+    pytest.param(REBUILD, "build-after-swap", id="rebuild-build-after-swap"),
+    pytest.param(REBUILD, "swap-before-old-removed", id="rebuild-swap-before-old-removed"),
+    pytest.param(REBUILD, "before-facts", id="rebuild-before-facts"),
 ])
 def test_named_step(site, spec, step):
     faulty = site.run(spec, fault_at=step)
@@ -99,9 +80,9 @@ def kill_at(site, spec, moment, whole_tree):
 
 
 @pytest.mark.parametrize("moment", [
-    pytest.param("installer started", marks=known(6)),
-    pytest.param("old version stashed", marks=known(3, 6)),
-    pytest.param("new version half written", marks=known(3, 6)),
+    pytest.param("installer started"),
+    pytest.param("old version stashed"),
+    pytest.param("new version half written"),
 ])
 def test_kill_tree_in_place_upgrade(site, moment):
     faulty = kill_at(site, UPGRADE, in_place_moments(site)[moment], whole_tree=True)
@@ -110,8 +91,8 @@ def test_kill_tree_in_place_upgrade(site, moment):
 
 
 @pytest.mark.parametrize("moment", [
-    pytest.param("new venv being made", marks=known(6)),
-    pytest.param("installer started in the new venv", marks=known(6)),
+    pytest.param("new venv being made"),
+    pytest.param("installer started in the new venv"),
 ])
 def test_kill_tree_rebuild(site, moment):
     faulty = kill_at(site, REBUILD, rebuild_moments(site)[moment], whole_tree=True)
@@ -121,8 +102,8 @@ def test_kill_tree_rebuild(site, moment):
 
 @pytest.mark.parametrize("moment", [
     "installer started",
-    pytest.param("old version stashed", marks=known(3)),
-    pytest.param("new version half written", marks=known(3)),
+    pytest.param("old version stashed"),
+    pytest.param("new version half written"),
 ])
 def test_kill_installer_in_place_upgrade(site, moment):
     faulty = kill_at(site, UPGRADE, in_place_moments(site)[moment], whole_tree=False)
@@ -163,7 +144,7 @@ def small_disk(tmp_path, fault_wheelhouse, site_template):
         subprocess.run(["umount", "-l", mount], check=False)
 
 
-@pytest.mark.parametrize("spec", [BALLAST, pytest.param(BALLAST_REBUILD, marks=known("9 (disk)"))],
+@pytest.mark.parametrize("spec", [BALLAST, BALLAST_REBUILD],
                          ids=["in place", "rebuild"])
 def test_full_disk(small_disk, spec):
     """The failure is clean: its message names the cause and the path, the old venv still imports."""
@@ -195,8 +176,6 @@ def test_race_rebuild_rebuild(site):
     site.check("two rebuilds at once", "two runs racing", results[0], REBUILD, in_place=False, reported=True)
 
 
-@pytest.mark.xfail(strict=False, reason="issue 11 defect 5: %s, fixed by %s; timing-dependent today (the venv is "
-                   "sometimes left half-deleted), so not strict: remove the marker when the fix lands" % DEFECTS[5])
 def test_race_install_absent(site):
     """state=absent started while an upgrade runs: the venv is never left half-deleted, the next run converges."""
     install = site.start(UPGRADE)
@@ -211,7 +190,6 @@ def test_race_install_absent(site):
                notes=half)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 11 defect 5: %s, fixed by %s" % DEFECTS[5])
 def test_absent_waits_for_the_lock(site):
     """While another run holds the path's lock (documented: .<name>.venv_build.lock), state=absent waits."""
     with open(os.path.join(site.parent, ".app.venv_build.lock"), "a") as lock:
@@ -265,11 +243,11 @@ DAMAGES = {
 
 @pytest.mark.parametrize("damage", [
     "state file: a list",
-    pytest.param("state file: wrong shape", marks=known("9 (state)")),
+    "state file: wrong shape",
     "state file: truncated",
     "state file: not JSON",
     "METADATA: empty",
-    pytest.param("METADATA: binary garbage", marks=known("9 (METADATA)")),
+    "METADATA: binary garbage",
     "interpreter gone",
 ])
 def test_damaged_files(site, damage):

@@ -11,7 +11,7 @@ import os
 
 import pytest
 
-from ansible_collections.wheelhouse.venv.plugins.module_utils import wheelbuild as wb
+from ansible_collections.wheelhouse.venv.plugins.module_utils import commands, wheelbuild as wb
 from ansible_collections.wheelhouse.venv.plugins.module_utils.errors import VenvBuildError
 
 SHA_A = "a" * 64
@@ -160,6 +160,20 @@ def test_uv_gets_the_index_options_of_the_build_arguments():
                                       "--allow-insecure-host", "i", "--extra-index-url", "http://j/simple"]
     uv = wb.resolver_command("uv", "/b", "in", "out", "--no-build-isolation -f /w --no-index", False)
     assert uv[-4:] == ["-f", "/w", "--no-index", "in"] and "--no-build-isolation" in uv
+
+
+@pytest.mark.parametrize("tool, variable", [("pip", "PIP_INDEX_URL"), ("uv", "UV_INDEX_URL")])
+def test_credentials_of_the_build_arguments_stay_off_the_command_lines(tmp_path, tool, variable):
+    """The resolver and pip wheel get a credentialed index in their environment (ps shows command lines)."""
+    url = "https://deploy:s3cr3t@pypi.example.org/simple"
+    build_args = "--no-build-isolation --index-url %s --prefer-binary" % url
+    resolver = wb.resolver_command(tool, "/b", "/t/in", "/t/out", build_args, False)
+    wheel = wb.wheel_command("/b", "/t/c.txt", "/t/w", build_args, str(tmp_path), False)
+    for cmd, want in ((resolver, variable), (wheel, "PIP_INDEX_URL")):
+        assert not any("s3cr3t" in arg for arg in cmd), cmd
+        assert cmd.env == {want: url}
+        assert "s3cr3t" not in commands.display(cmd)
+    assert "--prefer-binary" in wheel
 
 
 def test_wheel_command_reuses_built_wheels_unless_rebuilding(tmp_path):
