@@ -141,7 +141,9 @@ def damaged_plan(disk):
 
 def _plan_venv(spec, disk, interp, fingerprint):
     if not disk.is_venv:
-        return Plan("create", "%s does not exist yet" % spec.path if not disk.exists else "%s is an empty directory" % spec.path)
+        if not disk.exists:
+            return Plan("create", "%s does not exist yet" % spec.path)
+        return Plan("create", "%s is %s" % (spec.path, "an empty directory" if disk.is_empty_dir else "a directory without a venv"))
     state = disk.state or {}
     if spec.rebuild:
         return Plan("rebuild", "rebuild requested")

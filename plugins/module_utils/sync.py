@@ -146,14 +146,17 @@ class Sync(object):
         if self.dangling:
             raise VenvBuildError("%s is a symbolic link to %s, which does not exist: make that directory or remove "
                                  "the link, then run again" % (self.link, spec.path))
-        if disk.exists and not disk.is_venv and not disk.is_empty_dir:
-            raise VenvBuildError("%s exists but is not a venv (no pyvenv.cfg): refusing to replace it" % spec.path)
+        if disk.exists and not disk.is_venv and not disk.is_empty_dir and not (disk.is_dir and spec.foreign_files == "carry"):
+            raise VenvBuildError("%s exists but is not a venv (no pyvenv.cfg): refusing to replace it. Remove what is in "
+                                 "it, or set foreign_files=carry to make the venv there and keep its entries in it"
+                                 % spec.path)
         interp = resolve_interpreter(spec, disk.state, self._run)
         spec.check_conflicts(pep508.marker_environment(interp.version))
         fingerprint = spec.fingerprint(interp.version)
         plan = make_plan(spec, disk, interp, fingerprint)
         if disk.state_problem:
             self.warnings.append("%s: it is ignored and rewritten from the venv" % disk.state_problem)
+        self.check_own_files(disk)
         self.check_replace(plan, disk)
         plan.reasons.extend(self.leftover_reasons)
         self.plan_ownership(plan)
@@ -244,6 +247,19 @@ class Sync(object):
                                  "(%s has entries of those names): %s; move what you need out of them and delete "
                                  "them" % (spec.path, shown(kept)))
 
+    def check_own_files(self, disk):
+        """A venv this module never managed (no state file): files of the names it writes are someone else's."""
+        spec = self.spec
+        if not disk.is_venv or os.path.lexists(os.path.join(spec.path, STATE_FILE)):
+            return
+        theirs = [name for key, name in FILE_KEYS if os.path.lexists(os.path.join(spec.path, name))
+                  and disk.files.get(name) != getattr(spec, key + "_text")]
+        if theirs:
+            raise VenvBuildError(
+                "%s holds %s, which this module did not write (the venv has no state file %s): the module keeps its "
+                "inputs in files of these names inside the venv. Move or rename them and run again"
+                % (spec.path, shown(theirs), STATE_FILE))
+
     def check_replace(self, plan, disk):
         """Before any change: a venv to replace must be swappable, and its foreign entries refused or carried."""
         spec = self.spec
@@ -254,9 +270,10 @@ class Sync(object):
             raise VenvBuildError("%s is a mount point, which cannot be replaced by a venv built beside it (%s): make "
                                  "the venv in a directory below the mount point, e.g. %s"
                                  % (spec.path, "; ".join(plan.reasons), os.path.join(spec.path, "venv")))
-        if not disk.is_venv:
+        if not disk.is_dir:
             return
-        foreign = foreign_entries(spec.path, disk.state or {})
+        # a directory without a venv (foreign_files=carry only, see execute): every entry is someone else's
+        foreign = foreign_entries(spec.path, disk.state or {}) if disk.is_venv else top_level_entries(spec.path)
         if not foreign:
             return
         if spec.foreign_files != "carry":
@@ -265,7 +282,8 @@ class Sync(object):
                 "Move them out of the venv, or set foreign_files=carry to move them into the rebuilt venv"
                 % (spec.path, "; ".join(plan.reasons), shown(foreign)))
         self.carried = foreign
-        plan.reasons.append("carried into the rebuilt venv (foreign_files=carry): %s" % shown(foreign))
+        plan.reasons.append("carried into the %s venv (foreign_files=carry): %s"
+                            % ("rebuilt" if disk.is_venv else "new", shown(foreign)))
 
     # state absent ---------------------------------------------------------------------------
 

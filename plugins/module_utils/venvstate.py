@@ -375,7 +375,9 @@ def foreign_entries(path, state=None):
         state = read_state(path)[0] or {}
     installed = installed_files(path)
     top_installed = set(rel.split(os.sep, 1)[0] for rel in installed)
-    ours = set(VENV_TOP_ENTRIES) | set(OWN_TOP_ENTRIES) | set(state.get("entries") or []) | top_installed
+    ours = set(VENV_TOP_ENTRIES) | set(state.get("entries") or []) | top_installed
+    if os.path.lexists(os.path.join(path, STATE_FILE)):  # files of our names are ours only in a venv we manage
+        ours |= set(OWN_TOP_ENTRIES)
     foreign = []
     for name in sorted(os.listdir(path)):
         if name not in ours and not is_temporary_file(name):

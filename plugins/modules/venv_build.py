@@ -283,7 +283,11 @@ options:
         belongs to the installer.
       - V(refuse) - the run fails before any change, naming the foreign entries.
       - V(carry) - they are moved (renamed, never copied) into the rebuilt venv just before it is
-        swapped in, so they are at the same place afterwards; RV(reasons) names them.
+        swapped in, so they are at the same place afterwards; RV(reasons) names them. The same holds
+        for a directory at O(path) that is not a venv (for example what V(absent) kept) - the venv is made
+        there with its entries carried in; with V(refuse) such a directory is refused.
+      - A run killed while carrying leaves the entries in the hidden C(.NAME.venv_build-*) directory
+        beside O(path); the next run moves them back before anything else.
     type: str
     choices: [refuse, carry]
     default: refuse

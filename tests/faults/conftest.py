@@ -11,6 +11,7 @@ docs/reliability.md from the outcomes (tests/faults/report.py).
 from __future__ import annotations
 
 import configparser
+import glob
 import os
 
 import pytest
@@ -103,9 +104,23 @@ class Site(object):
             with open(name, "w") as handle:
                 handle.write(SENTINEL)
 
-    def lost(self):
-        """User files that are gone or changed."""
-        return [name for name in self.sentinels() if read(name) != SENTINEL]
+    def lost(self, recoverable=False):
+        """User files that are gone or changed; with recoverable, one carried into a leftover of a killed run
+        (.NAME.venv_build-* beside the venv, which the next run moves back) is not lost yet."""
+        lost = [name for name in self.sentinels() if read(name) != SENTINEL]
+        if recoverable:
+            prefix = os.path.join(self.parent, "." + os.path.basename(self.path) + ".venv_build-")
+            lost = [name for name in lost
+                    if not any(read(os.path.join(leftover, os.path.relpath(name, self.path))) == SENTINEL
+                               for leftover in glob.glob(glob.escape(prefix) + "*"))]
+        return lost
+
+    def removed(self):
+        """The venv is gone from path: nothing there, or only the user's entries state=absent keeps."""
+        if not os.path.lexists(self.path):
+            return True
+        kept = set(os.path.relpath(n, self.path).split(os.sep)[0] for n in self.sentinels() if n.startswith(self.path + os.sep))
+        return os.path.isdir(self.path) and set(os.listdir(self.path)) <= kept
 
     def fact(self):
         parser = configparser.ConfigParser()
@@ -131,7 +146,7 @@ class Site(object):
         Records the outcome for docs/reliability.md, then fails the test naming what does not hold.
         """
         problems = []
-        lost = self.lost()
+        lost = self.lost(recoverable=True)
         if lost:
             problems.append("user files lost: %s" % lost)
         now = venv_version(self.path)

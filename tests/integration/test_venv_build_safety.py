@@ -234,3 +234,45 @@ def test_a_removal_killed_half_way_leaves_no_venv_at_path_and_is_finished_next_r
     again = ansible.module(state="absent", **venv_args)
     assert again["changed"] is False and any("removed leftovers" in w for w in again["warnings"]), again["raw_output"]
     assert os.listdir(parent) == [".app.venv_build.lock"]
+
+
+def test_a_hand_made_venv_with_a_requirements_file_of_its_own_is_not_overwritten(ansible, venv_args):
+    """`python3 -m venv .` in a project that has requirements.txt: the module never writes over the user's file."""
+    path = venv_args["path"]
+    files = project_with_venv(path)
+    write(os.path.join(path, "requirements.txt"), "flask\n")
+    before = tree_snapshot(path)
+    args = dict(venv_args, requirements=["alpha"])
+    for check in (True, False):
+        refused = ansible.module(check=check, **args)
+        assert refused["failed"] is True, refused["raw_output"]
+        assert "requirements.txt" in refused["msg"] and "did not write" in refused["msg"], refused["msg"]
+    assert tree_snapshot(path) == before
+    # renamed by the user: the next run (this venv has no pip: rebuilt, carrying the project in) installs
+    os.rename(os.path.join(path, "requirements.txt"), os.path.join(path, "requirements-app.txt"))
+    done = ansible.module(rebuild=True, foreign_files="carry", **args)
+    assert done["changed"] is True and imports(path, "alpha"), done["raw_output"]
+    assert {rel: open(os.path.join(path, rel)).read() for rel in files} == files
+    assert open(os.path.join(path, "requirements-app.txt")).read() == "flask\n"
+
+
+def test_absent_then_present_with_carry_makes_the_venv_around_the_kept_files(ansible, venv_args):
+    """What state=absent kept (a directory of user files) is refused by default and becomes a venv with carry."""
+    path = venv_args["path"]
+    args = dict(venv_args, requirements=["alpha"])
+    ansible.module(**args)
+    write(os.path.join(path, "notes", "todo.txt"), "mine\n")
+    gone = ansible.module(state="absent", **venv_args)
+    assert gone["changed"] is True and gone["kept"] == ["notes"], gone["raw_output"]
+    assert sorted(os.listdir(path)) == ["notes"]
+    refused = ansible.module(**args)
+    assert refused["failed"] is True and "foreign_files=carry" in refused["msg"], refused["raw_output"]
+    assert sorted(os.listdir(path)) == ["notes"]
+    checked = ansible.module(check=True, foreign_files="carry", **args)
+    assert checked["changed"] is True and any("carried into the new venv" in r for r in checked["reasons"])
+    assert sorted(os.listdir(path)) == ["notes"]
+    made = ansible.module(foreign_files="carry", **args)
+    assert made["changed"] is True and imports(path, "alpha"), made["raw_output"]
+    assert open(os.path.join(path, "notes", "todo.txt")).read() == "mine\n"
+    again = ansible.module(foreign_files="carry", **args)
+    assert again["changed"] is False, again["raw_output"]

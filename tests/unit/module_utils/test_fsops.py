@@ -44,6 +44,15 @@ def test_a_project_dir_with_a_venv_has_foreign_entries(tmp_path):
     assert foreign_entries(venv) == ["bin/my-tool", "setup.cfg", "src"]
 
 
+def test_files_of_our_names_are_ours_only_in_a_venv_with_our_state_file(tmp_path):
+    venv = real_venv(tmp_path / "project")
+    write(os.path.join(venv, "requirements.txt"))
+    write(os.path.join(venv, "constraints.txt"))
+    assert foreign_entries(venv) == ["constraints.txt", "requirements.txt"]
+    write(os.path.join(venv, "wheelhouse-venv.json"))
+    assert foreign_entries(venv) == []
+
+
 def test_installed_scripts_data_files_and_recorded_entries_are_the_venvs(tmp_path):
     venv = real_venv(tmp_path / "venv")
     installed_dist(venv, "alpha", ["alpha_mod/__init__.py", "../../../bin/alpha-version", "../../../etc/alpha.conf"])
