@@ -80,9 +80,9 @@ def kill_at(site, spec, moment, whole_tree):
 
 
 @pytest.mark.parametrize("moment", [
-    pytest.param("installer started"),
-    pytest.param("old version stashed"),
-    pytest.param("new version half written"),
+    "installer started",
+    "old version stashed",
+    "new version half written",
 ])
 def test_kill_tree_in_place_upgrade(site, moment):
     faulty = kill_at(site, UPGRADE, in_place_moments(site)[moment], whole_tree=True)
@@ -91,8 +91,8 @@ def test_kill_tree_in_place_upgrade(site, moment):
 
 
 @pytest.mark.parametrize("moment", [
-    pytest.param("new venv being made"),
-    pytest.param("installer started in the new venv"),
+    "new venv being made",
+    "installer started in the new venv",
 ])
 def test_kill_tree_rebuild(site, moment):
     faulty = kill_at(site, REBUILD, rebuild_moments(site)[moment], whole_tree=True)
@@ -102,8 +102,8 @@ def test_kill_tree_rebuild(site, moment):
 
 @pytest.mark.parametrize("moment", [
     "installer started",
-    pytest.param("old version stashed"),
-    pytest.param("new version half written"),
+    "old version stashed",
+    "new version half written",
 ])
 def test_kill_installer_in_place_upgrade(site, moment):
     faulty = kill_at(site, UPGRADE, in_place_moments(site)[moment], whole_tree=False)
