@@ -184,6 +184,29 @@ def run_environment(argv, env):
     return dict(env, **getattr(argv, "env", {}))
 
 
+class Runner(object):
+    """The one command runner of both modules: every command shown masked in `commands` and in the log
+    before it starts, with its output logged after it; the caller decides what a failure means.
+
+    run(argv, env, *extra) is the module's runner (AnsibleModule.run_command underneath), log(text) the
+    module's masked log.
+    """
+
+    def __init__(self, run, log):
+        self._run = run
+        self._log = log
+        self.commands = []
+
+    def __call__(self, argv, env, *extra):
+        shown = display(argv)
+        self.commands.append(shown)
+        self._log("$ " + shown)
+        rc, out, err = self._run(argv, run_environment(argv, env), *extra)
+        self._log(out or "")
+        self._log(err or "")
+        return rc, out, err
+
+
 def _quoted(text):
     text = masking.mask_text(text)
     if not text or any(c in text for c in " \t\"'$`\\;&|<>*?()[]{}"):

@@ -63,6 +63,7 @@ from ansible_collections.wheelhouse.venv.plugins.module_utils.venvstate import (
     read_pyvenv_cfg,
     read_state,
     site_packages_dir,
+    state_text,
     top_level_entries,
 )
 
@@ -76,7 +77,8 @@ class Sync(object):
         self.spec = spec
         self.check_mode = check_mode
         self._run = run
-        self.commands = []
+        self.runner = commands.Runner(run, self.log)
+        self.commands = self.runner.commands
         self.warnings = []
         self._log = MaskedLog(spec.log_file, "venv_build %s" % spec.path)
         self._wanted_links = {}  # Python minor version -> {name: target}, asked of the package manager once
@@ -97,12 +99,7 @@ class Sync(object):
             self.warnings.append("cannot write the log file %s: %s" % (self.spec.log_file, exc))
 
     def run(self, argv, env, what):
-        shown = commands.display(argv)
-        self.commands.append(shown)
-        self.log("$ " + shown)
-        rc, out, err = self._run(argv, commands.run_environment(argv, env))
-        self.log(out or "")
-        self.log(err or "")
+        rc, out, err = self.runner(argv, env)
         if rc != 0:
             tail = masking.mask_text(((err or "") + "\n" + (out or "")).strip())[-3000:]
             raise VenvBuildError(
@@ -485,8 +482,7 @@ class Sync(object):
         state = dict(state, written=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
         if "entries" not in state:  # the top-level entries of our build stay recorded
             state["entries"] = (read_state(venv)[0] or {}).get("entries") or []
-        write_host_file(os.path.join(venv, STATE_FILE), json.dumps(state, indent=1, sort_keys=True) + "\n",
-                        "the state file")
+        write_host_file(os.path.join(venv, STATE_FILE), state_text(state), "the state file")
 
     def changes_anyway(self, plan, disk, packages):
         """Changes beside the package set: a repair, facts of an earlier change, packages an interrupted run changed."""

@@ -239,9 +239,21 @@ def state_shape_problem(state):
     return None
 
 
+def state_text(state):
+    """A state file's text, as both modules write theirs."""
+    return json.dumps(state, indent=1, sort_keys=True) + "\n"
+
+
 def read_state(path):
     """(state, problem): our state file inside the venv; (None, None) when missing, (None, why) when damaged."""
-    state_file = os.path.join(path, STATE_FILE)
+    return read_state_file(os.path.join(path, STATE_FILE), state_shape_problem)
+
+
+def read_state_file(state_file, shape_problem):
+    """(state, problem) of a JSON state file of either module; shape_problem(data) says what is wrong, or None.
+
+    The one state-file reader: a missing file is (None, None), anything damaged is (None, why).
+    """
     try:
         with open(state_file, "rb") as handle:
             state = json.loads(handle.read().decode("utf-8"))
@@ -251,7 +263,7 @@ def read_state(path):
         return None, "%s cannot be read: %s" % (state_file, exc.strerror or exc)
     except ValueError as exc:
         return None, "%s is not valid JSON: %s" % (state_file, exc)
-    problem = state_shape_problem(state)
+    problem = shape_problem(state)
     if problem:
         return None, "%s has the wrong shape: %s" % (state_file, problem)
     return state, None

@@ -44,7 +44,9 @@ from ansible_collections.wheelhouse.venv.plugins.module_utils.venvstate import (
     installed_distributions,
     minor_version,
     read_pyvenv_cfg,
+    read_state_file,
     site_packages_dir,
+    state_text,
     venv_python,
 )
 
@@ -323,17 +325,15 @@ def move_into(src, dest):
         os.unlink(src)
 
 
+def _build_state_problem(state):
+    if not isinstance(state, dict):
+        return "not a JSON object"
+    return None if state.get("version") == STATE_VERSION else "of another version than %s" % STATE_VERSION
+
+
 def read_state(path):
-    try:
-        with open(path) as handle:
-            state = json.load(handle)
-    except (OSError, ValueError):
-        return None
-    return state if isinstance(state, dict) and state.get("version") == STATE_VERSION else None
-
-
-def state_text(state):
-    return json.dumps(state, indent=1, sort_keys=True) + "\n"
+    """The build state file, or None when missing, damaged or of another version (the build is then redone)."""
+    return read_state_file(path, _build_state_problem)[0]
 
 
 def owner_ids(owner, group):
@@ -357,9 +357,9 @@ class WheelBuilder(object):
         self.p = dict(params)
         for key in ("builder_venv", "requirements_path", "wheel_path"):
             self.p[key] = os.path.abspath(os.path.expanduser(self.p[key]))
-        self._run = run
         self.check_mode = check_mode
-        self.commands = []
+        self.runner = commands.Runner(run, self.log)
+        self.commands = self.runner.commands
         self.name = re.sub(r"[^A-Za-z0-9._-]+", "_", self.p["name"])
         self.req_path = self.p["requirements_path"]
         self.wheel_path = self.p["wheel_path"]
@@ -383,16 +383,12 @@ class WheelBuilder(object):
         self._log.write(text)
 
     def run(self, cmd, what):
-        shown = commands.display(cmd)
-        self.commands.append(shown)
-        self.log("$ " + shown)
-        rc, out, err = self._run(cmd, commands.run_environment(cmd, self.env_update()), self.req_path)
-        self.log(out or "")
-        self.log(err or "")
+        rc, out, err = self.runner(cmd, self.env_update(), self.req_path)
         if rc != 0:
             tail = failure_summary(err or out or "")
             where = " The whole output is in %s." % self.log_file if self.log_file else ""
-            raise VenvBuildError(masking.mask_text("%s failed (rc=%d): %s\n%s\n%s" % (what, rc, shown, tail, where)),
+            raise VenvBuildError(masking.mask_text("%s failed (rc=%d): %s\n%s\n%s"
+                                                   % (what, rc, self.commands[-1], tail, where)),
                                  rc=rc, commands=list(self.commands))
         return out
 

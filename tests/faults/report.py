@@ -63,8 +63,8 @@ def write_report(path, outcomes, bulk):
     for name, dummy, dummy2 in CLASSES:
         mine = [o for o in outcomes if o["class"] == name]
         if mine:
-            lines.append("| %s | %d | %d | %d |" % (name, len(mine), sum(o["lost_nothing"] for o in mine),
-                                                  sum(o["converged"] for o in mine)))
+            counts = (len(mine), sum(o["lost_nothing"] for o in mine), sum(o["converged"] for o in mine))
+            lines.append("| %s | %d | %d | %d |" % ((name,) + counts))
     for name, how, selection in CLASSES:
         mine = [o for o in outcomes if o["class"] == name]
         if not mine:
