@@ -119,7 +119,7 @@ class Site(object):
         """The venv is gone from path: nothing there, or only the user's entries state=absent keeps."""
         if not os.path.lexists(self.path):
             return True
-        kept = set(os.path.relpath(n, self.path).split(os.sep)[0] for n in self.sentinels() if n.startswith(self.path + os.sep))
+        kept = set(os.path.relpath(n, self.path).split(os.sep, 1)[0] for n in self.sentinels() if n.startswith(self.path + os.sep))
         return os.path.isdir(self.path) and set(os.listdir(self.path)) <= kept
 
     def fact(self):
