@@ -293,7 +293,7 @@ def clean_leftovers(path):
             removed.append(leftover)
             continue
         keep = []
-        for rel in foreign_entries(leftover):
+        for rel in foreign_entries(leftover, managed=True):  # our staging directory, state file or not
             back = os.path.join(path, rel)
             if os.path.isdir(path) and os.path.isdir(os.path.dirname(back)) and not os.path.lexists(back):
                 os.rename(os.path.join(leftover, rel), back)

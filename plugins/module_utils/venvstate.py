@@ -376,19 +376,23 @@ def is_temporary_file(name):
     return bool(_TEMP_FILE.match(name))
 
 
-def foreign_entries(path, state=None):
+def foreign_entries(path, state=None, managed=None):
     """Entries of the venv directory at path that a venv does not consist of, as sorted relative paths.
 
     Ours: the top-level entries of a venv and of this module, those our runs made (state "entries")
     and those an installed distribution lists; in bin/ the venv's own scripts and those of the
     installer. site-packages belongs to the installer. Anything else was put there by someone else.
+    Files of the module's names are ours where it manages the venv: managed, by default when our
+    state file is there (a staging directory of ours before its state is written: managed=True).
     """
     if state is None:
         state = read_state(path)[0] or {}
     installed = installed_files(path)
     top_installed = set(rel.split(os.sep, 1)[0] for rel in installed)
     ours = set(VENV_TOP_ENTRIES) | set(state.get("entries") or []) | top_installed
-    if os.path.lexists(os.path.join(path, STATE_FILE)):  # files of our names are ours only in a venv we manage
+    if managed is None:
+        managed = os.path.lexists(os.path.join(path, STATE_FILE))
+    if managed:  # files of our names are ours only in a venv we manage
         ours |= set(OWN_TOP_ENTRIES)
     foreign = []
     for name in sorted(os.listdir(path)):

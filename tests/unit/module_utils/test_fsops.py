@@ -140,6 +140,20 @@ def test_clean_leftovers_removes_venv_parts_and_puts_carried_files_back(tmp_path
     assert fsops.find_leftovers(path) == [other]
 
 
+def test_a_staging_leftover_killed_before_its_state_was_written_is_removed(tmp_path):
+    """A build killed while its installer ran: the installer files are ours though no state file is there yet."""
+    path = real_venv(tmp_path / "app")
+    write(os.path.join(path, STATE_FILE), "{}")
+    for name in ("requirements.txt", "constraints.txt", "global-constraints.txt"):
+        write(os.path.join(path, name), "x\n")
+    staging = real_venv(tmp_path / ".app.venv_build-k1ll3d05")
+    for name in ("requirements.txt", "constraints.txt", "global-constraints.txt"):
+        write(os.path.join(staging, name), "y\n")
+    removed, kept = fsops.clean_leftovers(path)
+    assert removed == [staging] and kept == []
+    assert open(os.path.join(path, "requirements.txt")).read() == "x\n"
+
+
 def test_a_files_leftover_with_anything_else_is_kept(tmp_path):
     path = str(tmp_path / "app")
     folder = tmp_path / ".app.venv_build-files-k1ll3d05"
