@@ -141,6 +141,29 @@ def test_tarball_holds_the_collection_and_no_caches(request, which):
         assert "roles/python_venv_build/tasks/main.yml" in names
 
 
+# Every top-level entry of a release, and why it ships; anything else is development-only (galaxy.yml build_ignore).
+SHIPPED = {
+    "MANIFEST.json": "written by ansible-galaxy: the collection's metadata",
+    "FILES.json": "written by ansible-galaxy: every file with its checksum",
+    "README.md": "what it is, install, use",
+    "LICENSE": "the GPL 3.0 text galaxy.yml names",
+    "CHANGELOG.rst": "what changed in each release",
+    "changelogs": "antsibull-changelog's data (changelog.yaml, config), as community collections ship it",
+    "docs": "the documentation README.md links to",
+    "meta": "runtime.yml (requires_ansible, action groups)",
+    "plugins": "the modules, filters and module_utils",
+    "roles": "the python_venv_build role",
+    "playbooks": "the ready-made plays (localhost venv, wheel repository)",
+    "tests": "the collection's tests, where ansible-test and contributors look for them",
+}
+
+
+def test_tarball_ships_each_top_level_entry_on_purpose(release_tarball):
+    with tarfile.open(release_tarball) as archive:
+        top = set(name.split("/", 1)[0] for name in archive.getnames())
+    assert top == set(SHIPPED), "unexpected: %s; missing: %s" % (sorted(top - set(SHIPPED)), sorted(set(SHIPPED) - top))
+
+
 def test_tarball_names_its_licence(release_tarball):
     """The GPL's full text ships, and the manifest points to it (ansible-galaxy and Galaxy show it)."""
     with tarfile.open(release_tarball) as archive:
