@@ -366,9 +366,28 @@ notes:
     where credentials must stay private.
   - Runs that would change the same venv are serialized with a lock file C(.<name>.venv_build.lock)
     beside the venv.
+  - "From M(ansible.builtin.pip), option by option (docs/module.md has the whole table):
+    O(ansible.builtin.pip#module:name) and O(ansible.builtin.pip#module:version) become requirement lines
+    in O(requirements) (pins better in O(constraints));
+    O(ansible.builtin.pip#module:requirements) (a file) becomes O(requirements_files);
+    O(ansible.builtin.pip#module:virtualenv) becomes O(path);
+    O(ansible.builtin.pip#module:virtualenv_python) becomes O(python);
+    O(ansible.builtin.pip#module:virtualenv_site_packages) becomes O(system_site_packages);
+    O(ansible.builtin.pip#module:virtualenv_command) becomes O(virtualenv_command) (V(venv) or V(virtualenv));
+    O(ansible.builtin.pip#module:state=latest) becomes O(package_state=latest);
+    O(ansible.builtin.pip#module:state=absent) of a package becomes dropping its line with O(prune=true);
+    O(ansible.builtin.pip#module:state=forcereinstall) becomes O(rebuild=true);
+    index options in O(ansible.builtin.pip#module:extra_args) become O(index_url), O(extra_index_urls),
+    O(find_links), O(no_index), O(trusted_hosts);
+    O(ansible.builtin.pip#module:umask) becomes O(owner), O(group), O(mode);
+    O(ansible.builtin.pip#module:chdir) and O(ansible.builtin.pip#module:executable) have no equivalent."
 seealso:
   - module: ansible.builtin.pip
-    description: The builtin module this one replaces for venvs.
+    description: The builtin module this one replaces for venvs; the notes map its options to these.
+  - module: community.general.pipx
+    description: >-
+      Installs Python applications, each in a venv of its own that pipx manages; this module manages
+      one venv with a whole requirement set (a service's dependencies), pinned and idempotent.
   - name: OpenStack-Ansible python_venv_build role
     description: >-
       The role this collection's role C(wheelhouse.venv.python_venv_build) replaces with the same
