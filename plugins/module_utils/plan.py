@@ -123,20 +123,30 @@ def interrupted_plan(disk):
     if disk.leftovers:
         reason += "; removing the installer's leftovers %s" % ", ".join(os.path.basename(p) for p in disk.leftovers)
     # a distribution the installer did not finish has its metadata but not all its files: reinstalled
-    missing = disk.missing_files()
+    missing = disk.missing_files(thorough=True)
     if missing:
         reason += "; reinstalling %s (files missing)" % ", ".join(sorted(missing))
-    return Plan("install", reason, interrupted=True, repair=dict((n, disk.packages[n]) for n in missing))
+    repair = dict((n, disk.packages[n]) for n in missing)
+    if disk.damaged:
+        repair.update(_damaged_repair(disk))
+        reason += "; " + _damaged_reason(disk)
+    return Plan("install", reason, interrupted=True, repair=repair)
+
+
+def _damaged_repair(disk):
+    return dict(name_from_meta_dir(os.path.basename(d)) for d in disk.damaged)
+
+
+def _damaged_reason(disk):
+    return "; ".join("%s: reinstalling %s" % (why, name_from_meta_dir(os.path.basename(d))[0])
+                     for d, why in sorted(disk.damaged.items()))
 
 
 def damaged_plan(disk):
     """A plan reinstalling distributions whose METADATA is damaged, else None."""
     if not disk.damaged:
         return None
-    repair = dict(name_from_meta_dir(os.path.basename(d)) for d in disk.damaged)
-    reason = "; ".join("%s: reinstalling %s" % (why, name_from_meta_dir(os.path.basename(d))[0])
-                       for d, why in sorted(disk.damaged.items()))
-    return Plan("install", reason, repair=repair)
+    return Plan("install", _damaged_reason(disk), repair=_damaged_repair(disk))
 
 
 def _plan_venv(spec, disk, interp, fingerprint):

@@ -8,6 +8,7 @@ Nothing here starts a process, so a no-op run costs a few file reads.
 
 from __future__ import annotations
 
+import csv
 import fnmatch
 import json
 import os
@@ -137,7 +138,8 @@ def installed_distributions(site_packages, damaged=None):
 
     Symlinked metadata is left out: it belongs to a distribution package linked into the venv,
     which the installer must neither prune nor repair. So are pip's stash entries ('~lpha-1.0.dist-info',
-    left by an interrupted upgrade). Metadata that cannot be read is put in damaged (folder -> why).
+    left by an interrupted upgrade). Metadata that cannot be read, and a .dist-info without the RECORD an
+    installer writes last, are put in damaged (folder -> why).
     """
     dists = {}
     try:
@@ -162,6 +164,11 @@ def installed_distributions(site_packages, damaged=None):
             problem = "it cannot be read: %s" % (exc.strerror or exc)
         except ValueError as exc:
             problem = str(exc)
+        if not problem and entry.endswith(".dist-info") and not os.path.lexists(os.path.join(site_packages, entry, "RECORD")):
+            # an installer writes RECORD last: without it the install of this version did not finish, its
+            # files may be missing, and neither pip nor uv can uninstall it
+            meta_file = os.path.join(site_packages, entry, "RECORD")
+            problem = "it is missing: the install of %s %s did not finish" % (name, version)
         if problem:
             if damaged is not None:
                 damaged[os.path.join(site_packages, entry)] = "%s is damaged (%s)" % (meta_file, problem)
@@ -184,12 +191,16 @@ def installer_leftovers(site_packages):
 _RECORD_TOP = re.compile(rb"^([^/,\r\n]+)(/__init__\.py(?=,))?", re.M)
 
 
-def missing_record_files(venv, dists):
-    """{name: [missing entries]} of the distributions whose RECORD lists a top-level entry that is gone.
+def missing_record_files(venv, dists, thorough=False):
+    """{name: [missing entries]} of the distributions whose RECORD lists an entry that is gone.
 
-    Cheap on purpose (it runs on every no-op): only the top-level entries of each RECORD and the
+    Cheap by default (it runs on every no-op): only the top-level entries of each RECORD and the
     __init__.py of top-level packages are checked, not every file. Entries outside the venv,
     compiled files (*.pyc, __pycache__) and the metadata folder itself are skipped.
+
+    thorough (after an interrupted install): every file each RECORD lists is checked, and a RECORD
+    that does not list itself is incomplete (an installer copies the wheel's RECORD early and writes
+    the installed one last, whole: a kill can leave it truncated or empty).
     """
     missing = {}
     top = os.path.join(venv, "")
@@ -201,14 +212,32 @@ def missing_record_files(venv, dists):
         except (IOError, OSError):
             continue
         meta = os.path.basename(dist.meta_dir)
-        for entry in sorted(set(head + init for head, init in _RECORD_TOP.findall(data))):
-            entry = entry.decode("utf-8", "surrogateescape").strip('"')
-            if entry in (meta, "__pycache__", "..") or entry.endswith(".pyc"):
+        if thorough:
+            entries = set(_record_paths(data))
+            if meta + "/RECORD" not in entries:
+                missing.setdefault(name, []).append(os.path.relpath(os.path.join(dist.meta_dir, "RECORD"), venv)
+                                                    + " (incomplete)")
+            entries.discard(meta + "/RECORD")
+        else:
+            entries = set(head + init for head, init in _RECORD_TOP.findall(data))
+            entries = set(e.decode("utf-8", "surrogateescape").strip('"') for e in entries)
+            entries.discard(meta)
+        for entry in sorted(entries):
+            if entry in ("__pycache__", "..") or entry.endswith(".pyc") or "/__pycache__/" in entry:
                 continue
             full = os.path.normpath(os.path.join(site_packages, entry))
             if full.startswith(top) and not os.path.lexists(full):
                 missing.setdefault(name, []).append(os.path.relpath(full, venv))
     return missing
+
+
+def _record_paths(data):
+    """The paths a RECORD lists (first CSV field of each line)."""
+    text = data.decode("utf-8", "surrogateescape")
+    try:
+        return [row[0] for row in csv.reader(text.splitlines()) if row and row[0]]
+    except csv.Error:
+        return [line.split(",", 1)[0] for line in text.splitlines() if line]
 
 
 def package_versions(dists):
@@ -317,9 +346,9 @@ class VenvOnDisk(object):
     def packages(self):
         return package_versions(self.dists)
 
-    def missing_files(self):
+    def missing_files(self, thorough=False):
         """{name: [files]} of installed distributions with files removed by hand (read from each RECORD)."""
-        return missing_record_files(self.path, self.dists)
+        return missing_record_files(self.path, self.dists, thorough)
 
     @property
     def system_site_packages(self):

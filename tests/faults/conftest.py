@@ -164,8 +164,11 @@ class Site(object):
             converged.append("changed not reported exactly once: fault run %s, next run %s, further run %s"
                              % (reported, following.get("changed"), further.get("changed")))
         if venv_version(self.path) != target.alpha or self.system_site_packages() != target.site_packages:
-            converged.append("the venv is not the new one: alpha %r, system_site_packages %s"
-                             % (venv_version(self.path), self.system_site_packages()))
+            site = glob.glob(os.path.join(self.path, "lib", "python*", "site-packages"))
+            converged.append("the venv is not the new one: alpha %r, system_site_packages %s (the next run: %s; "
+                             "in site-packages: %s)"
+                             % (venv_version(self.path), self.system_site_packages(), following.get("reasons"),
+                                sorted(e for e in os.listdir(site[0]) if "lpha" in e) if site else None))
         if (further.get("packages") or {}).get("alpha") != target.alpha:
             converged.append("the result reports alpha %r, the venv has %s"
                              % ((further.get("packages") or {}).get("alpha"), target.alpha))

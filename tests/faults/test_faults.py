@@ -52,6 +52,8 @@ def in_place_moments(site):
     return {
         "installer started": (pip_started(site.path), 0),
         "old version stashed": (entry_appears(os.path.join(packages, "~lpha_mod")), 0),
+        # the installer writes RECORD last: a kill here leaves a dist-info that lists nothing
+        "new metadata written": (entry_appears(os.path.join(packages, "alpha-1.1.dist-info", "METADATA")), 0),
         "new version half written": (entry_appears(os.path.join(packages, "alpha-1.1.dist-info")), 0.15),
     }
 
@@ -79,15 +81,10 @@ def kill_at(site, spec, moment, whole_tree):
     return run.result()
 
 
-@pytest.mark.parametrize("moment", [
-    "installer started",
-    # Known defect, seen once in four full runs: when the kill lands after pip wrote the new dist-info but
-    # before its RECORD, the next run takes alpha 1.1 as installed and nothing repairs the missing module
-    # (a dist-info without RECORD must count as damaged and be reinstalled). Not strict: timing-dependent.
-    pytest.param("old version stashed", marks=pytest.mark.xfail(
-        strict=False, reason="a dist-info whose RECORD was never written is not repaired (open, issue 11)")),
-    "new version half written",
-])
+IN_PLACE_MOMENTS = ["installer started", "old version stashed", "new metadata written", "new version half written"]
+
+
+@pytest.mark.parametrize("moment", IN_PLACE_MOMENTS)
 def test_kill_tree_in_place_upgrade(site, moment):
     faulty = kill_at(site, UPGRADE, in_place_moments(site)[moment], whole_tree=True)
     site.check("upgrade in place, tree killed at: %s" % moment, "kill -9 of the playbook's process tree", faulty,
@@ -104,11 +101,7 @@ def test_kill_tree_rebuild(site, moment):
                REBUILD, in_place=False)
 
 
-@pytest.mark.parametrize("moment", [
-    "installer started",
-    "old version stashed",
-    "new version half written",
-])
+@pytest.mark.parametrize("moment", IN_PLACE_MOMENTS)
 def test_kill_installer_in_place_upgrade(site, moment):
     faulty = kill_at(site, UPGRADE, in_place_moments(site)[moment], whole_tree=False)
     assert faulty and faulty.get("failed"), faulty

@@ -157,6 +157,31 @@ def test_damaged_metadata_is_named_and_reinstalled(ansible, venv_args):
     assert ansible.module(**args)["changed"] is False
 
 
+def test_dist_info_whose_record_was_never_written_is_reinstalled(ansible, venv_args):
+    """What a kill -9 leaves between the installer writing beta's METADATA and its RECORD: no module, no RECORD."""
+    path = venv_args["path"]
+    args = dict(requirements=["alpha"], **venv_args)
+    ansible.module(**args)
+    site = site_packages(path)
+    meta = os.path.join(site, "beta-2.0.dist-info")
+    os.unlink(os.path.join(meta, "RECORD"))
+    for entry in os.listdir(site):
+        if entry.startswith("beta") and not entry.endswith(".dist-info"):
+            target = os.path.join(site, entry)
+            shutil.rmtree(target) if os.path.isdir(target) else os.unlink(target)
+    assert not imports(path, "beta")
+    predicted = ansible.module(check=True, **args)
+    assert predicted["changed"] is True and "reinstalling beta" in predicted["reasons"][0], predicted["raw_output"]
+    repaired = ansible.module(**args)
+    assert repaired["changed"] is True, repaired["raw_output"]
+    assert repaired["reasons"] == ["%s/RECORD is damaged (it is missing: the install of beta 2.0 did not finish): "
+                                   "reinstalling beta" % meta]
+    assert os.path.isfile(os.path.join(meta, "RECORD"))
+    assert not [e for e in os.listdir(site) if e.startswith("~")]
+    assert imports(path, "alpha", "beta")
+    assert ansible.module(**args)["changed"] is False
+
+
 def test_state_file_of_the_wrong_shape_is_recovered_with_a_warning(ansible, venv_args):
     path = venv_args["path"]
     args = dict(requirements=["alpha"], **venv_args)

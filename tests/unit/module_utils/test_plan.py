@@ -39,6 +39,8 @@ def fake_venv(path, packages, python_version=PY, requires=None, system_site=Fals
         lines += ["Requires-Dist: %s" % r for r in (requires or {}).get(name, [])]
         with open(os.path.join(meta, "METADATA"), "w") as handle:
             handle.write("\n".join(lines) + "\n\nlong description: not a header\n")
+        with open(os.path.join(meta, "RECORD"), "w") as handle:
+            handle.write("%s/METADATA,,\n%s/RECORD,,\n" % ((os.path.basename(meta),) * 2))
     return path
 
 
@@ -331,6 +333,31 @@ def test_damaged_metadata_is_reinstalled_and_named(managed):
     plan = plan_for(managed)
     assert plan.action == "install" and plan.repair == {"beta": "2.0"}
     assert plan.reasons == ["%s/METADATA is damaged (it holds binary data): reinstalling beta" % meta]
+
+
+def test_dist_info_without_record_is_reinstalled(managed):
+    """A kill between the installer writing a dist-info and its RECORD: files may be missing, nothing lists them."""
+    meta = os.path.join(site_of(managed.path), "beta-2.0.dist-info")
+    os.unlink(os.path.join(meta, "RECORD"))
+    plan = plan_for(managed)
+    assert plan.action == "install" and plan.repair == {"beta": "2.0"}
+    assert plan.reasons == ["%s/RECORD is damaged (it is missing: the install of beta 2.0 did not finish): "
+                            "reinstalling beta" % meta]
+    edit_state(managed.path, install_started="2026-12-01T00:00:00Z")
+    plan = plan_for(managed)
+    assert plan.interrupted and plan.repair == {"beta": "2.0"}
+    assert "reinstalling beta" in plan.reasons[0]
+
+
+def test_interrupted_install_checks_every_file_and_whole_records(managed):
+    site = site_of(managed.path)
+    with open(os.path.join(site, "beta-2.0.dist-info", "RECORD"), "w") as handle:
+        handle.write("beta-2.0.dist-info/METADATA,,\n")  # cut short: the line of RECORD itself is missing
+    assert plan_for(managed).action is None  # no interruption recorded: the cheap check
+    edit_state(managed.path, install_started="2026-12-01T00:00:00Z")
+    plan = plan_for(managed)
+    assert plan.interrupted and plan.repair == {"beta": "2.0"}
+    assert plan.reasons[0].endswith("; reinstalling beta (files missing)")
 
 
 def test_state_file_that_cannot_be_written_is_named(managed):

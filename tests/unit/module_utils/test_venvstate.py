@@ -113,6 +113,35 @@ def test_record_check_is_top_level_only(tmp_path):
     assert VenvOnDisk(str(tmp_path)).missing_files() == {}
 
 
+def test_thorough_record_check_after_an_interrupted_install(tmp_path):
+    """After an interrupted install every listed file counts, and a RECORD that does not list itself is cut short."""
+    venv = str(tmp_path)
+    site = make_venv(venv)
+    rel = os.path.relpath(site, venv)
+    shutil.rmtree(os.path.join(site, "alpha_mod", "__pycache__"))
+    assert VenvOnDisk(venv).missing_files(thorough=True) == {}
+    os.unlink(os.path.join(site, "alpha_mod", "core.py"))
+    os.unlink(os.path.join(venv, "bin", "alpha-version"))
+    assert VenvOnDisk(venv).missing_files(thorough=True) == {
+        "alpha": [os.path.join("bin", "alpha-version"), os.path.join(rel, "alpha_mod", "core.py")]}
+    record = os.path.join(site, "alpha-1.0.dist-info", "RECORD")
+    for cut in (b"", b"alpha_mod/__init__.py,sha256=x,16\nalpha_mod/co"):
+        with open(record, "wb") as handle:
+            handle.write(cut)
+        assert VenvOnDisk(venv).missing_files(thorough=True)["alpha"][0] == \
+            os.path.join(rel, "alpha-1.0.dist-info", "RECORD") + " (incomplete)"
+        assert VenvOnDisk(venv).missing_files() == {}  # the cheap check takes what a RECORD lists
+
+
+def test_dist_info_without_record_is_damaged(tmp_path):
+    site = make_venv(str(tmp_path))
+    os.unlink(os.path.join(site, "alpha-1.0.dist-info", "RECORD"))
+    damaged = {}
+    assert installed_distributions(site, damaged) == {}
+    assert damaged == {os.path.join(site, "alpha-1.0.dist-info"): "%s is damaged (it is missing: the install of alpha 1.0 "
+                       "did not finish)" % os.path.join(site, "alpha-1.0.dist-info", "RECORD")}
+
+
 @pytest.mark.parametrize("content, problem", [
     ('{"format": 1, "packages": "x"}', "packages is not a mapping"),
     ('[1, 2]', "not a JSON object"),

@@ -106,6 +106,7 @@ def fake_builder_venv(path, python="3.11", dists=()):
         meta = site / ("%s-%s.dist-info" % (name.replace("-", "_"), version))
         meta.mkdir(exist_ok=True)
         (meta / "METADATA").write_text("Metadata-Version: 2.1\nName: %s\nVersion: %s\n\n" % (name, version))
+        (meta / "RECORD").write_text("%s/METADATA,,\n" % meta.name)
     return str(path)
 
 
