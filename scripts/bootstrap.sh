@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the main job and the tests need, and nothing twice:
-#   - .venv with the pinned Python dependencies of requirements-dev.txt (rebuilt when that file changes);
+#   - .venv with the pinned Python dependencies of requirements-dev.txt (rebuilt when that file changes), on
+#     the pyenv Python its `# python:` line names;
 #   - .venv-core-<X.Y> for each requirements-core-<X.Y>.txt (the stage `cores`: other ansible-core
 #     releases), on the pyenv Python its `# python:` line names, rebuilt when that file changes;
 #   - with --system: podman, runc, debootstrap and friends from the distribution when missing.
@@ -33,21 +34,37 @@ make_venv() {
   echo "$want_hash" > "$stamp"
 }
 
-make_venv "$WH_VENV" "$WH_ROOT/requirements-dev.txt" python3
+# pyenv_python REQUIREMENTS: the Python its `# python: X.Y` line names, from pyenv, called by path (pyenv's
+# shims do not work here); a python3.X on PATH does too. Prints nothing when there is none.
+pyenv_python() {
+  local version p found=""
+  version="$(sed -n 's/^# python: *//p' "$1")"
+  for p in "${PYENV_ROOT:-$HOME/.pyenv}"/versions/"$version".*/bin/python"$version" \
+           "$(command -v "python$version" 2>/dev/null || true)"; do
+    if [ -n "$p" ] && [ -x "$p" ] && "$p" -c 'import ensurepip' >/dev/null 2>&1; then found="$p"; break; fi
+  done
+  printf '%s' "$found"
+}
 
-# The extra cores need a newer controller Python than Debian's: pyenv's, called by path (its shims do not work here).
+# .venv: ansible-core 2.21 needs a newer controller Python than Debian 12's 3.11.
+python="$(pyenv_python "$WH_ROOT/requirements-dev.txt")"
+if [ -z "$python" ]; then
+  version="$(sed -n 's/^# python: *//p' "$WH_ROOT/requirements-dev.txt")"
+  echo "bootstrap: .venv needs Python $version (the '# python:' line of requirements-dev.txt): none under" \
+    "${PYENV_ROOT:-$HOME/.pyenv}/versions nor python$version on PATH; pyenv install $version" >&2
+  exit 1
+fi
+make_venv "$WH_VENV" "$WH_ROOT/requirements-dev.txt" "$python"
+
+# The other cores, each on the Python its file names.
 for requirements in "$WH_ROOT"/requirements-core-*.txt; do
   [ -e "$requirements" ] || continue
   core="$(basename "$requirements" .txt)"; core="${core#requirements-core-}"
-  version="$(sed -n 's/^# python: *//p' "$requirements")"
-  python=""
-  for p in "${PYENV_ROOT:-$HOME/.pyenv}"/versions/"$version".*/bin/python"$version"; do
-    if [ -x "$p" ]; then python="$p"; fi
-  done
+  python="$(pyenv_python "$requirements")"
   if [ -z "$python" ]; then
     # Only the stage `cores` needs it: that stage fails for the missing venv, the others run.
-    echo "bootstrap: WARNING: cannot make .venv-core-$core: ansible-core $core needs Python $version (the '# python:' line" \
-      "of $(basename "$requirements")), none under ${PYENV_ROOT:-$HOME/.pyenv}/versions; pyenv install $version" >&2
+    echo "bootstrap: WARNING: cannot make .venv-core-$core: ansible-core $core needs Python" \
+      "$(sed -n 's/^# python: *//p' "$requirements") (the '# python:' line of $(basename "$requirements")); pyenv install it" >&2
     continue
   fi
   make_venv "$WH_ROOT/.venv-core-$core" "$requirements" "$python"

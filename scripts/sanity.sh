@@ -2,7 +2,7 @@
 # Runs `ansible-test sanity` and `antsibull-changelog lint` on this collection.
 #   scripts/sanity.sh                   every sanity test that can run here
 #   scripts/sanity.sh --test pylint     extra arguments go to ansible-test sanity (e.g. one test)
-#   WH_SANITY_VENV=.venv-core-2.21 scripts/sanity.sh
+#   WH_SANITY_VENV=.venv-core-2.20 scripts/sanity.sh
 #                                       the ansible-test (and controller Python) of another venv than .venv:
 #                                       the stage `cores` of scripts/test.sh; antsibull-changelog lint is then
 #                                       left to ansible-test's own changelog test
@@ -12,9 +12,9 @@
 #   - ansible-test resolves the collection from its working directory and does not follow symlinks,
 #     so the collection is copied to a real .../ansible_collections/wheelhouse/venv directory: the
 #     tracked files plus the untracked ones git does not ignore, so it checks work before commit.
-#   - ansible-test runs with --local: the controller is the venv's Python (.venv: 3.11); the tests that run
+#   - ansible-test runs with --local: the controller is the venv's Python (.venv: 3.13); the tests that run
 #     once per Python version (compile, import) also run on every other Python that ansible-test supports
-#     (2.19: 3.8-3.13) found under ~/.pyenv (the versions our targets have: EL 9 has 3.9, jammy 3.10,
+#     (2.21: 3.9-3.14) found under ~/.pyenv (the versions our targets have: EL 9 has 3.9, jammy 3.10,
 #     noble 3.12, trixie 3.13), through links in <sanity root>/pythons, since pyenv's shims do not work
 #     here. Each sanity test gets its
 #     own venv, which ansible-test installs from PyPI with its own pins. Its state (those venvs, pip's

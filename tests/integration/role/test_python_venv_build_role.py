@@ -527,7 +527,9 @@ def test_a_string_or_a_number_for_a_list_fails_at_the_start_naming_the_variable(
 @pytest.mark.skipif(not os.path.exists("/root/.pyenv/versions/3.13.0/bin/python3"), reason="needs a second Python")
 def test_a_build_host_of_another_platform_fails_before_any_change(lab):
     inventory = {"all": {"children": {
-        "targets": {"hosts": {"t1": {"ansible_connection": "local",
+        # t1 names its Python: the default "python3" would be found on the PATH the tests run with, the
+        # controller venv's (3.13) first.
+        "targets": {"hosts": {"t1": {"ansible_connection": "local", "venv_python_executable": PYTHON,
                                      "venv_install_destination_path": os.path.join(lab["work"], "venvs", "t1")}}},
         # In no build group: the role asks a given venv_build_host for its platform too.
         "others": {"hosts": {"repo313": {"ansible_connection": "local",
