@@ -15,6 +15,7 @@ stage_lint() {
 
 stage_sanity() {
   "$WH_ROOT/scripts/sanity.sh"
+  local status=$?; "$WH_ROOT/scripts/integration_targets.sh" && return "$status"  # ansible-test integration
 }
 
 # The other ansible-core releases, one .venv-core-<X.Y> each (requirements-core-<X.Y>.txt): sanity with that
