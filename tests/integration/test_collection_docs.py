@@ -69,6 +69,8 @@ def test_each_filter_has_its_own_documentation(metadata):
         assert list(data["return"]) == ["_value"], name
         arguments = list(inspect.signature(function).parameters)
         assert sorted(doc["options"]) == sorted(["_input"] + arguments[1:]), name
+        positional = [part.strip() for part in (doc.get("positional") or "").split(",") if part.strip()]
+        assert positional == arguments[1:], "%s: positional must list %s" % (name, arguments[1:])
         assert doc["options"]["_input"].get("required") is True, name
 
 
