@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the main job and the tests need, and nothing twice:
 #   - .venv with the pinned Python dependencies of requirements-dev.txt (rebuilt when that file changes);
+#   - .venv-docs with those of requirements-docs.txt (antsibull-docs, Sphinx), the same way;
 #   - .venv-core-<X.Y> for each requirements-core-<X.Y>.txt (the stage `cores`: other ansible-core
 #     releases), on the pyenv Python its `# python:` line names, rebuilt when that file changes;
 #   - with --system: podman, runc, debootstrap and friends from the distribution when missing.
@@ -34,6 +35,8 @@ make_venv() {
 }
 
 make_venv "$WH_VENV" "$WH_ROOT/requirements-dev.txt" python3
+# antsibull-docs and Sphinx for the docsite tests: Sphinx needs an older docutils than .venv's.
+make_venv "$WH_ROOT/.venv-docs" "$WH_ROOT/requirements-docs.txt" python3
 
 # The extra cores need a newer controller Python than Debian's: pyenv's, called by path (its shims do not work here).
 for requirements in "$WH_ROOT"/requirements-core-*.txt; do
