@@ -39,8 +39,8 @@ _IN_PROCESS = textwrap.dedent('''
     import cProfile, io, json, pstats, sys, time
     sys.path.insert(0, sys.argv[1])
     from ansible_collections.wheelhouse.venv.plugins.modules.venv_build import ARGUMENT_SPEC
-    from ansible_collections.wheelhouse.venv.plugins.module_utils.inputs import VenvSpec
-    from ansible_collections.wheelhouse.venv.plugins.module_utils.sync import sync
+    from ansible_collections.wheelhouse.venv.plugins.module_utils._inputs import VenvSpec
+    from ansible_collections.wheelhouse.venv.plugins.module_utils._sync import sync
     with open(sys.argv[2]) as handle:
         args = json.load(handle)["ANSIBLE_MODULE_ARGS"]
     params = dict((k, v.get("default")) for k, v in ARGUMENT_SPEC.items())

@@ -23,3 +23,20 @@ wh_link_collection() {
   mkdir -p "$dest"
   ln -sfn "$WH_ROOT" "$dest/venv"
 }
+
+# A fresh copy of the collection in DEST (a real .../ansible_collections/wheelhouse/venv directory, which
+# ansible-test needs): the files git knows of, tracked or untracked and not ignored, so that work in progress
+# is tested before it is committed. ansible-test lists the collection's files through git, hence `git init`.
+wh_copy_collection() {
+  local dest="$1"
+  rm -rf "$dest"
+  mkdir -p "$dest"
+  (
+    cd "$WH_ROOT" || exit 1
+    git ls-files -z --cached --others --exclude-standard \
+      | while IFS= read -r -d '' f; do if [ -e "$f" ]; then printf '%s\0' "$f"; fi; done \
+      | tar --null -T - -cf - \
+      | tar -xf - -C "$dest"
+  )
+  (cd "$dest" && git init -q && git add -A)
+}

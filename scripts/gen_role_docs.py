@@ -7,7 +7,8 @@
     python scripts/gen_role_docs.py --check    exit 1 when the checked-in file is stale
 
 The argument specs are the one source of the role's variable reference (type, default, choices,
-required, description); the reference is generated so that it cannot drift from them.
+required, description); the reference is generated so that it cannot drift from them. A computed (Jinja)
+default is not in the specs (antsibull-docs wants literal defaults): it comes from defaults/main.yml.
 tests/unit/test_docs_reference.py calls render() and compares.
 """
 
@@ -119,7 +120,8 @@ def check_option(name, option):
     if option.get("required") and "default" in option:
         raise SpecError("argument_specs: %s is required and has a default" % name)
     if not option.get("required") and "default" not in option:
-        raise SpecError("argument_specs: %s is neither required nor has a default" % name)
+        raise SpecError("argument_specs: %s is neither required nor has a default (a literal one in the specs, or a "
+                        "computed one in defaults/main.yml)" % name)
     for sub, suboption in (option.get("options") or {}).items():
         for key in ("type", "description"):
             if not suboption.get(key):
@@ -244,9 +246,25 @@ def render_option(name, option, names):
     return lines
 
 
-def render(specs_path=SPECS):
+def with_computed_defaults(options, defaults_path=DEFAULTS):
+    """The options, each computed default filled in from defaults/main.yml.
+
+    The specs give literal defaults only (antsibull-docs and ansible-doc check them against the type); a
+    Jinja default is left out of them, described in words, and shown here as defaults/main.yml has it.
+    """
+    defaults = load_yaml(defaults_path) or {}
+    filled = {}
+    for name, option in options.items():
+        if "default" not in option and not option.get("required") and is_template(defaults.get(name)):
+            option = dict(option, default=defaults[name])
+        filled[name] = option
+    return filled
+
+
+def render(specs_path=SPECS, defaults_path=DEFAULTS):
     """The whole reference as text."""
     entry, options = load_options(specs_path)
+    options = with_computed_defaults(options, defaults_path)
     for name, option in options.items():
         check_option(name, option)
     names = set(options)

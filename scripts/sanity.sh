@@ -56,18 +56,9 @@ export PIP_CONFIG_FILE=/dev/null
 unset PIP_FIND_LINKS PIP_EXTRA_INDEX_URL PIP_INDEX_URL PIP_CONSTRAINT
 export PIP_DISABLE_PIP_VERSION_CHECK=1
 
-# A fresh copy of the collection, from git's view of the checkout.
-rm -rf "$dest"
-mkdir -p "$dest" "$sanity_home"
-(
-  cd "$WH_ROOT"
-  git ls-files -z --cached --others --exclude-standard \
-    | while IFS= read -r -d '' f; do if [ -e "$f" ]; then printf '%s\0' "$f"; fi; done \
-    | tar --null -T - -cf - \
-    | tar -xf - -C "$dest"
-)
-# ansible-test lists the collection's files through git when it finds a repository.
-(cd "$dest" && git init -q && git add -A)
+# A fresh copy of the collection, from git's view of the checkout (scripts/env.sh).
+wh_copy_collection "$dest"
+mkdir -p "$sanity_home"
 
 # A stand-in for the get-pip script ansible-test would download, saved where it looks for it first.
 controller="$(python -c 'import sys; print("%d.%d" % sys.version_info[:2])')"

@@ -15,6 +15,7 @@ stage_lint() {
 
 stage_sanity() {
   "$WH_ROOT/scripts/sanity.sh"
+  local status=$?; "$WH_ROOT/scripts/integration_targets.sh" && return "$status"  # ansible-test integration
 }
 
 # The other supported ansible-core releases (.venv has the newest, on which every other stage runs), one

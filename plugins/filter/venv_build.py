@@ -16,20 +16,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from ansible.module_utils.parsing.convert_bool import BOOLEANS, boolean
 
-DOCUMENTATION = r"""
-name: venv_build
-short_description: Logic of the python_venv_build role (platform grouping, build plan, requirement lines)
-description:
-  - C(venv_platform) returns the platform key wheels are built for.
-  - C(venv_platforms_of) maps hosts to their platform key.
-  - C(venv_build_targets) chooses a build host per platform.
-  - C(venv_build_plan) checks the per-host plans and chooses which host drives each build.
-  - C(venv_reduce_requirements) reduces VCS and direct-URL requirements to bare names.
-  - C(venv_wheel_url) turns the wheel path on the build host into the URL the wheel repository serves it at.
-  - C(venv_package_task_needed) tells from a C(wheelhouse.venv.venv_host_info) result whether a package task would change anything.
-  - C(venv_argument_errors) checks the role's variables against the types of its meta/argument_specs.yml.
-author: wheelhouse.venv developers
-"""
+# Each filter is documented in plugins/filter/<filter name>.yml (DOCUMENTATION, EXAMPLES, RETURN).
 
 
 class VenvFilterError(ValueError):

@@ -560,10 +560,10 @@ reasons:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.wheelhouse.venv.plugins.module_utils.errors import VenvBuildError
-from ansible_collections.wheelhouse.venv.plugins.module_utils.inputs import VenvSpec
-from ansible_collections.wheelhouse.venv.plugins.module_utils.masking import find_secrets_in, mask_text
-from ansible_collections.wheelhouse.venv.plugins.module_utils.sync import sync
+from ansible_collections.wheelhouse.venv.plugins.module_utils._errors import VenvBuildError
+from ansible_collections.wheelhouse.venv.plugins.module_utils._inputs import VenvSpec
+from ansible_collections.wheelhouse.venv.plugins.module_utils._masking import find_secrets_in, mask_text
+from ansible_collections.wheelhouse.venv.plugins.module_utils._sync import sync
 
 ARGUMENT_SPEC = dict(
     path=dict(type="path", required=True),

@@ -142,7 +142,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.facts.system.distribution import DistributionFactCollector
 from ansible.module_utils.facts.system.platform import PlatformFactCollector
 
-from ansible_collections.wheelhouse.venv.plugins.module_utils.hostinfo import host_info
+from ansible_collections.wheelhouse.venv.plugins.module_utils._hostinfo import host_info
 
 ARGUMENT_SPEC = dict(
     python=dict(type="str", default="python3"),

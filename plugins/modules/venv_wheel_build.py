@@ -337,9 +337,9 @@ fingerprint:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.wheelhouse.venv.plugins.module_utils.errors import VenvBuildError
-from ansible_collections.wheelhouse.venv.plugins.module_utils.masking import find_secrets_in, mask_text
-from ansible_collections.wheelhouse.venv.plugins.module_utils.wheelbuild import WheelBuilder, ensure_builder, environment_secrets
+from ansible_collections.wheelhouse.venv.plugins.module_utils._errors import VenvBuildError
+from ansible_collections.wheelhouse.venv.plugins.module_utils._masking import find_secrets_in, mask_text
+from ansible_collections.wheelhouse.venv.plugins.module_utils._wheelbuild import WheelBuilder, ensure_builder, environment_secrets
 
 ARGUMENT_SPEC = dict(
     name=dict(type="str", required=True),

@@ -2,7 +2,7 @@
 
 Real processes and files only: a run is killed with SIGKILL (its whole process tree, or the installer
 alone) at a moment seen from outside (a process or a directory entry appearing), or kills itself at a
-named step (WHEELHOUSE_VENV_FAULT_AT, plugins/module_utils/faults.py).
+named step (WHEELHOUSE_VENV_FAULT_AT, plugins/module_utils/_faults.py).
 """
 
 from __future__ import annotations

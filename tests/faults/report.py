@@ -7,7 +7,7 @@ import time
 # fault class -> (how it is tested, the pytest selection that reproduces it)
 CLASSES = [
     ("named step", "The module kills itself with SIGKILL at a named step "
-     "(`WHEELHOUSE_VENV_FAULT_AT=<name>`, `plugins/module_utils/faults.py`) during an in-place upgrade "
+     "(`WHEELHOUSE_VENV_FAULT_AT=<name>`, `plugins/module_utils/_faults.py`) during an in-place upgrade "
      "(alpha 1.0 -> 1.1) and during a rebuild (system_site_packages flipped, alpha 1.0 -> 1.1). The steps: "
      "`build-installed` (new venv installed in its staging dir), `build-before-swap` (new venv complete, "
      "not swapped), `build-after-swap` (swapped, the old venv in the staging dir), `swap-before-old-removed` "

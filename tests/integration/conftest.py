@@ -15,6 +15,7 @@ import io
 import pytest
 import yaml
 
+from collection_tarball import build, install, tool_environment
 from playenv import plain_pip_environment
 from wheelfactory import make_wheel
 
@@ -156,3 +157,17 @@ def other_python():
         if proc.returncode == 0 and minor != mine and tuple(map(int, minor.split("."))) >= (3, 8):
             return {"path": path, "minor": minor}
     pytest.skip("no second Python (3.8+, other than %s) with venv on this host: looked at %s" % (mine, candidates))
+
+
+@pytest.fixture(scope="session")
+def collection_tarball(tmp_path_factory):
+    """The release tarball, built once a session from the checkout (tests/lib/collection_tarball.py)."""
+    folder = str(tmp_path_factory.mktemp("tarball"))
+    return build(ROOT, os.path.join(folder, "release"), tool_environment(os.path.join(folder, "no-collections")))
+
+
+@pytest.fixture(scope="session")
+def installed_collection(tmp_path_factory, collection_tarball):
+    """A collections path holding only the release tarball, installed offline (ansible_collections/wheelhouse/venv)."""
+    path = os.path.join(str(tmp_path_factory.mktemp("installed")), "collections")
+    return install(collection_tarball, path, tool_environment(path))

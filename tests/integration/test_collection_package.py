@@ -16,10 +16,9 @@ import tarfile
 import pytest
 import yaml
 
+from collection_tarball import ROOT, build, run, tool_environment
 from wheelfactory import make_wheel
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-VENV_BIN = os.path.join(ROOT, ".venv", "bin")
 TARGET_PYTHON = os.environ.get("WH_TARGET_PYTHON", "/usr/bin/python3")
 ROLE = os.path.join(ROOT, "roles", "python_venv_build")
 
@@ -41,39 +40,6 @@ PLANTED = [
 ]
 FORBIDDEN_PARTS = {".venv", ".tmp", ".ansible", ".pytest_cache", ".benchmarks", "__pycache__", ".molecule", ".git"}
 FORBIDDEN_PREFIXES = ("tests/output/", "bench/.cache/", "bench/results/", "molecule/default/.cache/")
-
-
-def tool_environment(collections_path):
-    """The environment of a user's controller: only the given collections path, plain pip."""
-    env = dict(os.environ)
-    for name in ("PIP_FIND_LINKS", "PYTHONPATH", "ANSIBLE_CONFIG", "ANSIBLE_COLLECTIONS_PATHS"):
-        env.pop(name, None)
-    env.update({
-        "PATH": VENV_BIN + os.pathsep + env.get("PATH", ""),
-        "PIP_CONFIG_FILE": "/dev/null",
-        # Only the installed tarball; the scan of sys.path finds the collections bundled with `ansible`.
-        "ANSIBLE_COLLECTIONS_PATH": collections_path,
-        "ANSIBLE_COLLECTIONS_SCAN_SYS_PATH": "true",
-        "ANSIBLE_NOCOLOR": "1",
-        "ANSIBLE_LOCALHOST_WARNING": "false",
-        "ANSIBLE_INVENTORY_UNPARSED_WARNING": "false",
-        "ANSIBLE_RETRY_FILES_ENABLED": "false",
-    })
-    return env
-
-
-def run(argv, cwd, env):
-    proc = subprocess.run(argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          universal_newlines=True, check=False)
-    assert proc.returncode == 0, "%s failed (rc=%d):\n%s" % (" ".join(argv), proc.returncode, proc.stdout)
-    return proc.stdout
-
-
-def build(source, output, env):
-    os.makedirs(output)
-    run(["ansible-galaxy", "collection", "build", "--output-path", output, source], cwd=output, env=env)
-    (tarball,) = [os.path.join(output, name) for name in os.listdir(output) if name.endswith(".tar.gz")]
-    return tarball
 
 
 def members(tarball):
@@ -99,9 +65,9 @@ def empty_env(workdir):
 
 
 @pytest.fixture(scope="module")
-def release_tarball(workdir, empty_env):
-    """Built from the checkout itself, as `ansible-galaxy collection build` in a release."""
-    return build(ROOT, os.path.join(workdir, "release"), empty_env)
+def release_tarball(collection_tarball):
+    """Built from the checkout itself, as `ansible-galaxy collection build` in a release (once a session)."""
+    return collection_tarball
 
 
 @pytest.fixture(scope="module")
@@ -149,8 +115,8 @@ SHIPPED = {
     "LICENSE": "the GPL 3.0 text galaxy.yml names",
     "CHANGELOG.rst": "what changed in each release",
     "changelogs": "antsibull-changelog's data (changelog.yaml, config), as community collections ship it",
-    "docs": "the documentation README.md links to",
-    "meta": "runtime.yml (requires_ansible, action groups)",
+    "docs": "the documentation README.md links to; docs/docsite is where antsibull-docs reads links.yml",
+    "meta": "runtime.yml (requires_ansible, action groups), execution-environment.yml (ansible-builder)",
     "plugins": "the modules, filters and module_utils",
     "roles": "the python_venv_build role",
     "playbooks": "the ready-made plays (localhost venv, wheel repository)",
@@ -184,13 +150,9 @@ def wheels(workdir):
 
 
 @pytest.fixture(scope="module")
-def installed(workdir, release_tarball):
-    """The release tarball installed offline into an empty collections path."""
-    path = os.path.join(workdir, "collections")
-    os.makedirs(path)
-    env = tool_environment(path)
-    run(["ansible-galaxy", "collection", "install", "--offline", "-p", path, release_tarball], cwd=workdir, env=env)
-    return path
+def installed(installed_collection):
+    """The release tarball installed offline into an empty collections path (once a session)."""
+    return installed_collection
 
 
 def test_install_offline_into_an_empty_path(installed):

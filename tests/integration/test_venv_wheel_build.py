@@ -18,7 +18,7 @@ import pytest
 from conftest import ROOT, _sdist_that_fails
 from wheelfactory import make_wheel
 
-from ansible_collections.wheelhouse.venv.plugins.module_utils.wheelbuild import installed_version
+from ansible_collections.wheelhouse.venv.plugins.module_utils._wheelbuild import installed_version
 
 BUILDER = os.path.join(ROOT, ".venv")
 SECRET = "s3cr3t-t0ken"

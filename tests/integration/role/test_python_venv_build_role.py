@@ -374,7 +374,7 @@ def test_push_mode_copies_the_wheels_through_the_controller(lab):
 
 def test_uv_resolves_on_the_build_host_and_installs_on_the_target(lab):
     """uv resolves on the build host; the target, without uv on PATH, installs uv from the wheel folder."""
-    from ansible_collections.wheelhouse.venv.plugins.module_utils.wheelbuild import installed_version
+    from ansible_collections.wheelhouse.venv.plugins.module_utils._wheelbuild import installed_version
     uv_version = installed_version(lab["builder"], "uv")
     assert uv_version, "the builder venv has uv"
     tools = os.path.join(lab["work"], "tools")

@@ -9,9 +9,9 @@ import sys
 
 import pytest
 
-from ansible_collections.wheelhouse.venv.plugins.module_utils import fsops
-from ansible_collections.wheelhouse.venv.plugins.module_utils.errors import VenvBuildError
-from ansible_collections.wheelhouse.venv.plugins.module_utils.venvstate import STATE_FILE, foreign_entries
+from ansible_collections.wheelhouse.venv.plugins.module_utils import _fsops as fsops
+from ansible_collections.wheelhouse.venv.plugins.module_utils._errors import VenvBuildError
+from ansible_collections.wheelhouse.venv.plugins.module_utils._venvstate import STATE_FILE, foreign_entries
 
 MINOR = "%d.%d" % sys.version_info[:2]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import stat
 
-from ansible_collections.wheelhouse.venv.plugins.module_utils.hostfiles import MaskedLog, write_atomic
+from ansible_collections.wheelhouse.venv.plugins.module_utils._hostfiles import MaskedLog, write_atomic
 
 
 def test_write_atomic_replaces_the_file_with_its_mode_and_leaves_no_temporary(tmp_path):

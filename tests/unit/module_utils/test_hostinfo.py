@@ -1,4 +1,4 @@
-"""plugins/module_utils/hostinfo.py: what venv_host_info reads of a host.
+"""plugins/module_utils/_hostinfo.py: what venv_host_info reads of a host.
 
 The package managers are small shell scripts in a tmp folder, found through `search_path` and run
 with subprocess, so the real argv, exit codes and output parsing are exercised. The real dpkg-query
@@ -13,7 +13,7 @@ import sys
 
 import pytest
 
-from ansible_collections.wheelhouse.venv.plugins.module_utils import hostinfo
+from ansible_collections.wheelhouse.venv.plugins.module_utils import _hostinfo as hostinfo
 
 
 def run(argv):

@@ -9,9 +9,9 @@ import subprocess
 
 import pytest
 
-from ansible_collections.wheelhouse.venv.plugins.module_utils import commands
-from ansible_collections.wheelhouse.venv.plugins.module_utils.errors import VenvBuildError
-from ansible_collections.wheelhouse.venv.plugins.module_utils.inputs import VenvSpec, default_log_file, escaped_path
+from ansible_collections.wheelhouse.venv.plugins.module_utils import _commands as commands
+from ansible_collections.wheelhouse.venv.plugins.module_utils._errors import VenvBuildError
+from ansible_collections.wheelhouse.venv.plugins.module_utils._inputs import VenvSpec, default_log_file, escaped_path
 
 FILES = {"requirements": "/v/requirements.txt", "constraints": "/v/c.txt", "global_constraints": "/v/g.txt"}
 

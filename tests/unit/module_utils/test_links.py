@@ -1,4 +1,4 @@
-"""plugins/module_utils/links.py: which entries of a distribution package are linked, and the link plan.
+"""plugins/module_utils/_links.py: which entries of a distribution package are linked, and the link plan.
 
 The planner runs on real directories the test writes; the package manager is a runner that answers
 like dpkg-query. The real dpkg and a real venv: tests/integration/test_venv_build_links.py.
@@ -11,11 +11,11 @@ import os
 
 import pytest
 
-from ansible_collections.wheelhouse.venv.plugins.module_utils import links
-from ansible_collections.wheelhouse.venv.plugins.module_utils import sync as sync_mod
-from ansible_collections.wheelhouse.venv.plugins.module_utils.errors import VenvBuildError
-from ansible_collections.wheelhouse.venv.plugins.module_utils.inputs import VenvSpec
-from ansible_collections.wheelhouse.venv.plugins.module_utils.venvstate import STATE_FILE, installed_distributions
+from ansible_collections.wheelhouse.venv.plugins.module_utils import _links as links
+from ansible_collections.wheelhouse.venv.plugins.module_utils import _sync as sync_mod
+from ansible_collections.wheelhouse.venv.plugins.module_utils._errors import VenvBuildError
+from ansible_collections.wheelhouse.venv.plugins.module_utils._inputs import VenvSpec
+from ansible_collections.wheelhouse.venv.plugins.module_utils._venvstate import STATE_FILE, installed_distributions
 
 from test_plan import INSTALLED, PY, fake_venv, params, record_state
 

@@ -4,9 +4,9 @@ import re
 
 import pytest
 
-from ansible_collections.wheelhouse.venv.plugins.module_utils import facts, masking
-from ansible_collections.wheelhouse.venv.plugins.module_utils.errors import VenvBuildError
-from ansible_collections.wheelhouse.venv.plugins.module_utils.inputs import VenvSpec
+from ansible_collections.wheelhouse.venv.plugins.module_utils import _facts as facts, _masking as masking
+from ansible_collections.wheelhouse.venv.plugins.module_utils._errors import VenvBuildError
+from ansible_collections.wheelhouse.venv.plugins.module_utils._inputs import VenvSpec
 
 
 def test_password_in_url_is_masked():

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.wheelhouse.venv.plugins.module_utils import pep508
-from ansible_collections.wheelhouse.venv.plugins.module_utils.errors import VenvBuildError
+from ansible_collections.wheelhouse.venv.plugins.module_utils import _pep508 as pep508
+from ansible_collections.wheelhouse.venv.plugins.module_utils._errors import VenvBuildError
 
 ENV = pep508.marker_environment("3.11.2")
 

@@ -9,10 +9,10 @@ import sys
 
 import pytest
 
-from ansible_collections.wheelhouse.venv.plugins.module_utils import deps, fsops, plan as plan_mod, sync as sync_mod
-from ansible_collections.wheelhouse.venv.plugins.module_utils.errors import VenvBuildError
-from ansible_collections.wheelhouse.venv.plugins.module_utils.inputs import VenvSpec, file_digests
-from ansible_collections.wheelhouse.venv.plugins.module_utils.venvstate import STATE_FILE, VenvOnDisk
+from ansible_collections.wheelhouse.venv.plugins.module_utils import _deps as deps, _fsops as fsops, _plan as plan_mod, _sync as sync_mod
+from ansible_collections.wheelhouse.venv.plugins.module_utils._errors import VenvBuildError
+from ansible_collections.wheelhouse.venv.plugins.module_utils._inputs import VenvSpec, file_digests
+from ansible_collections.wheelhouse.venv.plugins.module_utils._venvstate import STATE_FILE, VenvOnDisk
 
 PY = "%d.%d.%d" % sys.version_info[:3]
 

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from ansible_collections.wheelhouse.venv.plugins.module_utils.venvstate import (
+from ansible_collections.wheelhouse.venv.plugins.module_utils._venvstate import (
     STATE_FILE,
     VenvOnDisk,
     installed_distributions,

@@ -1,4 +1,4 @@
-"""plugins/module_utils/wheelbuild.py: the pure helpers, and WheelBuilder with a runner that stands in for pip.
+"""plugins/module_utils/_wheelbuild.py: the pure helpers, and WheelBuilder with a runner that stands in for pip.
 
 The real resolver and pip wheel run in tests/integration/test_venv_wheel_build.py.
 """
@@ -11,8 +11,8 @@ import os
 
 import pytest
 
-from ansible_collections.wheelhouse.venv.plugins.module_utils import commands, wheelbuild as wb
-from ansible_collections.wheelhouse.venv.plugins.module_utils.errors import VenvBuildError
+from ansible_collections.wheelhouse.venv.plugins.module_utils import _commands as commands, _wheelbuild as wb
+from ansible_collections.wheelhouse.venv.plugins.module_utils._errors import VenvBuildError
 
 SHA_A = "a" * 64
 SHA_B = "b" * 64

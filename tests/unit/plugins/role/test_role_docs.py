@@ -44,7 +44,11 @@ def test_defaults_and_argument_specs_declare_the_same_variables_with_the_same_de
     values = defaults()
     assert sorted(set(values) ^ (set(spec) - {"venv_install_destination_path"})) == []
     for name, value in values.items():
-        assert spec[name]["default"] == value, name
+        # A computed (Jinja) default is described in words only: antsibull-docs wants literal defaults.
+        if "{{" in yaml.safe_dump(value):
+            assert "default" not in spec[name], name
+        else:
+            assert spec[name]["default"] == value, name
         assert spec[name]["description"], name
 
 

@@ -14,11 +14,11 @@ import os
 import re
 import time
 
-from ansible_collections.wheelhouse.venv.plugins.module_utils import commands
-from ansible_collections.wheelhouse.venv.plugins.module_utils.errors import VenvBuildError
-from ansible_collections.wheelhouse.venv.plugins.module_utils.inputs import find_interpreter, find_on_path
-from ansible_collections.wheelhouse.venv.plugins.module_utils.links import find_package_manager
-from ansible_collections.wheelhouse.venv.plugins.module_utils.venvstate import minor_version
+from ansible_collections.wheelhouse.venv.plugins.module_utils import _commands as commands
+from ansible_collections.wheelhouse.venv.plugins.module_utils._errors import VenvBuildError
+from ansible_collections.wheelhouse.venv.plugins.module_utils._inputs import find_interpreter, find_on_path
+from ansible_collections.wheelhouse.venv.plugins.module_utils._links import find_package_manager
+from ansible_collections.wheelhouse.venv.plugins.module_utils._venvstate import minor_version
 
 # The facts the platform key is made of (filter venv_platform), under ansible_facts' names.
 PLATFORM_FACTS = ("distribution", "distribution_version", "distribution_major_version", "distribution_release",

@@ -3,9 +3,9 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Plan, then apply: make the venv at spec.path what spec says, or say what would change.
 
-The plan (plan.py) comes from files alone (pyvenv.cfg, our state file, *.dist-info); only a plan
+The plan (_plan.py) comes from files alone (pyvenv.cfg, our state file, *.dist-info); only a plan
 that changes something starts the installer. New and rebuilt venvs are built beside the target
-path and swapped in (fsops.py), so a failure never leaves the path missing or broken.
+path and swapped in (_fsops.py), so a failure never leaves the path missing or broken.
 """
 
 from __future__ import annotations
@@ -18,11 +18,12 @@ import shutil
 import tempfile
 import time
 
-from ansible_collections.wheelhouse.venv.plugins.module_utils import commands, facts, links, masking, pep508
-from ansible_collections.wheelhouse.venv.plugins.module_utils.deps import prune_candidates
-from ansible_collections.wheelhouse.venv.plugins.module_utils.errors import VenvBuildError
-from ansible_collections.wheelhouse.venv.plugins.module_utils.faults import fault_point
-from ansible_collections.wheelhouse.venv.plugins.module_utils.fsops import (
+from ansible_collections.wheelhouse.venv.plugins.module_utils import _commands as commands, _facts as facts
+from ansible_collections.wheelhouse.venv.plugins.module_utils import _links as links, _masking as masking, _pep508 as pep508
+from ansible_collections.wheelhouse.venv.plugins.module_utils._deps import prune_candidates
+from ansible_collections.wheelhouse.venv.plugins.module_utils._errors import VenvBuildError
+from ansible_collections.wheelhouse.venv.plugins.module_utils._faults import fault_point
+from ansible_collections.wheelhouse.venv.plugins.module_utils._fsops import (
     LOW_SPACE,
     carry,
     carry_back,
@@ -39,9 +40,9 @@ from ansible_collections.wheelhouse.venv.plugins.module_utils.fsops import (
     staging_prefix,
     swap_into_place,
 )
-from ansible_collections.wheelhouse.venv.plugins.module_utils.hostfiles import MaskedLog, private_mode, write_atomic
-from ansible_collections.wheelhouse.venv.plugins.module_utils.inputs import find_on_path
-from ansible_collections.wheelhouse.venv.plugins.module_utils.plan import (
+from ansible_collections.wheelhouse.venv.plugins.module_utils._hostfiles import MaskedLog, private_mode, write_atomic
+from ansible_collections.wheelhouse.venv.plugins.module_utils._inputs import find_on_path
+from ansible_collections.wheelhouse.venv.plugins.module_utils._plan import (
     FILE_KEYS,
     changes_between,
     files_differ,
@@ -49,7 +50,7 @@ from ansible_collections.wheelhouse.venv.plugins.module_utils.plan import (
     packages_text,
     resolve_interpreter,
 )
-from ansible_collections.wheelhouse.venv.plugins.module_utils.venvstate import (
+from ansible_collections.wheelhouse.venv.plugins.module_utils._venvstate import (
     STATE_FILE,
     STATE_FORMAT,
     UV_TOOL_DIR,
@@ -500,7 +501,7 @@ class Sync(object):
         spec = self.spec
         if plan.action in ("create", "rebuild", "install") and spec.has_requirements:
             # imported here: the HTTP stack is only needed when something will be installed
-            from ansible_collections.wheelhouse.venv.plugins.module_utils import reach
+            from ansible_collections.wheelhouse.venv.plugins.module_utils import _reach as reach
             reach.check_locations(spec)
         if plan.builds_beside:
             packages = self.build_beside(disk, interp, fingerprint, plan, link_plan)

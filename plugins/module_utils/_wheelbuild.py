@@ -34,12 +34,12 @@ import shutil
 import tempfile
 import time
 
-from ansible_collections.wheelhouse.venv.plugins.module_utils import commands, masking, pep508
-from ansible_collections.wheelhouse.venv.plugins.module_utils.errors import VenvBuildError
-from ansible_collections.wheelhouse.venv.plugins.module_utils.fsops import path_lock
-from ansible_collections.wheelhouse.venv.plugins.module_utils.hostfiles import MaskedLog, write_atomic
-from ansible_collections.wheelhouse.venv.plugins.module_utils.inputs import normalize_lines, render_lines
-from ansible_collections.wheelhouse.venv.plugins.module_utils.venvstate import (
+from ansible_collections.wheelhouse.venv.plugins.module_utils import _commands as commands, _masking as masking, _pep508 as pep508
+from ansible_collections.wheelhouse.venv.plugins.module_utils._errors import VenvBuildError
+from ansible_collections.wheelhouse.venv.plugins.module_utils._fsops import path_lock
+from ansible_collections.wheelhouse.venv.plugins.module_utils._hostfiles import MaskedLog, write_atomic
+from ansible_collections.wheelhouse.venv.plugins.module_utils._inputs import normalize_lines, render_lines
+from ansible_collections.wheelhouse.venv.plugins.module_utils._venvstate import (
     cfg_python_version,
     installed_distributions,
     minor_version,
@@ -580,8 +580,8 @@ def ensure_builder(params, check_mode, run):
     if not wanted:
         return None, []
     # imported here: only a build host that keeps its builder needs venv_build's machinery
-    from ansible_collections.wheelhouse.venv.plugins.module_utils.inputs import VenvSpec
-    from ansible_collections.wheelhouse.venv.plugins.module_utils.sync import sync
+    from ansible_collections.wheelhouse.venv.plugins.module_utils._inputs import VenvSpec
+    from ansible_collections.wheelhouse.venv.plugins.module_utils._sync import sync
     spec = VenvSpec({"path": os.path.abspath(os.path.expanduser(params["builder_venv"])),
                      "python": wanted.get("python") or "python3",
                      "requirements": wanted.get("requirements") or [],

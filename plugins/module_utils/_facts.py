@@ -4,7 +4,7 @@
 """Local facts (/etc/ansible/facts.d/*.fact INI files): merged line by line.
 
 Sections, options and comments written by others are kept as they are; only our options change.
-What cannot be read back as written is refused earlier (inputs.py); '%' is escaped here.
+What cannot be read back as written is refused earlier (_inputs.py); '%' is escaped here.
 """
 
 from __future__ import annotations

@@ -14,10 +14,10 @@ from __future__ import annotations
 import os
 import re
 
-from ansible_collections.wheelhouse.venv.plugins.module_utils import commands
-from ansible_collections.wheelhouse.venv.plugins.module_utils.errors import VenvBuildError
-from ansible_collections.wheelhouse.venv.plugins.module_utils.inputs import find_on_path
-from ansible_collections.wheelhouse.venv.plugins.module_utils.venvstate import minor_version
+from ansible_collections.wheelhouse.venv.plugins.module_utils import _commands as commands
+from ansible_collections.wheelhouse.venv.plugins.module_utils._errors import VenvBuildError
+from ansible_collections.wheelhouse.venv.plugins.module_utils._inputs import find_on_path
+from ansible_collections.wheelhouse.venv.plugins.module_utils._venvstate import minor_version
 
 # The package managers asked, in this order: the first found on PATH is the host's.
 PACKAGE_MANAGERS = ("dpkg-query", "rpm")

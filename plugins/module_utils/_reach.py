@@ -12,8 +12,8 @@ from urllib.parse import urlsplit
 
 from ansible.module_utils.urls import open_url
 
-from ansible_collections.wheelhouse.venv.plugins.module_utils.errors import VenvBuildError
-from ansible_collections.wheelhouse.venv.plugins.module_utils.masking import mask_text
+from ansible_collections.wheelhouse.venv.plugins.module_utils._errors import VenvBuildError
+from ansible_collections.wheelhouse.venv.plugins.module_utils._masking import mask_text
 
 TIMEOUT = 20
 

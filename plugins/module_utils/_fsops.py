@@ -16,9 +16,9 @@ import shutil
 import tempfile
 import time
 
-from ansible_collections.wheelhouse.venv.plugins.module_utils.errors import VenvBuildError
-from ansible_collections.wheelhouse.venv.plugins.module_utils.faults import fault_point
-from ansible_collections.wheelhouse.venv.plugins.module_utils.venvstate import (
+from ansible_collections.wheelhouse.venv.plugins.module_utils._errors import VenvBuildError
+from ansible_collections.wheelhouse.venv.plugins.module_utils._faults import fault_point
+from ansible_collections.wheelhouse.venv.plugins.module_utils._venvstate import (
     foreign_entries,
     is_temporary_file,
 )

@@ -9,7 +9,7 @@ import os
 import tempfile
 import time
 
-from ansible_collections.wheelhouse.venv.plugins.module_utils import masking
+from ansible_collections.wheelhouse.venv.plugins.module_utils import _masking as masking
 
 # Where root's runs log by default: private, as the installer echoes lines of the files it reads.
 LOG_DIR = "/var/log/wheelhouse-venv"

@@ -12,11 +12,11 @@ import os
 import re
 import sys
 
-from ansible_collections.wheelhouse.venv.plugins.module_utils import commands
-from ansible_collections.wheelhouse.venv.plugins.module_utils.errors import VenvBuildError
-from ansible_collections.wheelhouse.venv.plugins.module_utils.hostfiles import private_mode
-from ansible_collections.wheelhouse.venv.plugins.module_utils.inputs import SEED_PACKAGES, find_interpreter
-from ansible_collections.wheelhouse.venv.plugins.module_utils.venvstate import (
+from ansible_collections.wheelhouse.venv.plugins.module_utils import _commands as commands
+from ansible_collections.wheelhouse.venv.plugins.module_utils._errors import VenvBuildError
+from ansible_collections.wheelhouse.venv.plugins.module_utils._hostfiles import private_mode
+from ansible_collections.wheelhouse.venv.plugins.module_utils._inputs import SEED_PACKAGES, find_interpreter
+from ansible_collections.wheelhouse.venv.plugins.module_utils._venvstate import (
     CONSTRAINTS_FILE,
     GLOBAL_CONSTRAINTS_FILE,
     REQUIREMENTS_FILE,

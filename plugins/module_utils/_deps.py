@@ -8,8 +8,8 @@ from __future__ import annotations
 import os
 import re
 
-from ansible_collections.wheelhouse.venv.plugins.module_utils import pep508
-from ansible_collections.wheelhouse.venv.plugins.module_utils.inputs import SEED_PACKAGES, requirement_file_lines
+from ansible_collections.wheelhouse.venv.plugins.module_utils import _pep508 as pep508
+from ansible_collections.wheelhouse.venv.plugins.module_utils._inputs import SEED_PACKAGES, requirement_file_lines
 
 
 def _same_location(installed_url, requirement_url):

@@ -17,9 +17,9 @@ import stat
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.wheelhouse.venv.plugins.module_utils import masking, pep508
-from ansible_collections.wheelhouse.venv.plugins.module_utils.errors import VenvBuildError
-from ansible_collections.wheelhouse.venv.plugins.module_utils.hostfiles import LOG_DIR
+from ansible_collections.wheelhouse.venv.plugins.module_utils import _masking as masking, _pep508 as pep508
+from ansible_collections.wheelhouse.venv.plugins.module_utils._errors import VenvBuildError
+from ansible_collections.wheelhouse.venv.plugins.module_utils._hostfiles import LOG_DIR
 
 FINGERPRINT_FORMAT = 1
 # Distributions the venv tools put there themselves; prune never removes them.

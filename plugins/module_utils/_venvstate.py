@@ -14,7 +14,7 @@ import json
 import os
 import re
 
-from ansible_collections.wheelhouse.venv.plugins.module_utils.pep508 import canonical_name
+from ansible_collections.wheelhouse.venv.plugins.module_utils._pep508 import canonical_name
 
 STATE_FILE = "wheelhouse-venv.json"
 STATE_FORMAT = 1

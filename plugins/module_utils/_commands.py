@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import os
 
-from ansible_collections.wheelhouse.venv.plugins.module_utils import masking
-from ansible_collections.wheelhouse.venv.plugins.module_utils.errors import VenvBuildError
-from ansible_collections.wheelhouse.venv.plugins.module_utils.venvstate import UV_TOOL_DIR, venv_python
+from ansible_collections.wheelhouse.venv.plugins.module_utils import _masking as masking
+from ansible_collections.wheelhouse.venv.plugins.module_utils._errors import VenvBuildError
+from ansible_collections.wheelhouse.venv.plugins.module_utils._venvstate import UV_TOOL_DIR, venv_python
 
 PYTHON_VERSION_PROBE = "import sys; print('%d.%d.%d' % sys.version_info[:3])"
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import re
 
-from ansible_collections.wheelhouse.venv.plugins.module_utils.errors import VenvBuildError
+from ansible_collections.wheelhouse.venv.plugins.module_utils._errors import VenvBuildError
 
 
 def canonical_name(name):
