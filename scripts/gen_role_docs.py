@@ -65,6 +65,7 @@ GROUPS = (
         "venv_build_host",
         "venv_allow_index_installs",
         "venv_build_requirements",
+        "venv_build_requirements_extra",
         "venv_pip_upgrade_noconf",
         "venv_default_pip_build_args",
         "venv_pip_build_args",

@@ -173,10 +173,24 @@ def package_files_command(manager, executable, package):
     return [executable] + _LIST_FILES[manager] + [package]
 
 
-def installer_environment(spec):
+def installer_environment(spec, venv=None):
+    """The installer's variables, with venv's bin first on PATH when given (see bin_first_on_path)."""
     env = {"PIP_DISABLE_PIP_VERSION_CHECK": "1", "PIP_NO_INPUT": "1", "PYTHONWARNINGS": "ignore"}
     env.update(spec.environment)
-    return env
+    return bin_first_on_path(venv, env) if venv else env
+
+
+def bin_first_on_path(venv, env):
+    """env with venv/bin first on PATH (env's PATH, else this process's), unless it is first already.
+
+    Build backends run tools such as cython or maturin as commands, and without build isolation
+    neither pip nor uv puts the venv's bin on PATH for them.
+    """
+    bin_dir = os.path.join(venv, "bin")
+    path = env.get("PATH") or os.environ.get("PATH") or os.defpath
+    if path.split(os.pathsep)[0] != bin_dir:
+        path = os.pathsep.join([bin_dir, path])
+    return dict(env, PATH=path)
 
 
 def run_environment(argv, env):

@@ -363,7 +363,7 @@ class Sync(object):
                                             dry_run_report=report if spec.install_tool == "pip" else None)
             if spec.install_tool == "uv":
                 argv.append("--dry-run")
-            rc, out, err = self._run(argv, commands.run_environment(argv, commands.installer_environment(spec)))
+            rc, out, err = self._run(argv, commands.run_environment(argv, commands.installer_environment(spec, spec.path)))
             if rc != 0:
                 raise VenvBuildError("the installer's dry run failed (exit code %d): %s"
                                      % (rc, masking.mask_text((err or out).strip())[-3000:]))
@@ -440,7 +440,7 @@ class Sync(object):
     def ensure_uv(self, venv, files):
         uv = self.find_uv(venv)
         if uv is None and self.spec.install_tool == "uv":
-            self.run(commands.uv_bootstrap_command(self.spec, venv, files), commands.installer_environment(self.spec),
+            self.run(commands.uv_bootstrap_command(self.spec, venv, files), commands.installer_environment(self.spec, venv),
                      "installing uv into %s" % os.path.join(self.spec.path, UV_TOOL_DIR))
             uv = os.path.join(venv, UV_TOOL_DIR, "bin", "uv")
         return uv
@@ -450,7 +450,7 @@ class Sync(object):
         if spec.has_requirements:
             argv = commands.install_command(spec, venv, files, uv=uv, pins_file=files.get("pins"),
                                             upgrade=spec.package_state == "latest")
-            self.run(argv, commands.installer_environment(spec), "%s install" % spec.install_tool)
+            self.run(argv, commands.installer_environment(spec, venv), "%s install" % spec.install_tool)
         version = cfg_python_version(read_pyvenv_cfg(venv))
         site_packages = site_packages_dir(venv, version)
         dists = installed_distributions(site_packages)
@@ -459,7 +459,7 @@ class Sync(object):
             if extra is None:
                 self.warnings.append("prune skipped: a URL or path requirement matches no installed distribution")
             elif extra:
-                self.run(commands.uninstall_command(spec, venv, extra, uv=uv), commands.installer_environment(spec),
+                self.run(commands.uninstall_command(spec, venv, extra, uv=uv), commands.installer_environment(spec, venv),
                          "removing packages not needed (prune)")
                 dists = installed_distributions(site_packages)
         return package_versions(dists)
@@ -610,14 +610,14 @@ class Sync(object):
                 for meta_dir in sorted(disk.damaged):  # the installer itself fails on damaged metadata
                     os.rename(meta_dir, os.path.join(os.path.dirname(meta_dir), "~%s.damaged" % os.path.basename(meta_dir)))
                 self.run(commands.repair_command(spec, spec.path, files, plan.repair, uv=uv),
-                         commands.installer_environment(spec), "reinstalling %s" % ", ".join(sorted(plan.repair)))
+                         commands.installer_environment(spec, spec.path), "reinstalling %s" % ", ".join(sorted(plan.repair)))
                 self.remove_leftovers(site_packages_dir(spec.path, disk.python_version))
             if plan.action == "prune":
                 uv = self.find_uv(spec.path)
                 if spec.install_tool == "uv" and uv is None:
                     uv = self.ensure_uv(spec.path, files)
                 self.run(commands.uninstall_command(spec, spec.path, plan.prune, uv=uv),
-                         commands.installer_environment(spec), "removing packages not needed (prune)")
+                         commands.installer_environment(spec, spec.path), "removing packages not needed (prune)")
                 packages = package_versions(installed_distributions(site_packages_dir(spec.path, disk.python_version)))
             elif plan.action == "install":
                 uv = self.ensure_uv(spec.path, files)

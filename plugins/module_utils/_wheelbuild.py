@@ -71,14 +71,14 @@ def environment_secrets(environment):
 
 
 def build_inputs(requirements, constraints, global_constraints, tool, build_args, python_version, platform,
-                 tool_wheels=()):
+                 tool_wheels=(), build_tools=()):
     """Everything a wheel set depends on, normalised, as one dict.
 
     Recorded (and fingerprinted) without passwords: the build files are served by the wheel
     repository, and a new password alone is no new build.
     """
     mask = masking.mask_text
-    return {
+    inputs = {
         "tool_wheels": normalize_lines(tool_wheels),
         "version": STATE_VERSION,
         "requirements": [mask(x) for x in normalize_lines(requirements)],
@@ -89,6 +89,10 @@ def build_inputs(requirements, constraints, global_constraints, tool, build_args
         "python_version": python_version,
         "platform": platform,
     }
+    # Only when given: the sets built before build tools existed keep their fingerprint.
+    if build_tools:
+        inputs["build_tools"] = [[mask(line), version] for line, version in build_tools]
+    return inputs
 
 
 def fingerprint(inputs):
@@ -255,6 +259,18 @@ def tool_pins(builder_venv, names):
     return pins
 
 
+def build_tool_versions(builder_venv, lines):
+    """[line, version the builder venv has ('' when none)] of each build tool: a new version builds again."""
+    result = []
+    for line in normalize_lines(lines):
+        try:
+            name = pep508.parse_requirement(line).name
+        except ValueError:
+            name = None
+        result.append([line, installed_version(builder_venv, name) if name else ""])
+    return result
+
+
 def resolver_command(tool, builder_venv, infile, outfile, build_args, rebuild):
     """The command line that resolves infile into the complete pinned outfile."""
     args = shlex.split(build_args or "")
@@ -291,7 +307,7 @@ def wheel_command(builder_venv, compiled, wheel_dir, build_args, reuse_dir, rebu
 
 
 _CAUSE = re.compile(r"^(?:ERROR|error|Error|Could not|No matching distribution|Requirements conflict|"
-                    r"Because |And because |  \u2570|\S+Error: |\S+Impossible)")
+                    r"Because |And because |  \u2570|\s*\S+Error: |\S+Impossible)")
 
 
 def failure_summary(output, tail_lines=25):
@@ -395,7 +411,8 @@ class WheelBuilder(object):
     def env_update(self):
         update = dict((str(k), str(v)) for k, v in (self.p.get("environment") or {}).items())
         update["PIP_NO_INPUT"] = "1"
-        return update
+        # the builder's tools (build_tools, console scripts of its requirements) are found as commands
+        return commands.bin_first_on_path(self.p["builder_venv"], update)
 
     def chown(self, path):
         if self._ids is None:
@@ -411,7 +428,8 @@ class WheelBuilder(object):
     def execute(self):
         inputs = build_inputs(self.p["requirements"], self.p.get("constraints"), self.p.get("global_constraints"),
                               self.p.get("tool") or "pip", self.p.get("build_args"), self.python_version(),
-                              self.p.get("platform") or "", tool_pins(self.p["builder_venv"], self.p.get("tool_wheels")))
+                              self.p.get("platform") or "", tool_pins(self.p["builder_venv"], self.p.get("tool_wheels")),
+                              build_tool_versions(self.p["builder_venv"], self.p.get("build_tools")))
         want = fingerprint(inputs)
         if not normalize_lines(self.p["requirements"]):
             raise VenvBuildError("no requirements to build wheels for")
@@ -584,7 +602,7 @@ def ensure_builder(params, check_mode, run):
     from ansible_collections.wheelhouse.venv.plugins.module_utils._sync import sync
     spec = VenvSpec({"path": os.path.abspath(os.path.expanduser(params["builder_venv"])),
                      "python": wanted.get("python") or "python3",
-                     "requirements": wanted.get("requirements") or [],
+                     "requirements": list(wanted.get("requirements") or []) + list(params.get("build_tools") or []),
                      "environment": wanted.get("environment") or {},
                      "owner": params.get("owner"), "group": params.get("group")})
     try:

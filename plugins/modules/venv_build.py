@@ -193,6 +193,9 @@ options:
   environment:
     description:
       - Environment variables for the installer (for example C(PIP_CERT), C(UV_CACHE_DIR)).
+      - The installer runs with the C(bin) of the venv it installs into first on E(PATH) (before the E(PATH)
+        given here, else the module's), so that build backends run without build isolation find the venv's
+        tools (for example C(cython), C(maturin)) as commands.
     type: dict
     default: {}
   install_tool:

@@ -17,7 +17,7 @@ description:
     O(wheel_path), the folder the targets install from.
   - Decides from files alone whether anything must run - the normalized inputs (requirements, both
     constraint lists, O(tool), O(build_args), the builder venv's Python version, O(platform) and the
-    versions of the O(tool_wheels)) are fingerprinted, and when C(<name>-build.json) under
+    versions of the O(tool_wheels) and O(build_tools)) are fingerprinted, and when C(<name>-build.json) under
     O(requirements_path) records the same fingerprint and every wheel it lists is in O(wheel_path) with
     its recorded sha256, no command runs and RV(commands) is empty.
   - A build runs under a lock file in O(requirements_path) (concurrent plays wait up to O(lock_timeout)),
@@ -157,6 +157,19 @@ options:
     type: list
     elements: str
     default: []
+  build_tools:
+    description:
+      - Requirement lines of build-time tools that build backends run as commands (for example C(cython),
+        C(maturin)). With O(builder) they are installed into the builder venv with O(builder.requirements);
+        without it the builder venv must have them.
+      - The builder venv's C(bin) comes first on C(PATH) for the resolver and C(pip wheel) either way, so
+        these tools and the console scripts of the builder's other requirements are found.
+      - The version of each tool in the builder venv is part of the fingerprint - a new version builds
+        the set again.
+    type: list
+    elements: str
+    default: []
+    version_added: 0.2.0
   owner:
     description:
       - Owner (name or uid) of the folders, files and wheels this module makes.
@@ -360,6 +373,7 @@ ARGUMENT_SPEC = dict(
     rebuild=dict(type="bool", default=False),
     platform=dict(type="str", default=""),
     tool_wheels=dict(type="list", elements="str", default=[]),
+    build_tools=dict(type="list", elements="str", default=[]),
     owner=dict(type="str"),
     group=dict(type="str"),
     lock_timeout=dict(type="int", default=3600),

@@ -10,6 +10,7 @@ import time
 import pytest
 
 from conftest import imports, tree_snapshot, venv_run
+from wheelfactory import make_sdist_running, make_wheel
 
 STATE = "wheelhouse-venv.json"
 
@@ -307,3 +308,17 @@ def test_owner_group_mode(ansible, venv_args):
     assert repaired["changed"] is True and "owner, group or mode" in repaired["reasons"][0]
     assert repaired["commands"] == []
     assert ansible.module(**args)["changed"] is False
+
+
+def test_an_sdist_built_in_the_venv_finds_the_venvs_build_tool_on_path(ansible, venv_args, tmp_path):
+    # needstool's setup.py runs wh-buildtool-version, a console script of wh-buildtool in the venv.
+    tools = tmp_path / "tools"
+    tools.mkdir()
+    make_wheel(str(tools), "wh-buildtool", "1.0", console_script=True)
+    make_sdist_running(str(tools), "needstool", "1.0", ["wh-buildtool-version"])
+    args = dict(venv_args, find_links=venv_args["find_links"] + [str(tools)], extra_args="--no-build-isolation")
+    first = ansible.module(requirements=["wh-buildtool"], **args)
+    assert first["changed"] and first["packages"]["wh-buildtool"] == "1.0", first["raw_output"]
+    added = ansible.module(requirements=["wh-buildtool", "needstool"], **args)
+    assert added["changed"] and added["packages"]["needstool"] == "1.0", added.get("msg", added["raw_output"])
+    assert imports(args["path"], "needstool")

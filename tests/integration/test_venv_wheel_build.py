@@ -16,7 +16,7 @@ import sys
 import pytest
 
 from conftest import ROOT, _sdist_that_fails
-from wheelfactory import make_wheel
+from wheelfactory import make_sdist_running, make_wheel
 
 from ansible_collections.wheelhouse.venv.plugins.module_utils._wheelbuild import installed_version
 
@@ -216,3 +216,21 @@ def test_a_builder_that_cannot_be_made_fails_before_any_build(ansible, tree):
     assert result["msg"].startswith("builder venv %s: " % builder), result["msg"]
     assert "wheelhouse-venv-no-such-distribution" in result["msg"]
     assert not builder.exists() and not (tree / "platform" / "wheels").exists()
+
+
+def test_build_tools_go_into_the_builder_and_its_bin_is_on_path_for_the_build(ansible, tree):
+    # needstool's setup.py runs wh-buildtool-version, a console script of wh-buildtool: found only on PATH.
+    make_wheel(str(tree / "wheelhouse"), "wh-buildtool", "1.0", console_script=True)
+    make_sdist_running(str(tree / "wheelhouse"), "needstool", "1.0", ["wh-buildtool-version"])
+    builder = tree / "builder"
+    options = {"requirements": ["needstool"], "builder_venv": str(builder),
+               "builder": {"python": "/usr/bin/python3", "requirements": ["pip-tools>=7.4", "setuptools>=77"],
+                           "environment": {"PIP_FIND_LINKS": str(tree / "wheelhouse")}}}
+    without = build(ansible, tree, **options)
+    assert without["rc_playbook"] != 0 and "wh-buildtool-version" in without["msg"], without["raw_output"]
+    made = build(ansible, tree, build_tools=["wh-buildtool"], **options)
+    assert made["rc_playbook"] == 0 and made["changed"], made["raw_output"]
+    assert made["builder"]["packages"]["wh-buildtool"] == "1.0"
+    assert [w["filename"] for w in made["wheels"]] == ["needstool-1.0-py3-none-any.whl"]
+    again = build(ansible, tree, build_tools=["wh-buildtool"], **options)
+    assert again["rc_playbook"] == 0 and not again["changed"] and again["commands"] == [], again["raw_output"]

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import os
 import re
+import tarfile
 import zipfile
 
 
@@ -63,3 +65,27 @@ def make_wheel(folder, name, version, requires=(), extras=None, console_script=F
 def sha256_of(path):
     with open(path, "rb") as handle:
         return hashlib.sha256(handle.read()).hexdigest()
+
+
+def make_sdist_running(folder, name, version, command):
+    """Write <name>-<version>.tar.gz, a setuptools sdist whose setup.py runs command (a list) first.
+
+    As a build backend that calls a build tool (cython, maturin) found only on PATH: the metadata
+    step and the build both fail when the command is not there.
+    """
+    base = "%s-%s" % (name, version)
+    mod = module_name(name)
+    files = {
+        "setup.py": "import subprocess\nfrom setuptools import setup\nsubprocess.check_call(%r)\n"
+                    "setup(name=%r, version=%r, py_modules=[%r])\n" % (list(command), name, version, mod),
+        "%s.py" % mod: "VERSION = %r\n" % version,
+        "PKG-INFO": "Metadata-Version: 2.1\nName: %s\nVersion: %s\n" % (name, version),
+    }
+    path = os.path.join(folder, base + ".tar.gz")
+    with tarfile.open(path, "w:gz") as archive:
+        for member, text in sorted(files.items()):
+            data = text.encode()
+            info = tarfile.TarInfo("%s/%s" % (base, member))
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    return path

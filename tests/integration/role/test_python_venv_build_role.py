@@ -24,7 +24,7 @@ import pytest
 import yaml
 
 from playenv import plain_pip_environment
-from wheelfactory import make_wheel
+from wheelfactory import make_sdist_running, make_wheel
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 PYTHON = os.environ.get("WH_TARGET_PYTHON", "/usr/bin/python3")
@@ -575,3 +575,21 @@ def test_a_play_without_facts_gets_its_venv(lab):
         lab["playbook"] = original
     assert run.rc == 0, run
     assert os.path.isfile(os.path.join(lab["work"], "venvs", "nofacts", "wheelhouse-venv.json"))
+
+
+def test_build_requirements_extra_go_into_the_builder_and_are_found_on_path_by_the_build(lab):
+    # needstool's setup.py runs wh-buildtool-version, a console script of wh-buildtool: found only on PATH.
+    make_wheel(lab["wheelhouse"], "wh-buildtool", "1.0", console_script=True)
+    make_sdist_running(lab["wheelhouse"], "needstool", "1.0", ["wh-buildtool-version"])
+    builder = os.path.join(lab["work"], "tool-builder")
+    tooled = os.path.join(lab["work"], "venvs", "tooled")
+    options = dict(venv_install_destination_path=tooled, venv_pip_packages=["needstool"], venv_build_global_constraints=[],
+                   venv_build_host_venv_path=builder, venv_pip_build_env={"PIP_FIND_LINKS": lab["wheelhouse"]},
+                   venv_build_requirements_extra=["wh-buildtool"])
+    run = run_role(lab, "extra", **options)
+    assert run.rc == 0, run
+    assert os.path.isfile(os.path.join(builder, "bin", "wh-buildtool-version"))
+    assert "needstool==1.0" in venv_freeze(dict(lab, venv=tooled))
+    assert "wh-buildtool==1.0" not in venv_freeze(dict(lab, venv=tooled)), "a build tool went into the venv"
+    again = run_role(lab, "extra2", **options)
+    assert again.rc == 0 and again.changed == 0, again

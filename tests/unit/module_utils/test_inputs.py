@@ -37,6 +37,13 @@ def test_credentialed_locations_go_to_the_environment_and_are_shown_masked():
     assert env["PIP_INDEX_URL"] == "https://deploy:pw1@idx.example/simple" and env["PIP_NO_INPUT"] == "1"
 
 
+def test_the_installer_runs_with_the_bin_of_the_venv_it_installs_into_first_on_path():
+    s = spec(environment={"PATH": "/opt/tools/bin:/usr/bin", "X": "1"})
+    env = commands.installer_environment(s, "/opt/.app.staging")
+    assert env["PATH"] == "/opt/.app.staging/bin:/opt/tools/bin:/usr/bin" and env["X"] == "1"
+    assert "PATH" not in commands.installer_environment(spec())
+
+
 def test_uv_reads_find_links_separated_by_commas():
     s = spec(install_tool="uv", find_links=["https://u:pw@w.example/a/", "/srv/wheels"], extra_args="-f /srv/more")
     argv = commands.install_command(s, s.path, FILES, uv="/usr/bin/uv")

@@ -125,6 +125,18 @@ def test_tool_wheels_are_part_of_the_fingerprint():
     assert wb.fingerprint(inputs(tool_wheels=["uv==0.9.5"])) != wb.fingerprint(inputs(tool_wheels=["uv==0.9.6"]))
 
 
+def test_build_tools_are_fingerprinted_with_the_builder_versions_and_only_when_given(tmp_path):
+    builder = fake_builder_venv(tmp_path / "b", dists=[("Cython", "3.0.11")])
+    tools = wb.build_tool_versions(builder, ["cython>=3", "# note", "maturin"])
+    assert tools == [["cython>=3", "3.0.11"], ["maturin", ""]]
+    # A set built before build tools existed keeps its fingerprint.
+    assert wb.fingerprint(inputs(build_tools=[])) == wb.fingerprint(inputs())
+    assert wb.fingerprint(inputs(build_tools=tools)) != wb.fingerprint(inputs())
+    assert wb.fingerprint(inputs(build_tools=[["cython>=3", "3.1.0"]])) != wb.fingerprint(inputs(build_tools=tools[:1]))
+    masked = inputs(build_tools=[["tool @ https://u:s3cr3t@h/tool-1.0.tar.gz", "1.0"]])["build_tools"]
+    assert "s3cr3t" not in str(masked)
+
+
 def test_passwords_in_urls_are_masked_in_recorded_inputs():
     secret = "https://deploy:s3cr3t@pypi.example.org/simple"
     recorded = inputs(requirements=["pkg @ https://deploy:s3cr3t@files.example.org/pkg-1.0.tar.gz"],
@@ -219,6 +231,14 @@ def test_failure_summary_of_uv_and_plain_tails():
     assert wb.failure_summary("a\nb\nc", tail_lines=2) == "b\nc"
 
 
+def test_failure_summary_keeps_the_error_of_a_build_subprocess_before_a_long_traceback():
+    # pip indents the output of setup.py: a build tool missing from PATH shows only there.
+    output = "\n".join(["    error: subprocess-exited-with-error",
+                        "        FileNotFoundError: [Errno 2] No such file or directory: 'cython'"]
+                       + ["  File \"x.py\", line %d, in f" % n for n in range(60)])
+    assert "No such file or directory: 'cython'" in wb.failure_summary(output)
+
+
 # --- WheelBuilder, with a runner standing in for pip-compile and pip wheel ---------------------------
 
 
@@ -280,6 +300,29 @@ def test_check_mode_then_build_then_no_op(tmp_path):
     assert not again["changed"] and again["commands"] == [] and again["status"] == "current"
     assert again["install_requirements"] == built["install_requirements"]
     assert wb.WheelBuilder(params(tmp_path), pip, check_mode=True).execute()["changed"] is False
+
+
+def test_the_builder_bin_comes_first_on_path_for_the_resolver_and_pip_wheel(tmp_path):
+    pip = FakePip([("alpha", "1.0")])
+    given = params(tmp_path, environment={"PATH": "/opt/tools/bin:/usr/bin"}, build_tools=["cython"])
+    built = wb.WheelBuilder(given, pip).execute()
+    builder_bin = os.path.join(given["builder_venv"], "bin")
+    assert len(pip.calls) == 2
+    for _argv, env, _cwd in pip.calls:
+        assert env["PATH"] == builder_bin + ":/opt/tools/bin:/usr/bin"
+    state = json.loads((tmp_path / "p" / "requirements" / "app-build.json").read_text())
+    assert state["inputs"]["build_tools"] == [["cython", ""]]
+    # The tool shows up in the builder venv: a new fingerprint, the set is built again.
+    fake_builder_venv(tmp_path / "builder", dists=[("cython", "3.0.11")])
+    again = wb.WheelBuilder(given, pip).execute()
+    assert again["changed"] and again["status"] == "inputs changed" and again["fingerprint"] != built["fingerprint"]
+
+
+def test_bin_first_on_path_takes_the_given_path_else_the_process_path(monkeypatch):
+    monkeypatch.setenv("PATH", "/usr/local/bin:/usr/bin")
+    assert commands.bin_first_on_path("/v", {"X": "1"}) == {"X": "1", "PATH": "/v/bin:/usr/local/bin:/usr/bin"}
+    assert commands.bin_first_on_path("/v", {"PATH": "/a"})["PATH"] == "/v/bin:/a"
+    assert commands.bin_first_on_path("/v", {"PATH": "/v/bin:/a"})["PATH"] == "/v/bin:/a", "already first"
 
 
 def test_a_tampered_wheel_fails_unless_rebuilding(tmp_path):
