@@ -11,7 +11,8 @@ import threading
 
 import pytest
 
-from conftest import tree_snapshot
+from conftest import ROOT, tree_snapshot
+from wheelfactory import make_wheel
 
 from ansible_collections.wheelhouse.venv.plugins.module_utils._venvstate import STATE_FILE
 
@@ -107,3 +108,29 @@ def test_an_unreadable_constraints_file_fails_before_any_change(ansible, venv_ar
                                    constraints=["--constraint=" + target.format(tmp=tmp_path)]))
     assert failed.get("failed") is True and message.format(tmp=tmp_path) in failed["msg"], failed["msg"]
     assert tree_snapshot(venv_args["path"]) == before
+
+
+def test_the_wheel_build_resolves_with_a_referenced_constraints_file_and_rebuilds_when_it_changes(ansible, tmp_path):
+    wheelhouse = tmp_path / "wheelhouse"
+    wheelhouse.mkdir()
+    for name, version, requires in (("alpha", "1.0", ["beta>=1"]), ("beta", "1.0", []), ("beta", "2.0", [])):
+        make_wheel(str(wheelhouse), name, version, requires)
+    upper = tmp_path / "upper.txt"
+    upper.write_text("beta===1.0\n")
+    args = {"name": "app", "builder_venv": os.path.join(ROOT, ".venv"), "requirements": ["alpha"],
+            "global_constraints": ["--constraint %s" % upper], "requirements_path": str(tmp_path / "requirements"),
+            "wheel_path": str(tmp_path / "wheels"), "build_args": "--no-index --find-links %s" % wheelhouse}
+
+    def build():
+        proc = ansible.play([{"name": "wheels", "wheelhouse.venv.venv_wheel_build": args}])
+        result = json.loads(proc.stdout)["plays"][0]["tasks"][0]["hosts"]["localhost"]
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        return result
+
+    first = build()
+    assert first["changed"] and first["install_constraints"] == ["alpha==1.0", "beta==1.0"]
+    assert "beta===1.0" in (tmp_path / "requirements" / "app-global-constraints.txt").read_text()
+    assert build()["changed"] is False
+    upper.write_text("beta===2.0\n")
+    again = build()
+    assert again["status"] == "inputs changed" and again["install_constraints"] == ["alpha==1.0", "beta==2.0"]
