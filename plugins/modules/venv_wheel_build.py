@@ -99,7 +99,7 @@ options:
         form since 0.2.0). The module reads it on every run (one GET for a URL; C(--trusted-host) of
         O(build_args) and the CA bundle of O(environment) apply) and hands its lines to the resolver in place
         of the reference; C(<name>-source-constraints.txt) records them, credentials masked. Its content is
-        part of the fingerprint: a changed file builds the set again. A file that cannot be read, a nested
+        part of the fingerprint, so a changed file builds the set again. A file that cannot be read, a nested
         C(-c) or another option in it fails the task before anything changes.
     type: list
     elements: str
