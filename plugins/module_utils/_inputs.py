@@ -17,7 +17,7 @@ import stat
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.wheelhouse.venv.plugins.module_utils import _masking as masking, _pep508 as pep508
+from ansible_collections.wheelhouse.venv.plugins.module_utils import _constraintfiles as cfiles, _masking as masking, _pep508 as pep508
 from ansible_collections.wheelhouse.venv.plugins.module_utils._errors import VenvBuildError
 from ansible_collections.wheelhouse.venv.plugins.module_utils._hostfiles import LOG_DIR
 
@@ -224,8 +224,12 @@ class VenvSpec(object):
         if self.state not in ("present", "absent"):
             raise VenvBuildError("state must be present or absent, got %r" % self.state)
         self.parsed_requirements = pep508.parse_lines(self.requirements, "requirements")
-        self.parsed_constraints = pep508.parse_constraint_lines(self.constraints, "constraints")
-        self.parsed_global_constraints = pep508.parse_constraint_lines(self.global_constraints, "global_constraints")
+        # '-c <path or URL>' lines are checked here (form only) and read by load_constraint_files
+        self.parsed_constraints = pep508.parse_constraint_lines(cfiles.split_lines(self.constraints, "constraints")[0],
+                                                                "constraints")
+        self.parsed_global_constraints = pep508.parse_constraint_lines(
+            cfiles.split_lines(self.global_constraints, "global_constraints")[0], "global_constraints")
+        self._referenced = None
         _check_url_list(self.find_links, "find_links")
         _check_url_list(self.extra_index_urls, "extra_index_urls")
         if self.index_url:
@@ -269,13 +273,29 @@ class VenvSpec(object):
         lines.extend("-r %s" % path for path in self.requirements_files)
         return render_lines(lines)
 
+    def load_constraint_files(self):
+        """Read the constraints files that '-c <x>' lines reference (once): {key: {index: Referenced}}."""
+        if self._referenced is None:
+            self._referenced = dict(
+                (key, cfiles.load(getattr(self, key), key, self.trusted_hosts, self.environment))
+                for key in ("constraints", "global_constraints"))
+        return self._referenced
+
+    @property
+    def constraint_file_digests(self):
+        """{where: sha256} of the referenced constraints files (no credentials), recorded in the state file."""
+        found = {}
+        for loaded in self.load_constraint_files().values():
+            found.update(cfiles.digests(loaded))
+        return found
+
     @property
     def constraints_text(self):
-        return render_lines(self.constraints)
+        return render_lines(cfiles.expand(self.constraints, self.load_constraint_files()["constraints"]))
 
     @property
     def global_constraints_text(self):
-        return render_lines(self.global_constraints)
+        return render_lines(cfiles.expand(self.global_constraints, self.load_constraint_files()["global_constraints"]))
 
     @property
     def has_requirements(self):
@@ -291,8 +311,10 @@ class VenvSpec(object):
             "install_tool": self.install_tool,
             "requirements": self.requirements,
             "requirements_files": file_digests(self.requirements_files),
-            "constraints": self.constraints,
-            "global_constraints": self.global_constraints,
+            # a referenced file counts with its content (its sha256), not its credentials
+            "constraints": cfiles.expand(self.constraints, self.load_constraint_files()["constraints"], inline=False),
+            "global_constraints": cfiles.expand(self.global_constraints, self.load_constraint_files()["global_constraints"],
+                                                inline=False),
             "find_links": [masking.strip_credentials(v) for v in self.find_links],
             "index_url": masking.strip_credentials(self.index_url or ""),
             "extra_index_urls": [masking.strip_credentials(v) for v in self.extra_index_urls],
@@ -311,8 +333,11 @@ class VenvSpec(object):
 
     def check_conflicts(self, env):
         """Fail when an exact pin on one side cannot satisfy the other side (requirements vs constraints)."""
-        sides = [("requirements", self.parsed_requirements), ("constraints", self.parsed_constraints),
-                 ("global_constraints", self.parsed_global_constraints)]
+        loaded = self.load_constraint_files()
+        sides = [("requirements", self.parsed_requirements), ("constraints", self.parsed_constraints)]
+        sides += cfiles.conflict_sides(loaded["constraints"], "constraints")
+        sides.append(("global_constraints", self.parsed_global_constraints))
+        sides += cfiles.conflict_sides(loaded["global_constraints"], "global_constraints")
         for i, (name_a, side_a) in enumerate(sides):
             for name_b, side_b in sides[i + 1:]:
                 for a in side_a:

@@ -174,7 +174,7 @@ def _plan_venv(spec, disk, interp, fingerprint):
     if not state:
         return Plan("install", "the venv has no state file of this module (first run, or an earlier run failed)")
     if state.get("fingerprint") != fingerprint:
-        return Plan("install", "the inputs changed")
+        return Plan("install", inputs_changed_reason(spec, state))
     if spec.package_state == "latest":
         return Plan("install", "package_state=latest looks for newer versions")
     missing, changed, extra = package_drift(state.get("packages") or {}, disk.packages, spec.prune)
@@ -196,6 +196,16 @@ def _plan_venv(spec, disk, interp, fingerprint):
                     % "; ".join("%s (%s)" % (n, ", ".join(f)) for n, f in sorted(missing.items())),
                     repair=dict((n, disk.packages[n]) for n in missing))
     return Plan()
+
+
+def inputs_changed_reason(spec, state):
+    """'the inputs changed', naming the referenced constraints files whose content changed since the last run."""
+    recorded = state.get("constraint_files") or {}
+    changed = [where for where, digest in sorted(spec.constraint_file_digests.items())
+               if where in recorded and recorded[where] != digest]
+    if changed:
+        return "the inputs changed: the content of the constraints file %s changed" % ", ".join(changed)
+    return "the inputs changed"
 
 
 def changes_between(before, after):

@@ -18,13 +18,53 @@ from ansible_collections.wheelhouse.venv.plugins.module_utils._masking import ma
 TIMEOUT = 20
 
 
-def _ca_path(spec):
+def _ca_path(environment):
     """The CA bundle the installer would use (PIP_CERT and friends), so both agree on what is reachable."""
     for key in ("PIP_CERT", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE"):
-        value = spec.environment.get(key) or os.environ.get(key)
+        value = (environment or {}).get(key) or os.environ.get(key)
         if value and os.path.isfile(value):
             return value
     return None
+
+
+def _open(url, method, trusted_hosts, environment):
+    """open_url of an http(s) URL; the credentials of the URL go in the Authorization header."""
+    parts = urlsplit(url)
+    netloc = parts.hostname + (":%d" % parts.port if parts.port else "")
+    return open_url(
+        parts._replace(netloc=netloc).geturl(), method=method, timeout=TIMEOUT,
+        url_username=parts.username, url_password=parts.password, force_basic_auth=bool(parts.username),
+        validate_certs=parts.hostname not in trusted_hosts, ca_path=_ca_path(environment),
+        http_agent="wheelhouse.venv reachability check", follow_redirects="all")
+
+
+def _request(url, method, what, trusted_hosts, environment, tolerated=()):
+    """The response to url, or VenvBuildError naming what cannot be reached; None for an HTTP code in tolerated."""
+    verb = "cannot be read" if method == "GET" else "cannot be reached"
+    try:
+        return _open(url, method, trusted_hosts, environment)
+    except HTTPError as exc:
+        if exc.code in (401, 403):
+            raise VenvBuildError("%s %s refused access (HTTP %d): check the credentials" % (what, mask_text(url), exc.code))
+        if exc.code in tolerated:
+            return None
+        raise VenvBuildError("%s %s %s: HTTP %d %s" % (what, mask_text(url), verb, exc.code, exc.reason))
+    except (URLError, OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise VenvBuildError("%s %s %s: %s" % (what, mask_text(url), verb, mask_text(str(reason))))
+    except Exception as exc:  # open_url's SSLValidationError and ConnectionError derive from Exception only
+        raise VenvBuildError("%s %s %s: %s" % (what, mask_text(url), verb, mask_text(str(exc))))
+
+
+def fetch(url, what, trusted_hosts=(), environment=None):
+    """The bytes at an http(s) URL (one GET), or VenvBuildError naming what cannot be read (credentials masked)."""
+    response = _request(url, "GET", what, trusted_hosts, environment)
+    try:
+        return response.read()
+    except (IOError, OSError) as exc:
+        raise VenvBuildError("%s %s cannot be read: %s" % (what, mask_text(url), mask_text(str(exc))))
+    finally:
+        response.close()
 
 
 def _probe(spec, url, what):
@@ -36,25 +76,11 @@ def _probe(spec, url, what):
         return
     if parts.scheme not in ("http", "https"):
         return  # other schemes are the installer's business
-    netloc = parts.hostname + (":%d" % parts.port if parts.port else "")
-    try:
-        response = open_url(
-            parts._replace(netloc=netloc).geturl(), method="HEAD", timeout=TIMEOUT,
-            url_username=parts.username, url_password=parts.password, force_basic_auth=bool(parts.username),
-            validate_certs=parts.hostname not in spec.trusted_hosts, ca_path=_ca_path(spec),
-            http_agent="wheelhouse.venv reachability check", follow_redirects="all")
+    # the server answers 405 to HEAD, or 404: some indexes serve no page at their root
+    response = _request(url, "HEAD", what, spec.trusted_hosts, spec.environment,
+                        (405,) if what == "find_links location" else (404, 405))
+    if response is not None:
         response.close()
-    except HTTPError as exc:
-        if exc.code in (401, 403):
-            raise VenvBuildError("%s %s refused access (HTTP %d): check the credentials" % (what, mask_text(url), exc.code))
-        if exc.code == 405 or (what != "find_links location" and exc.code == 404):
-            return  # the server answers; some indexes serve no page at their root
-        raise VenvBuildError("%s %s cannot be reached: HTTP %d %s" % (what, mask_text(url), exc.code, exc.reason))
-    except (URLError, OSError, ValueError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise VenvBuildError("%s %s cannot be reached: %s" % (what, mask_text(url), mask_text(str(reason))))
-    except Exception as exc:  # open_url's SSLValidationError and ConnectionError derive from Exception only
-        raise VenvBuildError("%s %s cannot be reached: %s" % (what, mask_text(url), mask_text(str(exc))))
 
 
 def check_locations(spec):

@@ -149,6 +149,7 @@ class Sync(object):
                                  "it, or set foreign_files=carry to make the venv there and keep its entries in it"
                                  % spec.path)
         interp = resolve_interpreter(spec, disk.state, self._run)
+        spec.load_constraint_files()  # read on every run: their content is part of the inputs
         spec.check_conflicts(pep508.marker_environment(interp.version))
         fingerprint = spec.fingerprint(interp.version)
         plan = make_plan(spec, disk, interp, fingerprint)
@@ -476,6 +477,8 @@ class Sync(object):
             # the links this module made (entry name -> target): the only ones it ever removes
             "links": link_plan.record,
             "facts_pending": bool(self.spec.facts),
+            # where the referenced constraints files are (no credentials) and the sha256 of what was installed with
+            "constraint_files": self.spec.constraint_file_digests,
         }
 
     @staticmethod

@@ -35,6 +35,7 @@ import tempfile
 import time
 
 from ansible_collections.wheelhouse.venv.plugins.module_utils import _commands as commands, _masking as masking, _pep508 as pep508
+from ansible_collections.wheelhouse.venv.plugins.module_utils import _constraintfiles as cfiles
 from ansible_collections.wheelhouse.venv.plugins.module_utils._errors import VenvBuildError
 from ansible_collections.wheelhouse.venv.plugins.module_utils._fsops import path_lock
 from ansible_collections.wheelhouse.venv.plugins.module_utils._hostfiles import MaskedLog, write_atomic
@@ -71,19 +72,23 @@ def environment_secrets(environment):
 
 
 def build_inputs(requirements, constraints, global_constraints, tool, build_args, python_version, platform,
-                 tool_wheels=(), build_tools=()):
+                 tool_wheels=(), build_tools=(), referenced=None):
     """Everything a wheel set depends on, normalised, as one dict.
 
     Recorded (and fingerprinted) without passwords: the build files are served by the wheel
-    repository, and a new password alone is no new build.
+    repository, and a new password alone is no new build. A referenced constraints file
+    (referenced: {key: cfiles.load of that list}) counts with its location and content's sha256.
     """
     mask = masking.mask_text
+    referenced = referenced or {}
     inputs = {
         "tool_wheels": normalize_lines(tool_wheels),
         "version": STATE_VERSION,
         "requirements": [mask(x) for x in normalize_lines(requirements)],
-        "constraints": [mask(x) for x in normalize_lines(constraints)],
-        "global_constraints": [mask(x) for x in normalize_lines(global_constraints)],
+        "constraints": [mask(x) for x in cfiles.expand(normalize_lines(constraints), referenced.get("constraints", {}),
+                                                       inline=False)],
+        "global_constraints": [mask(x) for x in cfiles.expand(normalize_lines(global_constraints),
+                                                              referenced.get("global_constraints", {}), inline=False)],
         "tool": tool,
         "build_args": [mask(x) for x in shlex.split(build_args or "")],
         "python_version": python_version,
@@ -236,6 +241,14 @@ def uv_index_args(pip_args):
     return result
 
 
+def trusted_hosts(build_args):
+    """The hosts build_args names with --trusted-host: their certificates are not checked, as pip does."""
+    args = shlex.split(build_args or "")
+    hosts = [a.partition("=")[2] for a in args if a.startswith("--trusted-host=")]
+    hosts += [args[i + 1] for i, a in enumerate(args[:-1]) if a == "--trusted-host"]
+    return hosts
+
+
 def builder_python_version(builder_venv):
     """X.Y of the builder venv's Python from its pyvenv.cfg, or None when it has none."""
     return minor_version(cfg_python_version(read_pyvenv_cfg(builder_venv)))
@@ -383,6 +396,20 @@ class WheelBuilder(object):
         self.log_file = self.p.get("log_file") or ""
         self._log = MaskedLog(self.log_file, "wheel build %s for %s" % (self.name, self.p.get("platform") or ""))
         self._ids = None
+        self._referenced = None
+
+    def constraint_files(self):
+        """The constraints files that '-c <x>' lines of both lists reference, read once per run."""
+        if self._referenced is None:
+            self._referenced = dict(
+                (key, cfiles.load(normalize_lines(self.p.get(key)), key, trusted_hosts(self.p.get("build_args")),
+                                  self.p.get("environment")))
+                for key in ("constraints", "global_constraints"))
+        return self._referenced
+
+    def constraint_lines(self, key):
+        """The lines of a constraint list as the resolver reads them: referenced files inlined."""
+        return cfiles.expand(normalize_lines(self.p.get(key)), self.constraint_files()[key])
 
     def python_version(self):
         version = builder_python_version(self.p["builder_venv"])
@@ -429,7 +456,8 @@ class WheelBuilder(object):
         inputs = build_inputs(self.p["requirements"], self.p.get("constraints"), self.p.get("global_constraints"),
                               self.p.get("tool") or "pip", self.p.get("build_args"), self.python_version(),
                               self.p.get("platform") or "", tool_pins(self.p["builder_venv"], self.p.get("tool_wheels")),
-                              build_tool_versions(self.p["builder_venv"], self.p.get("build_tools")))
+                              build_tool_versions(self.p["builder_venv"], self.p.get("build_tools")),
+                              self.constraint_files())
         want = fingerprint(inputs)
         if not normalize_lines(self.p["requirements"]):
             raise VenvBuildError("no requirements to build wheels for")
@@ -488,8 +516,9 @@ class WheelBuilder(object):
         rebuild = bool(self.p.get("rebuild"))
         build_args = self.p.get("build_args")
         # The temporary files hold the lines as given (with any credentials); the recorded ones are masked.
-        write_atomic(os.path.join(tmp, "global-constraints.txt"), render_lines(normalize_lines(self.p.get("global_constraints"))))
-        write_atomic(os.path.join(tmp, "constraints.txt"), render_lines(normalize_lines(self.p.get("constraints"))))
+        # a referenced constraints file is inlined: the resolver reads what was fingerprinted, and no URL of it
+        write_atomic(os.path.join(tmp, "global-constraints.txt"), render_lines(self.constraint_lines("global_constraints")))
+        write_atomic(os.path.join(tmp, "constraints.txt"), render_lines(self.constraint_lines("constraints")))
         infile = os.path.join(tmp, "requirements.in")
         write_atomic(infile, render_lines(["-c global-constraints.txt", "-c constraints.txt"]
                                           + normalize_lines(self.p["requirements"])))
@@ -516,8 +545,8 @@ class WheelBuilder(object):
         # The files that define the build, then the state file last: an interrupted run builds again.
         files = {
             "requirements.txt": render_lines(inputs["requirements"]),
-            "source-constraints.txt": render_lines(inputs["constraints"]),
-            "global-constraints.txt": render_lines(inputs["global_constraints"]),
+            "source-constraints.txt": render_lines(masking.mask_text(x) for x in self.constraint_lines("constraints")),
+            "global-constraints.txt": render_lines(masking.mask_text(x) for x in self.constraint_lines("global_constraints")),
             "compiled.txt": masking.mask_text(compiled_text),
             "constraints.txt": render_lines(render_constraints(wheels)),
             "hashes.txt": render_lines(render_hashes(wheels)),

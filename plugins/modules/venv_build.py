@@ -136,6 +136,19 @@ options:
         inside the venv and passed with C(-c).
       - A constraint whose exact pin contradicts a requirement (or the other way round) fails the task
         before anything changes.
+      - A line may also reference a constraints file, C(-c <x>), C(--constraint <x>) or
+        C(--constraint=<x>), where C(<x>) is an absolute path on the host or an C(http), C(https) or
+        C(file) URL (the -c/--constraint form since 0.2.0), as OpenStack-Ansible passes its upper constraints.
+        The module reads the file itself on every run (one GET for a URL, with its credentials, O(trusted_hosts)
+        and the CA bundle of O(environment)) and writes its lines into C(constraints.txt) in place of the
+        reference, after a comment naming the location (without credentials) and the sha256 of the content.
+        The installer never sees the location. Its content is part of the fingerprint, so a changed file makes
+        the next run install (RV(reasons) names the file), and its pins are checked against the other
+        lines like inline ones.
+      - A referenced file that cannot be read (unreachable URL, HTTP error, missing file, a directory or FIFO)
+        fails the task before anything changes, naming it. It must hold constraint lines only; a nested
+        C(-c) or any other option in it is refused (list that file as a line of its own). A relative path is
+        refused.
     type: list
     elements: str
     default: []
@@ -143,6 +156,7 @@ options:
     description:
       - Constraint lines shared by many venvs, written to C(global-constraints.txt) and passed with C(-c)
         as well.
+      - A line may reference a constraints file as in O(constraints) (the -c/--constraint form since 0.2.0).
     type: list
     elements: str
     default: []

@@ -94,12 +94,21 @@ options:
   constraints:
     description:
       - Constraint lines of this venv, applied while resolving.
+      - A line may reference a constraints file, C(-c <x>), C(--constraint <x>) or C(--constraint=<x>), where
+        C(<x>) is an absolute path on the build host or an C(http), C(https) or C(file) URL (the -c/--constraint
+        form since 0.2.0). The module reads it on every run (one GET for a URL; C(--trusted-host) of
+        O(build_args) and the CA bundle of O(environment) apply) and hands its lines to the resolver in place
+        of the reference; C(<name>-source-constraints.txt) records them, credentials masked. Its content is
+        part of the fingerprint, so a changed file builds the set again. A file that cannot be read, a nested
+        C(-c) or another option in it fails the task before anything changes.
     type: list
     elements: str
     default: []
   global_constraints:
     description:
       - Constraint lines shared by many venvs, applied while resolving.
+      - A line may reference a constraints file as in O(constraints) (the -c/--constraint form since 0.2.0);
+        C(<name>-global-constraints.txt) records its lines.
     type: list
     elements: str
     default: []

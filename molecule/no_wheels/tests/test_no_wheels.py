@@ -1,5 +1,7 @@
 """Scenario no_wheels: every target built its own venv from the package index and the git sources."""
 
+import json
+
 import venv_checks
 
 testinfra_hosts = venv_checks.hosts_of("venv_targets")
@@ -27,3 +29,12 @@ def test_facts_file_records_the_venv(host):
 
 def test_venv_changed_handler_ran_once(host):
     assert venv_checks.handler_runs(host) == 1
+
+
+def test_the_referenced_constraints_file_was_read_and_inlined(host):
+    # venv_build_constraints references /srv/constraints/upper-constraints.txt (vars/overrides.yml, prepare.yml).
+    text = host.file(f"{venv_checks.VENV}/constraints.txt").content_string
+    assert "# -c file:///srv/constraints/upper-constraints.txt (sha256:" in text
+    assert "six==1.17.0\n" in text and "idna==3.10\n" in text and "--constraint" not in text
+    state = json.loads(host.file(f"{venv_checks.VENV}/wheelhouse-venv.json").content_string)
+    assert list(state["constraint_files"]) == ["file:///srv/constraints/upper-constraints.txt"]
