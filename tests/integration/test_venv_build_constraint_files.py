@@ -54,8 +54,8 @@ def _versions(result):
     return dict((name, result["packages"][name]) for name in ("alpha", "beta"))
 
 
-def test_a_local_constraints_file_constrains_the_install_and_a_change_of_its_content_reinstalls(ansible, venv_args,
-                                                                                               tmp_path):
+def test_a_local_constraints_file_constrains_the_install_and_a_change_of_its_content_reinstalls(
+        ansible, venv_args, tmp_path):
     upper = tmp_path / "upper-constraints.txt"
     upper.write_text("# the global upper constraints\nbeta===1.0\n")
     args = dict(venv_args, requirements=["alpha"], global_constraints=["--constraint %s" % upper])
