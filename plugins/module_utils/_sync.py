@@ -476,6 +476,8 @@ class Sync(object):
             # the links this module made (entry name -> target): the only ones it ever removes
             "links": link_plan.record,
             "facts_pending": bool(self.spec.facts),
+            # the caller's identifier of its inputs, read back by venv_host_info (the role's no-op check)
+            "inputs_id": self.spec.inputs_id,
         }
 
     @staticmethod
