@@ -9,12 +9,16 @@ thin and every decision here has a unit test (tests/unit/plugins/filter).
 
 from __future__ import annotations
 
+import hashlib
+import json
 import posixpath
 import re
 from collections.abc import Mapping
 from urllib.parse import urlsplit, urlunsplit
 
 from ansible.module_utils.parsing.convert_bool import BOOLEANS, boolean
+
+from ansible_collections.wheelhouse.venv.plugins.module_utils._masking import strip_credentials
 
 # Each filter is documented in plugins/filter/<filter name>.yml (DOCUMENTATION, EXAMPLES, RETURN).
 
@@ -161,6 +165,175 @@ def venv_build_plan(host_plans, allow_index_installs=False, index_install_limit=
         "builds": dict(sorted(builds.items())),
         "index_hosts": index_hosts,
     }
+
+
+# ---------------------------------------------------------------------------
+# The role's plan: one computation over the probes of the play's hosts
+
+
+def _probe_platform(probe):
+    """(platform key, problem) of a venv_host_info result; the key is empty when it cannot be told."""
+    python = (probe or {}).get("python") or {}
+    if not python.get("version"):
+        return "", "the interpreter cannot be run"
+    try:
+        return venv_platform(dict((probe or {}).get("platform_facts") or {}), python["version"]), None
+    except VenvFilterError as exc:
+        return "", str(exc)
+
+
+def _without_credentials(value):
+    if isinstance(value, str):
+        return strip_credentials(value)
+    if isinstance(value, Mapping):
+        return dict((str(k), _without_credentials(v)) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return [_without_credentials(v) for v in value]
+    return value
+
+
+def venv_inputs_id(inputs):
+    """The fingerprint of a target's inputs: sha256 of their JSON, credentials left out (a rotated password moves nothing)."""
+    data = json.dumps(_without_credentials(inputs), sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(data.encode("utf-8")).hexdigest()
+
+
+_REFERENCE = re.compile(r"\s*(-c|--constraint)(\s|=)")
+
+
+def _needs(ask, inputs_id):
+    """Why this target must be installed (or its wheels built) this run; empty when nothing can change."""
+    venv = (ask.get("probe") or {}).get("venv") or {}
+    reasons = []
+    if _truthy(ask.get("rebuild", False)):
+        reasons.append("venv_rebuild is set")
+    if _truthy(ask.get("wheels")) and _truthy(ask.get("wheels_rebuild", False)):
+        reasons.append("venv_wheels_rebuild is set")
+    if not venv.get("intact"):
+        reasons.extend(venv.get("problems") or ["the venv was not read"])
+    elif venv.get("inputs_id") != inputs_id:
+        reasons.append("the inputs changed since the venv was installed" if venv.get("inputs_id")
+                       else "the venv records no inputs of this role")
+    inputs = ask.get("inputs") or {}
+    if any(_REFERENCE.match(str(line)) for key in ("constraints", "global_constraints")
+           for line in (inputs.get(key) or [])):
+        # its content is an input the probe cannot see: the modules read it, and install only when it changed
+        reasons.append("a constraints file referenced with -c/--constraint is read on every run")
+    return reasons
+
+
+def _build_host_messages(waits, timeout):
+    messages = []
+    for result in waits:
+        if "msg" in result:
+            messages.append("build host %s did not answer within %s s (%s): start it or fix its connection, or point "
+                            "venv_build_host at another host; nothing was changed"
+                            % (result.get("item"), timeout, str(result["msg"]).strip()[:300]))
+    return messages
+
+
+def _find_links(ask, source):
+    if source == "local":
+        return [ask["wheel_path"]], []
+    if source == "push":
+        return [ask["push_path"]], []
+    url = venv_wheel_url(ask["wheel_path"], ask["repo_path"], ask["repo_url"])
+    # pip ignores find-links over plain HTTP unless the host is trusted (upstream adds --trusted-host too).
+    return [url], ([urlsplit(url).hostname] if urlsplit(url).scheme == "http" else [])
+
+
+def venv_role_plan(asks, groups, build_host_waits=None, build_host_infos=None, wait_timeout=15):
+    """The plan of the python_venv_build role for every host of the play, from one probe of each host.
+
+    asks: one dict per play host (in play order), what the host asks for, with keys host, probe (its
+    venv_host_info result, with venv), wheels, build_host (given, or empty), build_group, allow_index_installs,
+    rebuild, wheels_rebuild, wheel_path, repo_path, repo_url, push_path and inputs (everything its venv and wheels
+    are made from). groups: the inventory's groups. build_host_waits, build_host_infos: the loop results of
+    wait_for_connection and venv_host_info on the build hosts outside the play (once probe_build_hosts asked for them).
+
+    A target needs nothing when its venv is intact and records the inputs it would get now (inputs_id),
+    and neither venv_rebuild nor venv_wheels_rebuild is set: then no build host is used for it. Build hosts
+    outside the play are only asked (probe_build_hosts) when some target that uses wheels needs something.
+    Returns {errors, hosts: {host: {...}}, probe_build_hosts, builds, index_hosts}.
+    """
+    asks = [dict(a) for a in asks or []]
+    groups = groups or {}
+    waits = list(build_host_waits or [])
+    infos = dict((r.get("item"), r) for r in build_host_infos or [] if isinstance(r, Mapping))
+    play = [a["host"] for a in asks]
+    errors = []
+    platforms, hosts, probes = {}, {}, {}
+    for ask in asks:
+        platform, problem = _probe_platform(ask.get("probe"))
+        ask["python_problem"] = problem
+        if platform:
+            platforms[ask["host"]] = platform
+        probes[ask["host"]] = ask.get("probe") or {}
+    for name, result in infos.items():
+        platform, problem = _probe_platform(result)
+        if platform:
+            platforms[name] = platform
+            probes[name] = result
+    # The build hosts of the targets that need wheels this run; those outside the play are probed first.
+    wanted, asked = [], set(r.get("item") for r in waits) | set(infos)
+    for ask in asks:
+        inputs = dict(ask.get("inputs") or {}, platform=platforms.get(ask["host"], ""), wheels=_truthy(ask.get("wheels")),
+                      build_host=ask.get("build_host") or "", build_group=ask.get("build_group") or "",
+                      repo_url=ask.get("repo_url") or "", wheel_path=ask.get("wheel_path") or "",
+                      push_path=ask.get("push_path") or "")
+        ask["inputs_id"] = venv_inputs_id(inputs)
+        ask["reasons"] = _needs(ask, ask["inputs_id"])
+        if ask["reasons"] and _truthy(ask.get("wheels")):
+            group = list(groups.get(ask.get("build_group") or "", []))
+            for name in [ask["build_host"]] if ask.get("build_host") else group:
+                if name not in play and name in groups.get("all", []) and name not in asked and name not in wanted:
+                    wanted.append(name)
+    targets_of_group = {}
+    host_plans = []
+    for ask in asks:
+        host, platform = ask["host"], platforms.get(ask["host"], "")
+        wheels = _truthy(ask.get("wheels"))
+        group = list(groups.get(ask.get("build_group") or "", []))
+        if ask.get("build_group") not in targets_of_group:
+            targets_of_group[ask.get("build_group")] = venv_build_targets(platforms, group, play)
+        build_host = (ask.get("build_host") or targets_of_group[ask.get("build_group")].get(platform, "")) if wheels else ""
+        source = "none"
+        if wheels:
+            source = "local" if build_host == host else "pull" if ask.get("repo_url") and build_host in group else "push"
+        find_links, trusted = [], []
+        if wheels and not wanted:
+            try:
+                find_links, trusted = _find_links(ask, source)
+            except VenvFilterError as exc:
+                errors.append("%s: %s" % (host, exc))
+        hosts[host] = {"platform": platform, "needs": bool(ask["reasons"]), "reasons": ask["reasons"], "wheels": wheels,
+                       "build_host": build_host, "source": source, "find_links": find_links, "trusted_hosts": trusted,
+                       "inputs_id": ask["inputs_id"], "leads": False, "leader": "", "build_key": "",
+                       "push_needed": False, "build_host_info": {}}
+        python = (ask.get("probe") or {}).get("python") or {}
+        if not python.get("version"):
+            host_plans.append({"host": host, "python_ok": False, "python_error": str(python.get("error") or "")[:300]})
+        elif ask["python_problem"]:  # facts venv_platform cannot use
+            errors.append("%s: %s" % (host, ask["python_problem"]))
+        elif not wheels:
+            host_plans.append({"host": host, "wheels": False})
+        elif ask["reasons"]:
+            host_plans.append({"host": host, "platform": platform, "wheels": True, "build_host": build_host,
+                               "build_host_platform": platforms.get(build_host, "")})
+    allow = any(_truthy(a.get("allow_index_installs", False)) for a in asks)
+    if wanted:  # the build hosts are not known yet: the plan is made again once they are probed
+        host_plans = [p for p in host_plans if p.get("python_ok") is False]
+    checked = venv_build_plan(host_plans, allow, 2, (asks[0].get("build_group") if asks else "") or "repo_all")
+    errors = _build_host_messages(waits, wait_timeout) + checked["errors"] + errors
+    for key, build in checked["builds"].items():
+        for target in build["targets"]:
+            hosts[target].update(leader=build["leader"], build_key="%s|%s" % (key, hosts[build["leader"]]["inputs_id"]))
+        leader = hosts[build["leader"]]
+        leader.update(leads=True, push_needed=any(hosts[t]["source"] == "push" for t in build["targets"]),
+                      build_host_info=dict((k, probes.get(build["build_host"], {}).get(k))
+                                           for k in ("platform_facts", "python", "distro_packages")))
+    return {"errors": errors, "hosts": hosts, "probe_build_hosts": wanted, "builds": checked["builds"],
+            "index_hosts": checked["index_hosts"]}
 
 
 def _truthy(value):
@@ -364,6 +537,7 @@ class FilterModule(object):
             "venv_platforms_of": venv_platforms_of,
             "venv_build_targets": venv_build_targets,
             "venv_build_plan": venv_build_plan,
+            "venv_role_plan": venv_role_plan,
             "venv_reduce_requirements": venv_reduce_requirements,
             "venv_wheel_url": venv_wheel_url,
             "venv_package_task_needed": venv_package_task_needed,

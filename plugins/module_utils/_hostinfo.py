@@ -1,9 +1,10 @@
 # -*- coding: utf-8 -*-
 # Copyright: wheelhouse.venv contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""What a host is, for the plan of the role: its platform, an interpreter's version, its distribution packages.
+"""What a host is, for the plan of the role: its platform, an interpreter's version, its distribution packages,
+and on targets what the venv's state file says.
 
-One module call answers all three (venv_host_info), so that a converge with nothing to do asks each
+One module call answers all of them (venv_host_info), so that a converge with nothing to do asks each
 host once instead of running setup, a command and the package manager on it one after the other.
 Reads only: nothing here changes the host.
 """
@@ -18,7 +19,7 @@ from ansible_collections.wheelhouse.venv.plugins.module_utils import _commands a
 from ansible_collections.wheelhouse.venv.plugins.module_utils._errors import VenvBuildError
 from ansible_collections.wheelhouse.venv.plugins.module_utils._inputs import find_interpreter, find_on_path
 from ansible_collections.wheelhouse.venv.plugins.module_utils._links import find_package_manager
-from ansible_collections.wheelhouse.venv.plugins.module_utils._venvstate import minor_version
+from ansible_collections.wheelhouse.venv.plugins.module_utils._venvstate import VenvOnDisk, minor_version, site_packages_dir
 
 # The facts the platform key is made of (filter venv_platform), under ansible_facts' names.
 PLATFORM_FACTS = ("distribution", "distribution_version", "distribution_major_version", "distribution_release",
@@ -149,12 +150,62 @@ def apt_cache_age(now=None, stamp=APT_UPDATE_STAMP, lists=APT_LISTS):
     return None
 
 
-def host_info(run, python, packages, collected_facts, search_path=None):
-    """The module's result: the platform facts, the interpreter and the distribution packages."""
-    return {"platform_facts": platform_facts(collected_facts),
-            "python": python_info(run, python),
-            "distro_packages": package_status(run, packages,
-                                              search_path if search_path is not None else default_search_path())}
+def venv_info(path):
+    """{path, exists, inputs_id, intact, problems} of the venv at path, read from files only (no process).
+
+    inputs_id: what venv_build recorded of the inputs the venv was installed from (its option inputs_id).
+    intact: a venv of venv_build whose last install finished, whose bin/python is there, and whose packages
+    and links are those its state file records; problems says why not.
+    """
+    disk = VenvOnDisk(path)
+    state = disk.state or {}
+    result = {"path": path, "exists": disk.exists, "inputs_id": str(state.get("inputs_id") or ""),
+              "intact": False, "problems": []}
+    problems = result["problems"]
+    if not disk.is_venv:
+        problems.append("%s is not a venv" % path if disk.exists else "%s does not exist" % path)
+        return result
+    if disk.state_problem or not disk.state:
+        problems.append(disk.state_problem or "%s has no state file of venv_build" % path)
+        return result
+    if not disk.python_works:
+        problems.append("its bin/python no longer runs")
+    if minor_version(disk.python_version) != minor_version((state.get("python") or {}).get("version")):
+        problems.append("pyvenv.cfg names another Python than the state file")
+    if state.get("install_started") or disk.leftovers or disk.damaged:
+        problems.append("an earlier install did not finish, or metadata is damaged")
+    if state.get("facts_pending"):
+        problems.append("the facts of an earlier change were not written yet")
+    if (state.get("packages") or {}) != disk.packages:
+        problems.append("its packages differ from those recorded")
+    elif disk.missing_files():
+        problems.append("files of installed packages were removed")
+    if disk.python_version and not _links_intact(path, disk.python_version, state.get("links") or {}):
+        problems.append("links recorded in the state file are missing or changed")
+    result["intact"] = not problems
+    return result
+
+
+def _links_intact(path, version, links):
+    site = site_packages_dir(path, version)
+    for name, target in links.items():
+        try:
+            if os.readlink(os.path.join(site, name)) != target:
+                return False
+        except OSError:
+            return False
+    return True
+
+
+def host_info(run, python, packages, collected_facts, search_path=None, venv=None):
+    """The module's result: the platform facts, the interpreter, the distribution packages and (given venv) the venv."""
+    result = {"platform_facts": platform_facts(collected_facts),
+              "python": python_info(run, python),
+              "distro_packages": package_status(run, packages,
+                                                search_path if search_path is not None else default_search_path())}
+    if venv:
+        result["venv"] = venv_info(venv)
+    return result
 
 
 def default_search_path():

@@ -196,6 +196,7 @@ class VenvSpec(object):
         self.facts_dir = params.get("facts_dir") or "/etc/ansible/facts.d"
         self.facts_file = params.get("facts_file") or os.path.basename(self.path)
         self.log_file = params.get("log_file") or default_log_file(self.path)
+        self.inputs_id = (params.get("inputs_id") or "").strip()
 
         self.requirements = normalize_lines(params.get("requirements"))
         self.requirements_files = [os.path.abspath(p) for p in params.get("requirements_files") or []]
@@ -328,7 +329,10 @@ class VenvSpec(object):
         }
 
     def fingerprint(self, python_version):
-        data = json.dumps(self.fingerprint_inputs(python_version), sort_keys=True, separators=(",", ":"))
+        inputs = self.fingerprint_inputs(python_version)
+        if self.inputs_id:  # only when given: the fingerprints of venvs made without one stay the same
+            inputs["inputs_id"] = self.inputs_id
+        data = json.dumps(inputs, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(data.encode("utf-8")).hexdigest()
 
     def check_conflicts(self, env):

@@ -479,6 +479,8 @@ class Sync(object):
             "facts_pending": bool(self.spec.facts),
             # where the referenced constraints files are (no credentials) and the sha256 of what was installed with
             "constraint_files": self.spec.constraint_file_digests,
+            # the caller's identifier of its inputs, read back by venv_host_info (the role's no-op check)
+            "inputs_id": self.spec.inputs_id,
         }
 
     @staticmethod

@@ -362,6 +362,16 @@ options:
       - Directory of local facts files.
     type: path
     default: /etc/ansible/facts.d
+  inputs_id:
+    description:
+      - An identifier of the inputs the caller made this venv's requirements from (the role
+        C(wheelhouse.venv.python_venv_build) passes the fingerprint of its settings, so that a later
+        converge can tell from M(wheelhouse.venv.venv_host_info) alone that the venv is up to date).
+      - Recorded in the state file as it is given; part of the inputs, so a new value runs the installer once
+        (which changes nothing when the requirements give the same packages). Empty - nothing is recorded.
+    type: str
+    default: ""
+    version_added: 0.2.0
   log_file:
     description:
       - Where the commands this module runs and their output are appended (credentials masked).
@@ -618,6 +628,7 @@ ARGUMENT_SPEC = dict(
     facts_file=dict(type="str"),
     facts_dir=dict(type="path", default="/etc/ansible/facts.d"),
     log_file=dict(type="path"),
+    inputs_id=dict(type="str", default=""),
 )
 
 

@@ -20,6 +20,8 @@ description:
   - A package is reported installed only when the package database (C(dpkg-query) or C(rpm)) lists it as
     installed under that exact name; virtual packages, C(name=version) and other forms are reported
     missing, so a package task gated on RV(distro_packages.missing) still runs for them.
+  - Given O(venv), it also reads that venv's state file - the inputs its last install recorded and whether the
+    venv is intact - so that the role can tell a target with nothing to do without asking anything else.
   - With C(dpkg-query) it also reports which installed packages apt would upgrade and the age of apt's
     package lists, so that a task with C(state=latest) can be skipped when it would do nothing
     (filter C(wheelhouse.venv.venv_package_task_needed)).
@@ -49,6 +51,12 @@ options:
     type: list
     elements: str
     default: []
+  venv:
+    description:
+      - The path of a venv of M(wheelhouse.venv.venv_build) whose state file is read (RV(venv)), from files
+        only - no process is started, no installer asked.
+    type: path
+    version_added: 0.2.0
 seealso:
   - module: wheelhouse.venv.venv_build
   - module: ansible.builtin.setup
@@ -136,6 +144,34 @@ distro_packages:
           of M(ansible.builtin.apt) is compared with); V(null) otherwise.
       type: int
       sample: 312
+venv:
+  description:
+    - The venv O(venv) as its files show it.
+  returned: when O(venv) is given
+  type: dict
+  contains:
+    path:
+      description: The path O(venv).
+      type: str
+    exists:
+      description: Whether anything is at that path.
+      type: bool
+    inputs_id:
+      description:
+        - What the state file records of the inputs the venv was installed from (the O(wheelhouse.venv.venv_build#module:inputs_id)
+          of its last install), empty when there is none.
+      type: str
+      sample: 3f5a0c...
+    intact:
+      description:
+        - Whether the venv is as its last install left it - a venv with the state file of M(wheelhouse.venv.venv_build),
+          its C(bin/python) there, the Python its state records, no unfinished install, the facts of the last change
+          written, and the packages and links the state records (the top-level files of each package present).
+      type: bool
+    problems:
+      description: Why it is not intact, empty when it is.
+      type: list
+      elements: str
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -147,6 +183,7 @@ from ansible_collections.wheelhouse.venv.plugins.module_utils._hostinfo import h
 ARGUMENT_SPEC = dict(
     python=dict(type="str", default="python3"),
     distro_packages=dict(type="list", elements="str", default=[]),
+    venv=dict(type="path"),
 )
 
 
@@ -160,7 +197,8 @@ def main():
 
     collected = PlatformFactCollector().collect(module=module)
     collected.update(DistributionFactCollector().collect(module=module, collected_facts=collected))
-    result = host_info(run, module.params["python"], module.params["distro_packages"], collected)
+    result = host_info(run, module.params["python"], module.params["distro_packages"], collected,
+                       venv=module.params["venv"])
     module.exit_json(changed=False, **result)
 
 

@@ -27,5 +27,5 @@ def plain_pip_environment(dev_tools_on_path=True):
     })
     if not dev_tools_on_path:
         # As on a fresh target: no uv (nor the other dev tools) on PATH.
-        env["PATH"] = os.pathsep.join(p for p in env["PATH"].split(os.pathsep) if p and os.path.realpath(p) != bin_dir)
+        env["PATH"] = os.pathsep.join(p for p in env["PATH"].split(os.pathsep) if p and os.path.realpath(p) != os.path.realpath(bin_dir))
     return env

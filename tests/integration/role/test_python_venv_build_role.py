@@ -125,7 +125,7 @@ def base_vars(lab):
     }
 
 
-def run_role(lab, run_id, inventory=None, check=False, dev_tools_on_path=True, **overrides):
+def run_role(lab, run_id, inventory=None, check=False, dev_tools_on_path=True, stdout_callback=None, **overrides):
     variables = base_vars(lab)
     variables.update(overrides)
     # None removes an extra var, so that inventory host vars apply.
@@ -141,7 +141,10 @@ def run_role(lab, run_id, inventory=None, check=False, dev_tools_on_path=True, *
     cmd = [os.path.join(ROOT, ".venv", "bin", "ansible-playbook"), "-i", inventory_file, "-e", "@" + vars_file, lab["playbook"]]
     if check:
         cmd.append("--check")
-    proc = subprocess.run(cmd, cwd=ROOT, env=environment(dev_tools_on_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    env = environment(dev_tools_on_path)
+    if stdout_callback:
+        env["ANSIBLE_STDOUT_CALLBACK"] = stdout_callback
+    proc = subprocess.run(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                           universal_newlines=True, timeout=900, check=False)
     return RoleRun(proc)
 
@@ -593,3 +596,65 @@ def test_build_requirements_extra_go_into_the_builder_and_are_found_on_path_by_t
     assert "wh-buildtool==1.0" not in venv_freeze(dict(lab, venv=tooled)), "a build tool went into the venv"
     again = run_role(lab, "extra2", **options)
     assert again.rc == 0 and again.changed == 0, again
+
+
+# Actions that run on the controller only: every other task result is a module call on a host.
+CONTROLLER_ACTIONS = {"ansible.builtin.set_fact", "set_fact", "ansible.builtin.assert", "assert", "ansible.builtin.debug",
+                      "debug", "ansible.builtin.fail", "fail", "ansible.builtin.include_tasks", "include_tasks",
+                      "ansible.builtin.include_role", "include_role", "ansible.builtin.meta", "meta",
+                      "ansible.builtin.validate_argument_spec", "validate_argument_spec"}
+
+
+def remote_calls(run):
+    """[(play host, action, task name)] of the module calls of a run with the json callback, gather_facts' setup left out.
+
+    A call delegated to a build host counts under the play host that drove it (its task name names the build host).
+    """
+    report = json.loads(run.out[run.out.index("{"):run.out.rindex("}") + 1])
+    calls = []
+    for play in report["plays"]:
+        for task in play["tasks"]:
+            if task["task"]["name"] == "Gathering Facts":
+                continue
+            for host, result in task["hosts"].items():
+                if result.get("action") in CONTROLLER_ACTIONS:
+                    continue
+                for item in result.get("results") or [result]:
+                    if item.get("skipped"):
+                        continue
+                    calls.append((host, result.get("action"), task["task"]["name"]))
+    return calls, report["stats"]
+
+
+def test_a_no_op_converge_calls_each_target_once_and_no_build_host(lab):
+    # Push mode from a build host outside the play: what a converge asks of it shows by its name.
+    inventory = {"all": {"children": {
+        "repo_all": {"hosts": {"buildbox": {"ansible_connection": "local"}}},
+        "targets": {"hosts": dict((name, {"ansible_connection": "local",
+                                          "venv_install_destination_path": os.path.join(lab["work"], "venvs", "lock-" + name)})
+                                  for name in ("c1", "c2"))},
+    }}}
+    options = dict(venv_install_destination_path=None, venv_pip_packages=["alpha"],
+                   venv_wheel_push_controller_path=os.path.join(lab["work"], "controller-lock"),
+                   venv_wheel_push_target_path=os.path.join(lab["work"], "push-lock"))
+    first = run_role(lab, "lock1", inventory=inventory, **options)
+    assert first.rc == 0, first
+    noop = run_role(lab, "lock2", inventory=inventory, stdout_callback="ansible.posix.json", **options)
+    assert noop.rc == 0, noop.out[-3000:]
+    calls, stats = remote_calls(noop)
+    assert sorted(host for host, _action, _name in calls) == ["c1", "c2"], calls
+    assert all(action.endswith("venv_host_info") for _host, action, _name in calls), calls
+    assert all(s["changed"] == 0 for s in stats.values()), stats
+    # One requirement more: the build host is used again, and builds only the new wheel.
+    wheel_dir = os.path.join(platform_dir(lab), "wheels")
+    before = dict((w, os.stat(os.path.join(wheel_dir, w)).st_mtime_ns) for w in os.listdir(wheel_dir))
+    changed = run_role(lab, "lock3", inventory=inventory, stdout_callback="ansible.posix.json",
+                       **dict(options, venv_pip_packages=["alpha", "gamma"]))
+    assert changed.rc == 0, changed.out[-3000:]
+    calls, stats = remote_calls(changed)
+    assert any(action.endswith("venv_wheel_build") and name.endswith(" on buildbox") for _host, action, name in calls), calls
+    after = dict((w, os.stat(os.path.join(wheel_dir, w)).st_mtime_ns) for w in os.listdir(wheel_dir))
+    assert [w for w in after if w not in before] == ["gamma-1.0-py3-none-any.whl"], after
+    assert all(after[w] == before[w] for w in before), "a wheel that did not change was built again"
+    for name in ("c1", "c2"):
+        assert "gamma==1.0 --hash=sha256:" in open(os.path.join(lab["work"], "venvs", "lock-" + name, "requirements.txt")).read()

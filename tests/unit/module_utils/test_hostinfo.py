@@ -352,3 +352,50 @@ def test_host_info_puts_the_three_together(dpkg_host):
 def test_default_search_path_adds_the_sbin_folders(monkeypatch):
     monkeypatch.setenv("PATH", "/opt/bin")
     assert hostinfo.default_search_path().split(os.pathsep) == ["/opt/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"]
+
+
+# --- the venv's state file, as the role's probe reads it (venv_info)
+
+def _venv_with_state(folder, **state):
+    import json
+    path = os.path.join(str(folder), "venv")
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", path], check=True)
+    version = "%d.%d.%d" % sys.version_info[:3]
+    record = dict({"format": 1, "fingerprint": "f", "packages": {}, "links": {},
+                   "python": {"realpath": sys.executable, "version": version, "signature": []}}, **state)
+    with open(os.path.join(path, "wheelhouse-venv.json"), "w") as handle:
+        json.dump(record, handle)
+    return path
+
+
+def test_venv_info_reports_the_recorded_inputs_of_an_intact_venv(tmp_path):
+    path = _venv_with_state(tmp_path, inputs_id="abc")
+    assert hostinfo.venv_info(path) == {"path": path, "exists": True, "inputs_id": "abc", "intact": True, "problems": []}
+
+
+def test_venv_info_a_missing_venv_or_one_without_state_is_not_intact(tmp_path):
+    missing = hostinfo.venv_info(str(tmp_path / "nothing"))
+    assert not missing["exists"] and not missing["intact"] and missing["problems"] == ["%s does not exist" % (tmp_path / "nothing")]
+    path = _venv_with_state(tmp_path)
+    os.unlink(os.path.join(path, "wheelhouse-venv.json"))
+    assert "has no state file of venv_build" in hostinfo.venv_info(path)["problems"][0]
+
+
+def test_venv_info_drift_is_not_intact(tmp_path):
+    path = _venv_with_state(tmp_path, inputs_id="abc")
+    site = [os.path.join(root, d) for root, dirs, _files in os.walk(path) for d in dirs if d == "site-packages"][0]
+    meta = os.path.join(site, "stray-1.0.dist-info")
+    os.makedirs(meta)
+    with open(os.path.join(meta, "METADATA"), "w") as handle:
+        handle.write("Name: stray\nVersion: 1.0\n\n")
+    open(os.path.join(meta, "RECORD"), "w").close()
+    info = hostinfo.venv_info(path)
+    assert not info["intact"] and info["problems"] == ["its packages differ from those recorded"]
+    assert info["inputs_id"] == "abc"
+
+
+def test_venv_info_an_unfinished_install_or_pending_facts_is_not_intact(tmp_path):
+    path = _venv_with_state(tmp_path, install_started="2024-01-01T00:00:00", facts_pending=True)
+    problems = hostinfo.venv_info(path)["problems"]
+    assert problems == ["an earlier install did not finish, or metadata is damaged",
+                        "the facts of an earlier change were not written yet"]

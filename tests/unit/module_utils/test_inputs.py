@@ -137,3 +137,11 @@ def test_escaped_path_is_what_systemd_escape_writes():
     for path in ["/opt/my-app/venv", "/srv/.hidden/ü", "/a:b_c/x@y+z", "/.x/y z"]:
         out = subprocess.run(["systemd-escape", "--path", path], stdout=subprocess.PIPE, check=True).stdout
         assert escaped_path(path) == out.decode().strip()
+
+
+def test_inputs_id_moves_the_fingerprint_only_when_given():
+    # venvs made without one keep their fingerprint (no install after an upgrade of the collection)
+    assert spec(requirements=["alpha"]).fingerprint("3.11.2") == spec(requirements=["alpha"], inputs_id="").fingerprint("3.11.2")
+    one = spec(requirements=["alpha"], inputs_id="one").fingerprint("3.11.2")
+    assert one != spec(requirements=["alpha"]).fingerprint("3.11.2")
+    assert one != spec(requirements=["alpha"], inputs_id="two").fingerprint("3.11.2")

@@ -320,3 +320,117 @@ def test_list_items_are_checked_against_their_suboptions():
 def test_variables_not_given_are_left_to_ansible_check():
     assert f.venv_argument_errors({}, role_options()) == []
     assert f.venv_argument_errors({"other": "x"}, {}) == []
+
+
+# --- the role's plan (venv_role_plan)
+
+def _probe(python="3.11", venv=None, facts=DEBIAN12):
+    return {"platform_facts": dict(facts), "python": {"version": python, "error": "" if python else "no such file"},
+            "distro_packages": {"installed": [], "missing": []},
+            "venv": venv if venv is not None else {"exists": False, "intact": False, "inputs_id": "",
+                                                    "problems": ["/opt/app does not exist"]}}
+
+
+def _ask(host, **kw):
+    ask = {"host": host, "probe": _probe(), "wheels": True, "build_host": "", "build_group": "repo_all",
+           "allow_index_installs": False, "rebuild": False, "wheels_rebuild": False,
+           "wheel_path": "/var/www/repo/wheelhouse/main/p/wheels", "repo_path": "/var/www/repo", "repo_url": "",
+           "push_path": "/var/cache/wheelhouse-venv/main/p", "inputs": {"requirements": ["alpha"]}}
+    ask.update(kw)
+    return ask
+
+
+def _installed(ask, inputs_id=None):
+    """The ask of a target whose venv is intact and records the inputs of the plan that installed it."""
+    if inputs_id is None:
+        inputs_id = f.venv_role_plan([ask], {"all": [ask["host"]]})["hosts"][ask["host"]]["inputs_id"]
+    return dict(ask, probe=_probe(venv={"exists": True, "intact": True, "inputs_id": inputs_id, "problems": []}))
+
+
+GROUPS = {"all": ["repo1", "t1", "t2"], "repo_all": ["repo1"]}
+REPO1 = {"item": "repo1", "platform_facts": dict(DEBIAN12), "python": {"version": "3.11", "error": ""},
+         "distro_packages": {"installed": ["gcc"], "missing": []}}
+
+
+def test_role_plan_asks_for_the_build_host_outside_the_play_only_when_a_target_needs_wheels():
+    new = f.venv_role_plan([_ask("t1"), _ask("t2")], GROUPS)
+    assert new["probe_build_hosts"] == ["repo1"] and new["hosts"]["t1"]["needs"]
+    done = f.venv_role_plan([_installed(_ask("t1")), _installed(_ask("t2"))], GROUPS)
+    assert done["probe_build_hosts"] == [] and done["errors"] == []
+    assert not done["hosts"]["t1"]["needs"] and not done["hosts"]["t1"]["leads"] and done["builds"] == {}
+
+
+def test_role_plan_a_referenced_constraints_file_is_read_on_every_run():
+    """Its content is an input the probe does not see: the target runs the modules, which install only on a change."""
+    for line in ("--constraint https://example.org/upper.txt", "-c /srv/upper.txt", "--constraint=/srv/upper.txt"):
+        ask = _ask("t1", inputs={"requirements": ["alpha"], "global_constraints": [line]})
+        assert f.venv_role_plan([_installed(ask)], GROUPS)["hosts"]["t1"]["reasons"] == [
+            "a constraints file referenced with -c/--constraint is read on every run"], line
+    plain = _ask("t1", inputs={"requirements": ["alpha"], "constraints": ["beta<2", "constraint-tools==1"]})
+    assert f.venv_role_plan([_installed(plain)], GROUPS)["hosts"]["t1"]["reasons"] == []
+
+
+def test_role_plan_with_the_build_host_probed_picks_a_leader_among_the_targets_that_need_wheels():
+    plan = f.venv_role_plan([_installed(_ask("t1")), _ask("t2")], GROUPS, [{"item": "repo1"}], [REPO1])
+    assert plan["errors"] == [] and plan["probe_build_hosts"] == []
+    t1, t2 = plan["hosts"]["t1"], plan["hosts"]["t2"]
+    assert t2["leads"] and t2["leader"] == "t2" and t2["build_host"] == "repo1" and t2["source"] == "push"
+    assert t2["push_needed"] and t2["build_host_info"]["distro_packages"]["installed"] == ["gcc"]
+    assert t2["find_links"] == ["/var/cache/wheelhouse-venv/main/p"] and t2["trusted_hosts"] == []
+    assert not t1["needs"] and not t1["leads"] and t1["build_key"] == ""
+    assert list(plan["builds"]) == ["repo1|debian-12-x86_64-py3.11"]
+
+
+def test_role_plan_pull_source_gets_the_wheel_url_and_trusts_a_plain_http_host():
+    ask = _ask("t1", repo_url="http://repo.example:8181")
+    plan = f.venv_role_plan([ask], GROUPS, [{"item": "repo1"}], [REPO1])
+    host = plan["hosts"]["t1"]
+    assert host["source"] == "pull"
+    assert host["find_links"] == ["http://repo.example:8181/wheelhouse/main/p/wheels/"]
+    assert host["trusted_hosts"] == ["repo.example"]
+
+
+def test_role_plan_without_a_build_group_the_first_play_host_builds_for_its_platform():
+    plan = f.venv_role_plan([_ask("t1"), _ask("t2")], {"all": ["t1", "t2"]})
+    assert plan["probe_build_hosts"] == [] and plan["errors"] == []
+    assert plan["hosts"]["t1"]["source"] == "local" and plan["hosts"]["t1"]["leads"]
+    assert plan["hosts"]["t2"]["source"] == "push" and plan["hosts"]["t2"]["leader"] == "t1"
+    assert plan["hosts"]["t1"]["find_links"] == ["/var/www/repo/wheelhouse/main/p/wheels"]
+
+
+def test_role_plan_inputs_changed_rebuild_flags_and_a_drifted_venv_make_a_target_need_its_build_host():
+    ask = _installed(_ask("t1"))
+    assert not f.venv_role_plan([ask], GROUPS)["hosts"]["t1"]["needs"]
+    changed = dict(ask, inputs={"requirements": ["alpha", "gamma"]})
+    assert f.venv_role_plan([changed], GROUPS)["hosts"]["t1"]["reasons"] == ["the inputs changed since the venv was installed"]
+    for flag in ("rebuild", "wheels_rebuild"):
+        assert f.venv_role_plan([dict(ask, **{flag: True})], GROUPS)["probe_build_hosts"] == ["repo1"]
+    drifted = dict(ask, probe=_probe(venv={"exists": True, "intact": False, "inputs_id": "x",
+                                           "problems": ["its packages differ from those recorded"]}))
+    assert f.venv_role_plan([drifted], GROUPS)["hosts"]["t1"]["reasons"] == ["its packages differ from those recorded"]
+
+
+def test_role_plan_inputs_id_leaves_credentials_out():
+    one = _ask("t1", inputs={"build_args": "--extra-index-url https://u:old@idx.example/simple"})
+    two = _ask("t1", inputs={"build_args": "--extra-index-url https://u:new@idx.example/simple"})
+    three = _ask("t1", inputs={"build_args": "--extra-index-url https://other.example/simple"})
+    ids = [f.venv_role_plan([a], GROUPS)["hosts"]["t1"]["inputs_id"] for a in (one, two, three)]
+    assert ids[0] == ids[1] != ids[2]
+
+
+def test_role_plan_names_silent_build_hosts_bad_interpreters_and_wrong_platforms():
+    plan = f.venv_role_plan([_ask("t1")], GROUPS, [{"item": "repo1", "msg": "Connection refused"}], [], 3)
+    assert "build host repo1 did not answer within 3 s (Connection refused)" in plan["errors"][0]
+    broken = f.venv_role_plan([_ask("t1", probe=_probe(python=""))], GROUPS)
+    assert "the interpreter for the venv cannot be run (no such file)" in broken["errors"][0]
+    other = dict(REPO1, python={"version": "3.13", "error": ""})
+    assert f.venv_role_plan([_ask("t1")], GROUPS, [{"item": "repo1"}], [other])["hosts"]["t1"]["build_host"] == "t1"
+    wrong = f.venv_role_plan([_ask("t1", build_host="repo1")], GROUPS, [{"item": "repo1"}], [other])
+    assert "no build host can serve platform debian-12-x86_64-py3.11 (hosts: t1)" in wrong["errors"][0]
+
+
+def test_role_plan_counts_index_installs_of_every_target():
+    asks = [_installed(_ask(h, wheels=False)) for h in ("a", "b", "c")]
+    assert "3 targets have wheel building disabled" in f.venv_role_plan(asks, GROUPS)["errors"][0]
+    assert f.venv_role_plan([dict(a, allow_index_installs=True) for a in asks], GROUPS)["errors"] == []
+    assert f.venv_role_plan(asks, GROUPS)["hosts"]["a"]["source"] == "none"
