@@ -130,6 +130,29 @@ options:
     type: list
     elements: path
     default: []
+  build_requirements:
+    description:
+      - Requirement lines of what the installs of the requirements need at build time - build
+        backends and tools such as V(setuptools), V(wheel), V(pbr), V(cython) or V(maturin) when the
+        requirements include sdists built without build isolation (C(--no-build-isolation) in
+        O(extra_args)), or built by a backend that runs such a tool as a command (the venv's C(bin)
+        is first on E(PATH) for the installer).
+      - Installed into the venv by an installer run of their own just before the requirements, each
+        time the requirements are installed (a new venv, a rebuild, an install in place), so that
+        they are there when an sdist of the requirements is prepared; in the same run they would not
+        be. The run has the same options as the install of the requirements - O(constraints) and
+        O(global_constraints) apply, and the index options, O(extra_args), O(environment),
+        O(require_hashes) and O(package_state). With O(install_tool=uv), uv installs them.
+      - They stay in the venv - their versions are among RV(packages), repaired when they drift, and
+        O(prune) keeps them and what they need. They are part of the fingerprint - changing them
+        runs the installer. They are checked like O(requirements) before anything changes.
+      - Written, for the installer, to C(build-requirements.txt) in a hidden C(.NAME.venv_build-files-*)
+        directory beside the venv that is removed afterwards; not kept inside the venv.
+      - An empty list (the default) adds no installer run and leaves the fingerprint of a venv as it was.
+    type: list
+    elements: str
+    default: []
+    version_added: 0.2.0
   constraints:
     description:
       - Constraint lines (named requirements, usually exact pins), written to C(constraints.txt)
@@ -590,6 +613,7 @@ ARGUMENT_SPEC = dict(
     system_site_packages=dict(type="bool", default=False),
     requirements=dict(type="list", elements="str", default=[]),
     requirements_files=dict(type="list", elements="path", default=[]),
+    build_requirements=dict(type="list", elements="str", default=[]),
     constraints=dict(type="list", elements="str", default=[]),
     global_constraints=dict(type="list", elements="str", default=[]),
     find_links=dict(type="list", elements="str", default=[]),
