@@ -12,8 +12,8 @@ short_description: Python virtual environments from requirements and constraints
 version_added: 0.1.0
 description:
   - Makes the Python virtual environment at O(path) contain exactly what O(requirements),
-    O(requirements_files), O(constraints) and O(global_constraints) ask for, installed with
-    C(pip) or C(uv).
+    O(requirements_files), O(build_requirements), O(constraints) and O(global_constraints) ask for,
+    installed with C(pip) or C(uv).
   - Decides from files alone whether anything must change - C(pyvenv.cfg), the installed
     C(*.dist-info) metadata and a state file the module keeps inside the venv
     (C(wheelhouse-venv.json)) with a fingerprint of the normalized inputs and the installed set.
@@ -479,6 +479,17 @@ EXAMPLES = r"""
         value: "29.0.0"
     facts_file: openstack_ansible
   notify: restart glance
+
+- name: Sdists built in the venv without build isolation, with their build tools installed first
+  wheelhouse.venv.venv_build:
+    path: /opt/app/venv
+    build_requirements:
+      - setuptools
+      - wheel
+      - cython
+    requirements:
+      - some-sdist-only-package==1.2
+    extra_args: --no-build-isolation
 
 - name: A venv that imports the distribution's apt bindings (python3-apt must be installed)
   wheelhouse.venv.venv_build:
