@@ -111,7 +111,8 @@ def _index_args(spec, tool):
 
 
 def install_command(spec, venv, files, uv=None, pins_file=None, upgrade=False, dry_run_report=None):
-    """The installer run: requirements with both constraint files (and recorded pins when repairing)."""
+    """The installer run: the requirements files of files (build requirements, requirements) with both
+    constraint files (and recorded pins when repairing)."""
     constraint_files = [files["constraints"], files["global_constraints"]]
     if pins_file:
         constraint_files.append(pins_file)
@@ -119,7 +120,9 @@ def install_command(spec, venv, files, uv=None, pins_file=None, upgrade=False, d
         argv = [uv, "pip", "install", "--python", venv_python(venv)]
     else:
         argv = [venv_python(venv), "-m", "pip", "install", "--disable-pip-version-check", "--no-input"]
-    argv += ["-r", files["requirements"]]
+    for key in ("build_requirements", "requirements"):
+        if key in files:
+            argv += ["-r", files[key]]
     for path in constraint_files:
         argv += ["-c", path]
     argv += _index_args(spec, spec.install_tool)
@@ -132,6 +135,12 @@ def install_command(spec, venv, files, uv=None, pins_file=None, upgrade=False, d
     if dry_run_report:
         argv += ["--dry-run", "--quiet", "--report", dry_run_report]
     return hide_credentials(argv + list(spec.extra_args), spec.install_tool)
+
+
+def build_requirements_command(spec, venv, files, build_file, **options):
+    """The installer run of the build requirements (build_file) alone, before the requirements: same options."""
+    files = dict((key, path) for key, path in files.items() if key != "requirements")
+    return install_command(spec, venv, dict(files, build_requirements=build_file), **options)
 
 
 def repair_command(spec, venv, files, repair, uv=None):

@@ -25,9 +25,9 @@ def _same_location(installed_url, requirement_url):
 
 
 def prune_candidates(spec, dists, python_version):
-    """Installed distributions that nothing in the requirements needs (None when that cannot be known)."""
+    """Installed distributions that nothing in the (build) requirements needs (None when that cannot be known)."""
     env = pep508.marker_environment(python_version)
-    requirements = list(spec.parsed_requirements)
+    requirements = list(spec.parsed_requirements) + list(spec.parsed_build_requirements)
     for line in requirement_file_lines(spec.requirements_files):
         parsed = pep508.metadata_requirement(line)
         if parsed is not None:

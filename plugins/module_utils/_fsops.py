@@ -240,7 +240,8 @@ def remove_venv(path):
 
 # --- leftovers of killed runs -----------------------------------------------------------------
 
-_FILES_DIR_NAMES = ("requirements.txt", "constraints.txt", "global-constraints.txt", "recorded-pins.txt")
+_FILES_DIR_NAMES = ("requirements.txt", "constraints.txt", "global-constraints.txt", "recorded-pins.txt",
+                    "build-requirements.txt")
 
 
 def find_leftovers(path):

@@ -152,7 +152,7 @@ def _check_url_list(values, option):
 _ARCHIVES = (".whl", ".zip", ".tar.gz", ".tgz", ".tar.bz2", ".tbz", ".tar.xz", ".txz", ".tar")
 
 
-def _check_not_a_requirements_file(line):
+def _check_not_a_requirements_file(line, option="requirements"):
     """Refuse a requirements line that names a requirements file (the ansible.builtin.pip habit)."""
     token = line.split(" ")[0]
     if "://" in token or token.startswith("-") or " @ " in line:
@@ -162,8 +162,8 @@ def _check_not_a_requirements_file(line):
     named_like_one = re.search(r"(?:^|/)(?:requirements|constraints)[\w.-]*\.txt$", token, re.I)
     if named_like_one or (token.lower().endswith(".txt") and (is_path or os.path.isfile(path))) or \
             (is_path and os.path.isfile(path) and not token.lower().endswith(_ARCHIVES)):
-        raise VenvBuildError("requirements: %r is a requirements file, not a requirement: list it in "
-                             "requirements_files instead" % token)
+        what = "list it in requirements_files instead" if option == "requirements" else "list its lines instead"
+        raise VenvBuildError("%s: %r is a requirements file, not a requirement: %s" % (option, token, what))
 
 
 class VenvSpec(object):
@@ -200,6 +200,8 @@ class VenvSpec(object):
 
         self.requirements = normalize_lines(params.get("requirements"))
         self.requirements_files = [os.path.abspath(p) for p in params.get("requirements_files") or []]
+        # installed by an installer run of their own before the requirements (build tools, setuptools)
+        self.build_requirements = normalize_lines(params.get("build_requirements"))
         self.constraints = normalize_lines(params.get("constraints"))
         self.global_constraints = normalize_lines(params.get("global_constraints"))
         self.find_links = [v.strip() for v in params.get("find_links") or []]
@@ -225,6 +227,7 @@ class VenvSpec(object):
         if self.state not in ("present", "absent"):
             raise VenvBuildError("state must be present or absent, got %r" % self.state)
         self.parsed_requirements = pep508.parse_lines(self.requirements, "requirements")
+        self.parsed_build_requirements = pep508.parse_lines(self.build_requirements, "build_requirements")
         # '-c <path or URL>' lines are checked here (form only) and read by load_constraint_files
         self.parsed_constraints = pep508.parse_constraint_lines(cfiles.split_lines(self.constraints, "constraints")[0],
                                                                 "constraints")
@@ -251,6 +254,8 @@ class VenvSpec(object):
                                      % (self.mode, exc))
         for line in self.requirements:
             _check_not_a_requirements_file(line)
+        for line in self.build_requirements:
+            _check_not_a_requirements_file(line, "build_requirements")
 
     def wanted_mode(self, path_stat):
         """The permission bits mode asks for, given the directory's current stat (symbolic modes are relative)."""
@@ -299,12 +304,21 @@ class VenvSpec(object):
         return render_lines(cfiles.expand(self.global_constraints, self.load_constraint_files()["global_constraints"]))
 
     @property
+    def build_requirements_text(self):
+        return render_lines(self.build_requirements)
+
+    @property
     def has_requirements(self):
         return bool(self.requirements or self.requirements_files)
 
+    @property
+    def installs(self):
+        """Whether an install runs the installer at all (build requirements, requirements or both)."""
+        return bool(self.build_requirements) or self.has_requirements
+
     def fingerprint_inputs(self, python_version):
         """What decides the venv's content; credentials are left out so a rotated password rebuilds nothing."""
-        return {
+        inputs = {
             "format": FINGERPRINT_FORMAT,
             "python": ".".join(python_version.split(".")[:2]),
             "virtualenv_command": self.virtualenv_command,
@@ -327,6 +341,9 @@ class VenvSpec(object):
             "package_state": self.package_state,
             "prune": self.prune,
         }
+        if self.build_requirements:  # only when given: venvs made before the option keep their fingerprint
+            inputs["build_requirements"] = self.build_requirements
+        return inputs
 
     def fingerprint(self, python_version):
         inputs = self.fingerprint_inputs(python_version)
@@ -338,7 +355,8 @@ class VenvSpec(object):
     def check_conflicts(self, env):
         """Fail when an exact pin on one side cannot satisfy the other side (requirements vs constraints)."""
         loaded = self.load_constraint_files()
-        sides = [("requirements", self.parsed_requirements), ("constraints", self.parsed_constraints)]
+        sides = [("requirements", self.parsed_requirements), ("build_requirements", self.parsed_build_requirements),
+                 ("constraints", self.parsed_constraints)]
         sides += cfiles.conflict_sides(loaded["constraints"], "constraints")
         sides.append(("global_constraints", self.parsed_global_constraints))
         sides += cfiles.conflict_sides(loaded["global_constraints"], "global_constraints")

@@ -51,6 +51,7 @@ from ansible_collections.wheelhouse.venv.plugins.module_utils._plan import (
     resolve_interpreter,
 )
 from ansible_collections.wheelhouse.venv.plugins.module_utils._venvstate import (
+    BUILD_REQUIREMENTS_FILE,
     STATE_FILE,
     STATE_FORMAT,
     UV_TOOL_DIR,
@@ -338,7 +339,7 @@ class Sync(object):
         files_change = files_differ(spec, disk) is not None
         after = None
         changed = True
-        if plan.action == "install" and spec.has_requirements:
+        if plan.action == "install" and spec.installs:
             after = self.dry_run(disk, plan)
             if after is not None and not files_change and not plan.fix_ownership:
                 changed = after != disk.packages or link_plan.changed or self.changes_anyway(plan, disk, after)
@@ -355,6 +356,8 @@ class Sync(object):
         tmp = tempfile.mkdtemp(prefix="venv_build-check-")
         try:
             files = self.write_installer_files(tmp, plan)
+            if spec.build_requirements:  # resolved with the requirements (a real run installs them first)
+                files["build_requirements"] = self.write_build_requirements(tmp)
             report = os.path.join(tmp, "report.json")
             uv = self.find_uv(spec.path)
             if spec.install_tool == "uv" and uv is None:
@@ -398,6 +401,12 @@ class Sync(object):
         uv = self.find_uv(spec.path) or os.path.join(spec.path, UV_TOOL_DIR, "bin", "uv")
         if plan.repair and not plan.builds_beside:
             planned.append(commands.repair_command(spec, spec.path, files, plan.repair, uv=uv))
+        if plan.action in ("create", "rebuild", "install") and spec.build_requirements:
+            # written to a files directory beside the venv (its random part shown as XXXXXXXX)
+            build_file = os.path.join(os.path.dirname(spec.path), staging_prefix(spec.path, "files-") + "XXXXXXXX",
+                                      BUILD_REQUIREMENTS_FILE)
+            planned.append(commands.build_requirements_command(spec, spec.path, files, build_file, uv=uv,
+                                                               upgrade=spec.package_state == "latest"))
         if plan.action in ("create", "rebuild", "install") and spec.has_requirements:
             planned.append(commands.install_command(spec, spec.path, files, uv=uv,
                                                     upgrade=spec.package_state == "latest"))
@@ -448,6 +457,7 @@ class Sync(object):
 
     def install(self, venv, files, plan, uv):
         spec = self.spec
+        self.install_build_requirements(venv, files, uv)
         if spec.has_requirements:
             argv = commands.install_command(spec, venv, files, uv=uv, pins_file=files.get("pins"),
                                             upgrade=spec.package_state == "latest")
@@ -464,6 +474,28 @@ class Sync(object):
                          "removing packages not needed (prune)")
                 dists = installed_distributions(site_packages)
         return package_versions(dists)
+
+    def write_build_requirements(self, folder):
+        path = os.path.join(folder, BUILD_REQUIREMENTS_FILE)
+        text = self.spec.build_requirements_text
+        write_host_file(path, text, "the installer file", private_mode(text))
+        return path
+
+    def install_build_requirements(self, venv, files, uv):
+        """The build requirements, by an installer run of their own before the requirements: a build tool is
+        then in the venv when an sdist of the requirements is prepared (in the same run it is not there yet)."""
+        spec = self.spec
+        if not spec.build_requirements:
+            return
+        folder = tempfile.mkdtemp(prefix=staging_prefix(spec.path, "files-"), dir=os.path.dirname(spec.path))
+        try:
+            argv = commands.build_requirements_command(spec, venv, files, self.write_build_requirements(folder),
+                                                       uv=uv, pins_file=files.get("pins"),
+                                                       upgrade=spec.package_state == "latest")
+            self.run(argv, commands.installer_environment(spec, venv), "%s install of the build requirements"
+                     % spec.install_tool)
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
 
     def new_state(self, interp, fingerprint, packages, link_plan):
         """The state after a change; facts_pending until the facts are written (cleared by apply)."""
@@ -504,7 +536,7 @@ class Sync(object):
 
     def apply(self, disk, interp, fingerprint, plan, link_plan):
         spec = self.spec
-        if plan.action in ("create", "rebuild", "install") and spec.has_requirements:
+        if plan.action in ("create", "rebuild", "install") and spec.installs:
             # imported here: the HTTP stack is only needed when something will be installed
             from ansible_collections.wheelhouse.venv.plugins.module_utils import _reach as reach
             reach.check_locations(spec)

@@ -22,6 +22,8 @@ STATE_FORMAT = 1
 REQUIREMENTS_FILE = "requirements.txt"
 CONSTRAINTS_FILE = "constraints.txt"
 GLOBAL_CONSTRAINTS_FILE = "global-constraints.txt"
+# The build requirements' file, in a files directory beside the venv while they are installed (never inside it).
+BUILD_REQUIREMENTS_FILE = "build-requirements.txt"
 # Where a uv fetched by the module lives: inside the venv directory, outside site-packages.
 UV_TOOL_DIR = ".uv"
 # What a venv consists of at its top level (venv, virtualenv), and the files of this module.

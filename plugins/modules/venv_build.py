@@ -12,8 +12,8 @@ short_description: Python virtual environments from requirements and constraints
 version_added: 0.1.0
 description:
   - Makes the Python virtual environment at O(path) contain exactly what O(requirements),
-    O(requirements_files), O(constraints) and O(global_constraints) ask for, installed with
-    C(pip) or C(uv).
+    O(requirements_files), O(build_requirements), O(constraints) and O(global_constraints) ask for,
+    installed with C(pip) or C(uv).
   - Decides from files alone whether anything must change - C(pyvenv.cfg), the installed
     C(*.dist-info) metadata and a state file the module keeps inside the venv
     (C(wheelhouse-venv.json)) with a fingerprint of the normalized inputs and the installed set.
@@ -130,6 +130,29 @@ options:
     type: list
     elements: path
     default: []
+  build_requirements:
+    description:
+      - Requirement lines of what the installs of the requirements need at build time - build
+        backends and tools such as V(setuptools), V(wheel), V(pbr), V(cython) or V(maturin) when the
+        requirements include sdists built without build isolation (C(--no-build-isolation) in
+        O(extra_args)), or built by a backend that runs such a tool as a command (the venv's C(bin)
+        is first on E(PATH) for the installer).
+      - Installed into the venv by an installer run of their own just before the requirements, each
+        time the requirements are installed (a new venv, a rebuild, an install in place), so that
+        they are there when an sdist of the requirements is prepared; in the same run they would not
+        be. The run has the same options as the install of the requirements - O(constraints) and
+        O(global_constraints) apply, and the index options, O(extra_args), O(environment),
+        O(require_hashes) and O(package_state). With O(install_tool=uv), uv installs them.
+      - They stay in the venv - their versions are among RV(packages), repaired when they drift, and
+        O(prune) keeps them and what they need. They are part of the fingerprint - changing them
+        runs the installer. They are checked like O(requirements) before anything changes.
+      - Written, for the installer, to C(build-requirements.txt) in a hidden C(.NAME.venv_build-files-*)
+        directory beside the venv that is removed afterwards; not kept inside the venv.
+      - An empty list (the default) adds no installer run and leaves the fingerprint of a venv as it was.
+    type: list
+    elements: str
+    default: []
+    version_added: 0.2.0
   constraints:
     description:
       - Constraint lines (named requirements, usually exact pins), written to C(constraints.txt)
@@ -467,6 +490,17 @@ EXAMPLES = r"""
     facts_file: openstack_ansible
   notify: restart glance
 
+- name: Sdists built in the venv without build isolation, with their build tools installed first
+  wheelhouse.venv.venv_build:
+    path: /opt/app/venv
+    build_requirements:
+      - setuptools
+      - wheel
+      - cython
+    requirements:
+      - some-sdist-only-package==1.2
+    extra_args: --no-build-isolation
+
 - name: A venv that imports the distribution's apt bindings (python3-apt must be installed)
   wheelhouse.venv.venv_build:
     path: /opt/updater/venv
@@ -600,6 +634,7 @@ ARGUMENT_SPEC = dict(
     system_site_packages=dict(type="bool", default=False),
     requirements=dict(type="list", elements="str", default=[]),
     requirements_files=dict(type="list", elements="path", default=[]),
+    build_requirements=dict(type="list", elements="str", default=[]),
     constraints=dict(type="list", elements="str", default=[]),
     global_constraints=dict(type="list", elements="str", default=[]),
     find_links=dict(type="list", elements="str", default=[]),

@@ -435,6 +435,23 @@ def test_without_wheel_building_a_target_installs_from_the_index_with_the_build_
     assert again.rc == 0 and again.changed == 0, again
 
 
+def test_without_wheel_building_the_build_requirements_are_installed_before_the_packages(lab):
+    # needstool's setup.py runs wh-buildtool-version, a console script of wh-buildtool: there only when
+    # wh-buildtool is installed before needstool's metadata is prepared.
+    make_wheel(lab["wheelhouse"], "wh-buildtool", "1.0", console_script=True)
+    make_sdist_running(lab["wheelhouse"], "needstool", "1.0", ["wh-buildtool-version"])
+    tooled = os.path.join(lab["work"], "venvs", "selfbuilt")
+    options = dict(venv_wheel_build_enable=False, venv_install_destination_path=tooled, venv_pip_packages=["needstool"],
+                   venv_build_global_constraints=[], venv_build_requirements=[], venv_build_requirements_extra=["wh-buildtool"],
+                   venv_pip_install_args="--no-index --find-links %s --no-build-isolation" % lab["wheelhouse"])
+    run = run_role(lab, "selfbuilt", **options)
+    assert run.rc == 0, run
+    freeze = venv_freeze(dict(lab, venv=tooled))
+    assert "needstool==1.0" in freeze and "wh-buildtool==1.0" in freeze
+    again = run_role(lab, "selfbuilt2", **options)
+    assert again.rc == 0 and again.changed == 0, again
+
+
 def two_venvs_playbook(lab, second_packages):
     """Two include_role of the role in one play: venv one, then venv two."""
     path = os.path.join(lab["work"], "two-venvs.yml")
