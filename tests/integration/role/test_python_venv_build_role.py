@@ -665,8 +665,9 @@ def test_a_no_op_converge_calls_each_target_once_and_no_build_host(lab):
     # One requirement more: the build host is used again, and builds only the new wheel.
     wheel_dir = os.path.join(platform_dir(lab), "wheels")
     before = dict((w, os.stat(os.path.join(wheel_dir, w)).st_mtime_ns) for w in os.listdir(wheel_dir))
-    changed = run_role(lab, "lock3", inventory=inventory, stdout_callback="ansible.posix.json",
-                       **dict(options, venv_pip_packages=["alpha", "gamma"]))
+    one_more = dict(options)
+    one_more["venv_pip_packages"] = ["alpha", "gamma"]
+    changed = run_role(lab, "lock3", inventory=inventory, stdout_callback="ansible.posix.json", **one_more)
     assert changed.rc == 0, changed.out[-3000:]
     calls, stats = remote_calls(changed)
     assert any(action.endswith("venv_wheel_build") and name.endswith(" on buildbox") for _host, action, name in calls), calls

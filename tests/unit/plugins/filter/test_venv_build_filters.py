@@ -324,11 +324,12 @@ def test_variables_not_given_are_left_to_ansible_check():
 
 # --- the role's plan (venv_role_plan)
 
-def _probe(python="3.11", venv=None, facts=DEBIAN12):
-    return {"platform_facts": dict(facts), "python": {"version": python, "error": "" if python else "no such file"},
+def _probe(python="3.11", venv=None, facts=None):
+    absent = {"exists": False, "intact": False, "inputs_id": "", "problems": ["/opt/app does not exist"]}
+    return {"platform_facts": dict(facts or DEBIAN12),
+            "python": {"version": python, "error": "" if python else "no such file"},
             "distro_packages": {"installed": [], "missing": []},
-            "venv": venv if venv is not None else {"exists": False, "intact": False, "inputs_id": "",
-                                                    "problems": ["/opt/app does not exist"]}}
+            "venv": venv if venv is not None else absent}
 
 
 def _ask(host, **kw):
