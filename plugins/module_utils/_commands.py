@@ -173,6 +173,37 @@ def uv_bootstrap_command(spec, venv, files):
     return hide_credentials(argv + _index_args(spec, "pip") + ["uv"], "pip")
 
 
+# What the verifications of a venv are called in results and errors.
+DEPENDENCY_CHECK = "the dependency check"
+# Imports each module named after it; a failing one ends with its traceback.
+IMPORT_PROBE = "import importlib, sys; [importlib.import_module(name) for name in sys.argv[1:]]"
+
+
+def verify_commands(spec, venv, uv=None):
+    """The verifications of venv after the installer ran, in order: [(argv, what)].
+
+    The installer's consistency check (pip check / uv pip check), then verify_imports (with the venv's
+    Python, isolated from the user's site and the working directory), then verify_command.
+    """
+    checks = []
+    if spec.check_dependencies:
+        if spec.install_tool == "uv":
+            argv = [uv, "pip", "check", "--python", venv_python(venv)]
+        else:
+            argv = [venv_python(venv), "-m", "pip", "check", "--disable-pip-version-check"]
+        checks.append((argv, DEPENDENCY_CHECK))
+    if spec.verify_imports:
+        checks.append(([venv_python(venv), "-I", "-c", IMPORT_PROBE] + list(spec.verify_imports), "verify_imports"))
+    if spec.verify_command:
+        checks.append((list(spec.verify_command), "verify_command"))
+    return checks
+
+
+def verify_environment(spec, venv):
+    """The variables of environment, with venv's bin first on PATH and VIRTUAL_ENV set, as an activated venv has."""
+    return bin_first_on_path(venv, dict(spec.environment, VIRTUAL_ENV=venv))
+
+
 # How each package manager lists the files of one installed package (read-only).
 _LIST_FILES = {"dpkg-query": ["--listfiles"], "rpm": ["--query", "--list"]}
 

@@ -66,3 +66,21 @@ def prune_candidates(spec, dists, python_version):
                     continue
             stack.append((dep.name, set(dep.extras)))
     return sorted(n for n in dists if n not in needed and n not in SEED_PACKAGES)
+
+
+# The problem lines of pip check: NAME VERSION requires ..., has requirement ..., is not supported ...
+_CHECK_LINE = re.compile(r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*) \S+ (?:requires |has requirement |is not supported )")
+
+
+def own_problems(output, packages):
+    """pip check's output without the problems of distributions outside the venv's own packages.
+
+    pip check sees every distribution the venv's Python sees: with system_site_packages those of the
+    system, and the metadata linked by linked_distro_packages. Other lines are kept.
+    """
+    kept = []
+    for line in output.splitlines():
+        match = _CHECK_LINE.match(line)
+        if line.strip() and (not match or pep508.canonical_name(match.group("name")) in packages):
+            kept.append(line)
+    return "\n".join(kept)

@@ -148,6 +148,20 @@ def _check_url_list(values, option):
             raise VenvBuildError("%s: %r contains white space" % (option, masking.mask_text(value)))
 
 
+def _check_verifications(verify_imports, verify_command):
+    for name in verify_imports:
+        if not name or not all(part.isidentifier() for part in name.split(".")):
+            raise VenvBuildError("verify_imports: %r is not a module name: give names as an import statement takes "
+                                 "them (yaml, email.mime.text)" % name)
+    if verify_command and not verify_command[0].strip():
+        raise VenvBuildError("verify_command: the first item must be the command to run (a name looked up on PATH with "
+                             "the venv's bin first, or an absolute path), got %r" % masking.mask_text(verify_command[0]))
+    if len(verify_command) == 1 and re.search(r"\s", verify_command[0].strip()) and not os.path.exists(verify_command[0]):
+        raise VenvBuildError("verify_command is a list of arguments, run without a shell; %r is one argument: split "
+                             "it, e.g. [%s]" % (masking.mask_text(verify_command[0]),
+                                                ", ".join(masking.mask_text(verify_command[0]).split())))
+
+
 # Local archives pip installs from a path; any other existing file named in requirements is a requirements file.
 _ARCHIVES = (".whl", ".zip", ".tar.gz", ".tgz", ".tar.bz2", ".tbz", ".tar.xz", ".txz", ".tar")
 
@@ -221,6 +235,10 @@ class VenvSpec(object):
             if name not in self.linked_distro_packages:
                 self.linked_distro_packages.append(name)
         self.environment = dict((str(k), "" if v is None else str(v)) for k, v in (params.get("environment") or {}).items())
+        # verifications after the installer ran (not part of the fingerprint: they change nothing in the venv)
+        self.check_dependencies = params.get("check_dependencies") is not False
+        self.verify_imports = [str(name).strip() for name in params.get("verify_imports") or []]
+        self.verify_command = ["" if arg is None else str(arg) for arg in params.get("verify_command") or []]
         self._validate()
 
     def _validate(self):
@@ -256,6 +274,7 @@ class VenvSpec(object):
             _check_not_a_requirements_file(line)
         for line in self.build_requirements:
             _check_not_a_requirements_file(line, "build_requirements")
+        _check_verifications(self.verify_imports, self.verify_command)
 
     def wanted_mode(self, path_stat):
         """The permission bits mode asks for, given the directory's current stat (symbolic modes are relative)."""

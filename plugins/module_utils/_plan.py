@@ -173,6 +173,9 @@ def _plan_venv(spec, disk, interp, fingerprint):
         return Plan("install", "%s; the installer runs and rewrites it" % disk.state_problem)
     if not state:
         return Plan("install", "the venv has no state file of this module (first run, or an earlier run failed)")
+    if state.get("verify_failed"):
+        return Plan("install", "the verification after an earlier install failed (%s): installing and verifying again"
+                    % state["verify_failed"])
     if state.get("fingerprint") != fingerprint:
         return Plan("install", inputs_changed_reason(spec, state))
     if spec.package_state == "latest":

@@ -20,7 +20,7 @@ import time
 
 from ansible_collections.wheelhouse.venv.plugins.module_utils import _commands as commands, _facts as facts
 from ansible_collections.wheelhouse.venv.plugins.module_utils import _links as links, _masking as masking, _pep508 as pep508
-from ansible_collections.wheelhouse.venv.plugins.module_utils._deps import prune_candidates
+from ansible_collections.wheelhouse.venv.plugins.module_utils._deps import own_problems, prune_candidates
 from ansible_collections.wheelhouse.venv.plugins.module_utils._errors import VenvBuildError
 from ansible_collections.wheelhouse.venv.plugins.module_utils._faults import fault_point
 from ansible_collections.wheelhouse.venv.plugins.module_utils._fsops import (
@@ -126,12 +126,43 @@ class Sync(object):
             else:
                 write_atomic(state_file, state_bytes)
             return "the venv at %s is as it was before this run" % spec.path
-        added, removed, upgraded = changes_between(before, after)
-        changes = ["added %s %s" % item for item in sorted(added.items())]
-        changes += ["removed %s %s" % item for item in sorted(removed.items())]
-        changes += ["%s %s->%s" % (n, v["before"], v["after"]) for n, v in sorted(upgraded.items())]
         return ("the venv at %s changed before the failure (%s); the next run installs again and repairs it"
-                % (spec.path, ", ".join(changes) or "the installer left unfinished work in site-packages"))
+                % (spec.path, changes_text(before, after) or "the installer left unfinished work in site-packages"))
+
+    def verify(self, venv, uv, unverified=None, changed=False):
+        """Run the verifications on venv (the installer ran); VenvBuildError naming the first that fails.
+
+        A staged venv (unverified None) is then not swapped in. An in-place change first records the
+        new state, unverified, marked verify_failed: the next run installs and verifies again.
+        """
+        spec = self.spec
+        for argv, what in commands.verify_commands(spec, venv, uv):
+            env = commands.verify_environment(spec, venv)
+            if find_on_path(argv[0], env["PATH"]) if os.sep not in argv[0] else os.access(argv[0], os.X_OK):
+                rc, out, err = self.runner(argv, env)
+            else:  # the runner would end the module on a command that does not exist
+                self.commands.append(commands.display(argv))
+                rc, out, err = 127, "", "%s: command not found (PATH=%s)" % (argv[0], env["PATH"])
+            output = ((err or "") + "\n" + (out or "")).strip()
+            if rc != 0 and output and what == commands.DEPENDENCY_CHECK and spec.install_tool == "pip":
+                output = own_problems(output, package_versions(installed_distributions(
+                    site_packages_dir(venv, cfg_python_version(read_pyvenv_cfg(venv))))))
+                rc = rc if output else 0  # every problem was one of a distribution outside the venv
+            if rc == 0:
+                continue
+            if unverified is None:
+                after = ("the new venv was not swapped in and is removed: the venv at %s is as it was before this run, "
+                         "nothing else changed" % spec.path)
+            else:
+                self.write_state(venv, dict(unverified, verify_failed="%s failed, %s"
+                                            % (what, time.strftime("%Y-%m-%dT%H:%M:%S%z"))))
+                after = ("the venv at %s %s and is marked unverified: the next run installs and verifies again"
+                         % (spec.path, "changed (%s)" % (changes_text(self._in_place[1], unverified["packages"])
+                                                        or "its files") if changed else "did not change"))
+            self.log("verification failed: %s (exit code %d)" % (what, rc))
+            raise VenvBuildError("verification failed: %s exited with code %d; %s. See %s. Output:\n%s"
+                                 % (what, rc, after, spec.log_file, masking.mask_text(output)[-3000:] or "(none)"),
+                                 rc=rc, changed=changed, log_file=spec.log_file, commands=list(self.commands))
 
     # entry point -------------------------------------------------------------------------
 
@@ -412,6 +443,8 @@ class Sync(object):
                                                     upgrade=spec.package_state == "latest"))
         if plan.action == "prune":
             planned.append(commands.uninstall_command(spec, spec.path, plan.prune, uv=uv))
+        if plan.action in ("create", "rebuild", "install", "prune"):
+            planned += [argv for argv, what in commands.verify_commands(spec, spec.path, uv)]
         return [commands.display(argv) for argv in planned]
 
     # applying ----------------------------------------------------------------------------------
@@ -523,9 +556,11 @@ class Sync(object):
         write_host_file(os.path.join(venv, STATE_FILE), state_text(state), "the state file")
 
     def changes_anyway(self, plan, disk, packages):
-        """Changes beside the package set: a repair, facts of an earlier change, packages an interrupted run changed."""
+        """Changes beside the package set: a repair, facts of an earlier change, packages an interrupted run changed,
+        an earlier change verified now."""
         recorded = (disk.state or {}).get("packages") or {}
-        return bool(plan.repair or plan.facts_pending or (plan.interrupted and (disk.leftovers or packages != recorded)))
+        return bool(plan.repair or plan.facts_pending or (disk.state or {}).get("verify_failed")
+                    or (plan.interrupted and (disk.leftovers or packages != recorded)))
 
     def settle_facts(self):
         """The facts are written (or none were due): drop facts_pending from the state file."""
@@ -596,6 +631,7 @@ class Sync(object):
             # the new venv gets its links before it is swapped in (a new venv: no earlier links of ours)
             self.make_links(site_packages_dir(staging, cfg_python_version(read_pyvenv_cfg(staging))),
                             link_plan.wanted, {})
+            self.verify(staging, uv)  # before relocate: the staged venv's scripts still point to it
             relocate(staging, spec.path)
             # the top-level entries our build made: ours to remove or replace later
             self.write_state(staging, dict(self.new_state(interp, fingerprint, packages, link_plan),
@@ -665,7 +701,11 @@ class Sync(object):
             for key, name in FILE_KEYS:
                 os.replace(files[key], os.path.join(spec.path, name))
             self.make_links(link_plan.site_packages, link_plan.wanted, link_plan.recorded)
-            self.write_state(spec.path, self.new_state(interp, fingerprint, packages, link_plan))
+            state = self.new_state(interp, fingerprint, packages, link_plan)
+            if plan.action in ("install", "prune"):
+                self.verify(spec.path, uv, unverified=state, changed=packages != disk.packages
+                            or files_differ(spec, disk) is not None or link_plan.changed)
+            self.write_state(spec.path, state)
             fault_point("update-state-written")
         finally:
             self._in_place = None
@@ -762,6 +802,15 @@ class Sync(object):
         if predicted and changed and spec.facts:
             result["facts_written"] = True
         return result
+
+
+def changes_text(before, after):
+    """'added a 1.0, removed b 2.0, c 1.0->1.1' between two package sets ('' when equal)."""
+    added, removed, upgraded = changes_between(before, after)
+    changes = ["added %s %s" % item for item in sorted(added.items())]
+    changes += ["removed %s %s" % item for item in sorted(removed.items())]
+    changes += ["%s %s->%s" % (n, v["before"], v["after"]) for n, v in sorted(upgraded.items())]
+    return ", ".join(changes)
 
 
 def write_host_file(path, text, what, mode=0o644):

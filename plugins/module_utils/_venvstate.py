@@ -252,7 +252,8 @@ def state_shape_problem(state):
         return "it is not a JSON object"
     if state.get("format") != STATE_FORMAT:
         return "format is %r, not %d" % (state.get("format"), STATE_FORMAT)
-    for key in ("fingerprint", "virtualenv_command", "install_tool", "written", "install_started", "inputs_id"):
+    for key in ("fingerprint", "virtualenv_command", "install_tool", "written", "install_started", "inputs_id",
+                "verify_failed"):
         if key in state and not isinstance(state[key], str):
             return "%s is not a string" % key
     if not isinstance(state.get("facts_pending", False), bool):

@@ -302,6 +302,49 @@ options:
     elements: str
     default: []
     version_added: 0.2.0
+  check_dependencies:
+    description:
+      - After the installer ran, run its consistency check on the venv - C(python -m pip check), or
+        C(uv pip check) with O(install_tool=uv) - and fail when an installed distribution's requirements
+        are not met (a missing or conflicting dependency, for example after C(--no-deps) in O(extra_args)).
+      - The checks of O(check_dependencies), O(verify_imports) and O(verify_command) run in this order, in
+        every run that starts the installer, and never in a run that has nothing to install (a no-op starts
+        no process). A new or rebuilt venv is verified where it is built, beside O(path), before it is
+        swapped in - when a check fails the venv at O(path) stays as it was, the new one is removed, and
+        the error shows the failing check's output (its last lines, credentials masked). A change made in
+        place is verified after the install - when a check fails the task fails with C(changed=true) when
+        packages changed, and the venv is marked unverified in its state file (C(verify_failed)), so that
+        the next run installs and verifies again (RV(reasons) says so) and reports changed when it succeeds.
+      - They are not part of the fingerprint - adding or changing one does not run the installer; it applies
+        from the next run that installs (O(rebuild=true) verifies now). In check mode RV(commands) lists them.
+      - With O(install_tool=pip), problems that pip reports for distributions outside the venv's own
+        C(site-packages) (those of the system with O(system_site_packages), linked metadata of
+        O(linked_distro_packages)) are ignored.
+    type: bool
+    default: true
+    version_added: 0.2.0
+  verify_imports:
+    description:
+      - Module names (V(yaml), V(email.mime.text)) the venv's Python must import after the installer ran,
+        in one C(bin/python -I -c ...) process (isolated - neither the working directory nor E(PYTHONPATH)
+        count). See O(check_dependencies) for when the checks run and what a failure does.
+    type: list
+    elements: str
+    default: []
+    version_added: 0.2.0
+  verify_command:
+    description:
+      - A command (a list of arguments, run without a shell, for example V([myapp, --self-test])) that must
+        exit with 0 after the installer ran and the other checks passed. It runs with the venv's C(bin)
+        first on E(PATH), E(VIRTUAL_ENV) set to the venv and the variables of O(environment) - as in an
+        activated venv, so the venv's console scripts are found by name.
+      - A new or rebuilt venv is checked before it is swapped in, in the hidden directory it is built in
+        beside O(path) (E(VIRTUAL_ENV) names it) - run its commands by name, or with E(VIRTUAL_ENV), not by
+        their path under O(path) (that is still the old venv). See O(check_dependencies).
+    type: list
+    elements: str
+    default: []
+    version_added: 0.2.0
   rebuild:
     description:
       - Build the venv from scratch (beside O(path), then swapped in). The old venv serves until the
@@ -510,6 +553,17 @@ EXAMPLES = r"""
     linked_distro_packages:
       - python3-apt
 
+- name: Verify the new venv before it goes live (the old one stays when a check fails)
+  wheelhouse.venv.venv_build:
+    path: /opt/app/venv
+    requirements:
+      - flask
+      - gunicorn
+    check_dependencies: true
+    verify_imports:
+      - flask
+    verify_command: [gunicorn, --version]
+
 - name: Rebuild the venv from scratch (the old one serves until the new one is in place)
   wheelhouse.venv.venv_build:
     path: /opt/app/venv
@@ -563,6 +617,8 @@ commands:
   description:
     - The command lines this run executed (in check mode - would execute), credentials masked.
       Empty when nothing had to be done.
+    - The verifications (O(check_dependencies), O(verify_imports), O(verify_command)) are among them, after
+      the installer (in check mode - those a real run would start).
   returned: always
   type: list
   elements: str
@@ -652,6 +708,9 @@ ARGUMENT_SPEC = dict(
     linked_distro_packages=dict(type="list", elements="str", default=[]),
     rebuild=dict(type="bool", default=False),
     foreign_files=dict(type="str", default="refuse", choices=["refuse", "carry"]),
+    check_dependencies=dict(type="bool", default=True),
+    verify_imports=dict(type="list", elements="str", default=[]),
+    verify_command=dict(type="list", elements="str", default=[]),
     owner=dict(type="str"),
     group=dict(type="str"),
     mode=dict(type="raw"),

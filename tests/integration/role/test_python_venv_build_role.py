@@ -244,7 +244,11 @@ def test_venv_rebuild_replaces_the_venv_then_a_plain_run_is_a_no_op(lab):
     # in lib/ (part of the venv): a file at the venv's top is not, and the rebuild would refuse it
     sentinel = os.path.join(lab["venv"], "lib", "sentinel")
     open(sentinel, "w").close()
-    run = run_role(lab, "rebuild", venv_rebuild=True)
+    refused = run_role(lab, "rebuild-unverified", venv_rebuild=True, venv_verify_imports=["alpha_mod", "nosuch_mod"])
+    assert refused.rc != 0 and "verification failed: verify_imports" in refused.out, refused
+    assert os.path.exists(sentinel) and marker(lab) == "run1", "a rebuild that fails its checks keeps the old venv"
+    run = run_role(lab, "rebuild", venv_rebuild=True, venv_verify_imports=["alpha_mod", "apt_pkg"],
+                   venv_verify_command=["python", "-c", "import beta_mod"])
     assert run.rc == 0, run
     assert run.changed > 0, run
     assert not os.path.exists(sentinel), "venv_rebuild kept the old venv"

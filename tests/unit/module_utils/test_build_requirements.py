@@ -74,8 +74,8 @@ def test_check_mode_shows_the_build_step_before_the_install(tmp_path):
 
     s = spec(tmp_path / "new" / "venv", build_requirements=["tool"], log_file=str(tmp_path / "log"))
     result, dummy = sync_mod.sync(s, True, runner)
-    create, build, install = result["commands"]
-    assert create.endswith("-m venv %s" % s.path)
+    create, build, install, check = result["commands"]  # then the dependency check (check_dependencies)
+    assert create.endswith("-m venv %s" % s.path) and check.endswith(" -m pip check --disable-pip-version-check")
     assert "/build-requirements.txt -c " in build and "/requirements.txt" not in build.replace("build-requirements", "")
     assert " -r %s -c " % os.path.join(s.path, "requirements.txt") in install
     assert os.listdir(str(tmp_path)) == []
@@ -87,7 +87,8 @@ def test_without_build_requirements_there_is_no_build_step(tmp_path):
 
     s = spec(tmp_path / "venv", log_file=str(tmp_path / "log"))
     result, dummy = sync_mod.sync(s, True, runner)
-    assert len(result["commands"]) == 2 and not any("build-requirements" in c for c in result["commands"])
+    # create, install, the dependency check
+    assert len(result["commands"]) == 3 and not any("build-requirements" in c for c in result["commands"])
 
 
 def test_a_killed_runs_build_requirements_file_is_a_leftover_removed(tmp_path):
