@@ -156,9 +156,9 @@ class Sync(object):
             else:
                 self.write_state(venv, dict(unverified, verify_failed="%s failed, %s"
                                             % (what, time.strftime("%Y-%m-%dT%H:%M:%S%z"))))
+                what_changed = (changes_text(self._in_place[1], unverified["packages"]) or "its files") if changed else ""
                 after = ("the venv at %s %s and is marked unverified: the next run installs and verifies again"
-                         % (spec.path, "changed (%s)" % (changes_text(self._in_place[1], unverified["packages"])
-                                                        or "its files") if changed else "did not change"))
+                         % (spec.path, "changed (%s)" % what_changed if changed else "did not change"))
             self.log("verification failed: %s (exit code %d)" % (what, rc))
             raise VenvBuildError("verification failed: %s exited with code %d; %s. See %s. Output:\n%s"
                                  % (what, rc, after, spec.log_file, masking.mask_text(output)[-3000:] or "(none)"),

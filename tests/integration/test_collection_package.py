@@ -162,7 +162,7 @@ def test_install_offline_into_an_empty_path(installed):
     found = {path: content for path, content in listing.items() if "wheelhouse.venv" in content}
     assert list(found) == [os.path.join(installed, "ansible_collections")], \
         "wheelhouse.venv must come from the installed tarball only, found in %s" % list(found)
-    assert found[os.path.join(installed, "ansible_collections")]["wheelhouse.venv"]["version"] == "0.1.0"
+    assert found[os.path.join(installed, "ansible_collections")]["wheelhouse.venv"]["version"] == "0.2.0"
 
 
 def module_play(play_dir, wheels):
