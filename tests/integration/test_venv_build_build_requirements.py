@@ -45,7 +45,9 @@ def test_build_requirements_are_installed_first_kept_and_part_of_the_inputs(ansi
     assert tree_snapshot(args["path"]) == before
     changed = ansible.module(build_requirements=["wh-buildtool", "extra-tool"], **args)
     assert changed["changed"] is True and changed["added"] == {"extra-tool": "0.5"}, changed.get("msg")
-    assert len(changed["commands"]) == 2, "an install in place: build requirements, then the requirements"
+    installs = [c for c in changed["commands"] if " -m pip install " in c]
+    assert len(installs) == 2, "an install in place: build requirements, then the requirements"
+    assert changed["commands"][-1].endswith(" -m pip check --disable-pip-version-check"), changed["commands"]
 
 
 def test_uv_installs_the_build_requirements_first(ansible, venv_args):
