@@ -21,7 +21,6 @@ inventory group.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import http.server
 import os
@@ -32,6 +31,7 @@ import threading
 
 import pytest
 
+from httpserve import QuietHandler, serve
 from playenv import plain_pip_environment
 from wheelfactory import make_wheel
 
@@ -97,11 +97,6 @@ def substitute(text, root, name):
     return re.sub(r"(?<![\w./-])/(opt|srv|tmp)/", moved, text)
 
 
-class Handler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):  # quiet
-        pass
-
-
 class Tripwire(http.server.BaseHTTPRequestHandler):
     """The index of offline snippets: every request is recorded and answered 404."""
     requests = []
@@ -112,12 +107,6 @@ class Tripwire(http.server.BaseHTTPRequestHandler):
 
     def log_message(self, *args):  # quiet
         pass
-
-
-def serve(handler):
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server
 
 
 @pytest.fixture(scope="module")
@@ -134,13 +123,8 @@ def index(tmp_path_factory):
         os.makedirs(page)
         with open(os.path.join(page, "index.html"), "w") as handle:
             handle.write('<a href="../../files/%s#sha256=%s">%s</a>\n' % (os.path.basename(wheel), digest, os.path.basename(wheel)))
-    server = serve(functools.partial(Handler, directory=top))
-    tripwire = serve(Tripwire)
-    yield {"online": "http://127.0.0.1:%d/simple/" % server.server_address[1],
-           "offline": "http://127.0.0.1:%d/%%s/simple/" % tripwire.server_address[1]}
-    for each in (server, tripwire):
-        each.shutdown()
-        each.server_close()
+    with serve(QuietHandler, top) as online, serve(Tripwire) as offline:
+        yield {"online": online + "simple/", "offline": offline + "%s/simple/"}
 
 
 @pytest.fixture(scope="module")

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import base64
-import functools
-import http.server
 import json
 import os
-import threading
 
 import pytest
 
 from conftest import ROOT, tree_snapshot
+from httpserve import basic_auth, serve
 from wheelfactory import make_wheel
 
 from ansible_collections.wheelhouse.venv.plugins.module_utils._venvstate import STATE_FILE
@@ -19,35 +16,13 @@ from ansible_collections.wheelhouse.venv.plugins.module_utils._venvstate import 
 SECRET = "upp3r-c0nstr4ints-pw"
 
 
-class _Handler(http.server.SimpleHTTPRequestHandler):
-    """Serves a folder to deploy:SECRET only."""
-
-    def do_GET(self):
-        expected = "Basic " + base64.b64encode(("deploy:" + SECRET).encode()).decode()
-        if self.headers.get("Authorization") != expected:
-            self.send_response(401)
-            self.send_header("WWW-Authenticate", 'Basic realm="constraints"')
-            self.end_headers()
-            return
-        super().do_GET()
-
-    def log_message(self, *args):
-        pass
-
-
 @pytest.fixture
 def served(tmp_path):
     """(folder, its URL with the credentials) of a local HTTP server behind basic auth."""
     folder = tmp_path / "served"
     folder.mkdir()
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Handler, directory=str(folder)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield folder, "http://deploy:%s@127.0.0.1:%d/" % (SECRET, server.server_address[1])
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve(basic_auth("deploy", SECRET), folder) as url:
+        yield folder, url.replace("http://", "http://deploy:%s@" % SECRET)
 
 
 def _versions(result):

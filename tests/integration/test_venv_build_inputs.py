@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import base64
-import functools
 import glob
-import http.server
 import os
 import stat
-import threading
 
 import pytest
 
 from conftest import imports
+from httpserve import BasicAuthHandler, basic_auth, serve
 
 SECRET = "s3cr3t-pw-4711"
 
@@ -33,48 +30,26 @@ def _cmdlines_holding(secret):
     return found
 
 
-class _Handler(http.server.SimpleHTTPRequestHandler):
+class _Handler(BasicAuthHandler):
     """Serves the wheelhouse to deploy:SECRET only; on every request, looks for the secret on command lines."""
 
     seen = None
 
-    def do_GET(self):
-        if self._authorized():
-            super().do_GET()
-
-    def do_HEAD(self):
-        if self._authorized():
-            super().do_HEAD()
-
-    def _authorized(self):
+    def authorized(self):
         self.seen["requests"] += 1
         self.seen["cmdlines"].update(_cmdlines_holding(SECRET))
-        expected = "Basic " + base64.b64encode(("deploy:" + SECRET).encode()).decode()
-        if self.headers.get("Authorization") != expected:
-            self.send_response(401)
-            self.send_header("WWW-Authenticate", 'Basic realm="wheels"')
-            self.end_headers()
-            return False
-        self.seen["authorized"] += 1
-        return True
-
-    def log_message(self, *args):
-        pass
+        allowed = super().authorized()
+        self.seen["authorized"] += int(allowed)
+        return allowed
 
 
 @pytest.fixture
 def private_wheelhouse(wheelhouse):
     """The session wheelhouse over HTTP behind basic auth: (base URL with credentials, what the server saw)."""
     seen = {"requests": 0, "authorized": 0, "cmdlines": {}}
-    handler = type("Handler", (_Handler,), {"seen": seen})
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(handler, directory=wheelhouse))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield "http://deploy:%s@127.0.0.1:%d/" % (SECRET, server.server_address[1]), seen
-    finally:
-        server.shutdown()
-        server.server_close()
+    handler = basic_auth("deploy", SECRET, base=type("Handler", (_Handler,), {"seen": seen}))
+    with serve(handler, wheelhouse) as url:
+        yield url.replace("http://", "http://deploy:%s@" % SECRET), seen
 
 
 def _mode(path):

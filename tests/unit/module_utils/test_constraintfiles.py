@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import base64
-import functools
-import http.server
 import json
 import os
-import threading
 
 import pytest
 
@@ -17,41 +13,19 @@ from ansible_collections.wheelhouse.venv.plugins.module_utils._errors import Ven
 from ansible_collections.wheelhouse.venv.plugins.module_utils._inputs import VenvSpec
 from ansible_collections.wheelhouse.venv.plugins.module_utils._plan import inputs_changed_reason
 
+from httpserve import basic_auth, serve
 from test_wheelbuild import FakePip, params
 
 SECRET = "c0nstr-s3cret"
 
 
-class _Handler(http.server.SimpleHTTPRequestHandler):
-    """Serves a folder; paths under /private/ only to deploy:SECRET."""
-
-    def do_GET(self):
-        if self.path.startswith("/private/"):
-            expected = "Basic " + base64.b64encode(("deploy:" + SECRET).encode()).decode()
-            if self.headers.get("Authorization") != expected:
-                self.send_response(401)
-                self.end_headers()
-                return
-            self.path = self.path[len("/private"):]
-        super().do_GET()
-
-    def log_message(self, *args):
-        pass
-
-
 @pytest.fixture
 def served(tmp_path):
-    """(folder served, base URL) of a local HTTP server."""
+    """(folder served, base URL) of a local HTTP server; paths under /private/ only to deploy:SECRET."""
     folder = tmp_path / "served"
     folder.mkdir()
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Handler, directory=str(folder)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield folder, "http://127.0.0.1:%d/" % server.server_address[1]
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve(basic_auth("deploy", SECRET, protected="/private/", strip=True), folder) as url:
+        yield folder, url
 
 
 def spec(**params_):
