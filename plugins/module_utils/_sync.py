@@ -136,7 +136,10 @@ class Sync(object):
         new state, unverified, marked verify_failed: the next run installs and verifies again.
         """
         spec = self.spec
-        for argv, what in commands.verify_commands(spec, venv, uv):
+        checks = commands.verify_commands(spec, venv, uv)
+        if checks:
+            fault_point("verifying")
+        for argv, what in checks:
             env = commands.verify_environment(spec, venv)
             if find_on_path(argv[0], env["PATH"]) if os.sep not in argv[0] else os.access(argv[0], os.X_OK):
                 rc, out, err = self.runner(argv, env)
@@ -527,6 +530,7 @@ class Sync(object):
                                                        upgrade=spec.package_state == "latest")
             self.run(argv, commands.installer_environment(spec, venv), "%s install of the build requirements"
                      % spec.install_tool)
+            fault_point("build-requirements-installed")
         finally:
             shutil.rmtree(folder, ignore_errors=True)
 

@@ -42,6 +42,7 @@ def fault_wheelhouse(tmp_path_factory):
     make_wheel(folder, "alpha", "1.1", ["beta>=1"], console_script=True, extra_files=bulk)
     make_wheel(folder, "beta", "1.0")
     make_wheel(folder, "beta", "2.0")
+    make_wheel(folder, "buildtool", "1.0")
     # about 6 MB that does not compress: fills a small disk
     ballast = dict(("ballast_mod/b%d.py" % i, "B = %r\n" % os.urandom(300000).hex()) for i in range(10))
     make_wheel(folder, "ballast", "1.0", extra_files=ballast)
@@ -51,12 +52,13 @@ def fault_wheelhouse(tmp_path_factory):
 class Spec(object):
     """What one run asks for: requirements, system_site_packages, the fact it writes; and alpha's version."""
 
-    def __init__(self, name, alpha, site_packages=False, extra=None):
+    def __init__(self, name, alpha, site_packages=False, extra=None, build_requirements=None):
         self.name = name
         self.alpha = alpha
         self.site_packages = site_packages
         self.fact = "%s%s" % (alpha, "+system" if site_packages else "")
         self.extra = extra or []
+        self.build_requirements = build_requirements or []
 
     def args(self, site):
         args = {
@@ -70,6 +72,8 @@ class Spec(object):
             "facts_dir": site.facts_dir,
             "facts": [{"section": "app", "option": "alpha", "value": self.fact}],
         }
+        if self.build_requirements:
+            args["build_requirements"] = self.build_requirements
         if site.carry:
             args["foreign_files"] = "carry"
         return args
@@ -78,6 +82,8 @@ class Spec(object):
 OLD = Spec("old", "1.0")
 UPGRADE = Spec("upgrade in place", "1.1")
 REBUILD = Spec("rebuild", "1.1", site_packages=True)
+# an upgrade whose build requirements (a build tool) are installed by an installer run of their own first
+UPGRADE_TOOL = Spec("upgrade in place with a build tool", "1.1", build_requirements=["buildtool==1.0"])
 
 
 class Site(object):

@@ -12,7 +12,10 @@ CLASSES = [
      "`build-installed` (new venv installed in its staging dir), `build-before-swap` (new venv complete, "
      "not swapped), `build-after-swap` (swapped, the old venv in the staging dir), `swap-before-old-removed` "
      "(the same, inside the swap), `update-installed` (in-place install done, files and state not written), "
-     "`update-state-written` (state written, facts not), `before-facts` (everything but the facts file). "
+     "`update-state-written` (state written, facts not), `before-facts` (everything but the facts file), "
+     "`verifying` (installed, the verifications (`pip check`, imports, command) about to run: in place and in "
+     "the staging dir), `build-requirements-installed` (an upgrade with `build_requirements`: the build tools "
+     "installed by their own installer run, the requirements not yet). "
      "`build-installed` is not in the suite's set (like `build-before-swap`, and a rebuild case costs 10-20 s); "
      "`absent-renamed` (state=absent: the venv renamed away, not deleted yet) is tested by "
      "tests/integration/test_venv_build_safety.py.",

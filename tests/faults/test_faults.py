@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from conftest import OLD, OUTCOMES, REBUILD, UPGRADE, Site, Spec
+from conftest import OLD, OUTCOMES, REBUILD, UPGRADE, UPGRADE_TOOL, Site, Spec
 from harness import entry_appears, installer_pid, kill, pip_started, venv_version
 
 
@@ -33,7 +33,11 @@ def staging(site):
     pytest.param(UPGRADE, "update-installed", id="upgrade-update-installed"),
     pytest.param(UPGRADE, "update-state-written", id="upgrade-update-state-written"),
     pytest.param(UPGRADE, "before-facts", id="upgrade-before-facts"),
+    # installed, the dependency check (pip check) about to run: the state is marked, not yet written
+    pytest.param(UPGRADE, "verifying", id="upgrade-verifying"),
+    pytest.param(UPGRADE_TOOL, "build-requirements-installed", id="upgrade-build-requirements-installed"),
     pytest.param(REBUILD, "build-before-swap", id="rebuild-build-before-swap"),
+    pytest.param(REBUILD, "verifying", id="rebuild-verifying"),
     pytest.param(REBUILD, "build-after-swap", id="rebuild-build-after-swap"),
     pytest.param(REBUILD, "swap-before-old-removed", id="rebuild-swap-before-old-removed"),
     pytest.param(REBUILD, "before-facts", id="rebuild-before-facts"),
@@ -41,7 +45,7 @@ def staging(site):
 def test_named_step(site, spec, step):
     faulty = site.run(spec, fault_at=step)
     assert faulty.get("failed"), "the run did not die at %s: %s" % (step, faulty["raw_output"])
-    site.check("%s, killed at %s" % (spec.name, step), "named step", faulty, spec, in_place=spec is UPGRADE)
+    site.check("%s, killed at %s" % (spec.name, step), "named step", faulty, spec, in_place=spec is not REBUILD)
 
 
 # --- kill -9 from outside: the playbook's whole process tree, or the installer alone -------------------
