@@ -38,7 +38,7 @@ description:
   - Writes the venv's bill of materials C(sbom.cdx.json) (CycloneDX 1.6 JSON) in its root whenever it
     changes the venv's distributions or links - into a new or rebuilt venv before it is swapped in,
     after the install for an in-place change; a no-op writes nothing. One component per distribution
-    in C(site-packages) (those linked by O(linked_distro_packages) included): name, version, purl
+    in C(site-packages), those linked by O(linked_distro_packages) included - name, version, purl
     C(pkg:pypi/<name>@<version>), the licence its metadata states (C(License-Expression), else
     C(License), else the C(License ::) classifiers; nothing guessed), the SHA-256 of the wheel it was
     installed from when that wheel is in a local O(find_links) folder (its C(METADATA) and C(WHEEL) are
