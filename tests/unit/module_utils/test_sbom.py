@@ -12,13 +12,19 @@ import os
 import sys
 import zipfile
 
+import pytest
 from cyclonedx.schema import SchemaVersion
 from cyclonedx.validation.json import JsonStrictValidator
 
 from ansible_collections.wheelhouse.venv.plugins.module_utils import _facts as facts
 from ansible_collections.wheelhouse.venv.plugins.module_utils import _sbom as sbom
+from ansible_collections.wheelhouse.venv.plugins.module_utils import _sync as sync_mod
+from ansible_collections.wheelhouse.venv.plugins.module_utils._errors import VenvBuildError
+from ansible_collections.wheelhouse.venv.plugins.module_utils._inputs import VenvSpec
 from ansible_collections.wheelhouse.venv.plugins.module_utils._venvstate import SBOM_FILE, foreign_entries, is_temporary_file
 
+from test_links import dpkg_on_path, linked, run_sync  # noqa: F401 pylint: disable=unused-import (fixtures)
+from test_plan import INSTALLED, fake_venv, params
 from wheelfactory import make_wheel, sha256_of
 
 PY = "%d.%d.%d" % sys.version_info[:3]
@@ -193,3 +199,27 @@ def test_facts_name_the_sbom_in_each_section_they_write():
     assert facts.with_sbom(items, "/opt/app/sbom.cdx.json") == items + [
         {"section": "app", "option": "sbom", "value": "/opt/app/sbom.cdx.json"}]
     assert facts.with_sbom(items, None) == items
+
+
+def test_links_made_in_place_rewrite_the_sbom_check_mode_only_names_it(linked):
+    sbom_file = os.path.join(linked["path"], SBOM_FILE)
+    predicted = run_sync(linked, ["python3-one"], check=True)[0]
+    assert predicted["changed"] is True and predicted["sbom"] == sbom_file and not os.path.exists(sbom_file)
+    made = run_sync(linked, ["python3-one"])[0]
+    assert made["changed"] is True and made["sbom"] == sbom_file and made["commands"] == []
+    validate(json.loads(open(sbom_file).read()))
+    written = os.stat(sbom_file).st_mtime_ns
+    assert run_sync(linked, ["python3-one"])[0]["changed"] is False and os.stat(sbom_file).st_mtime_ns == written
+
+
+def test_an_sbom_in_a_venv_the_module_never_managed_is_refused_before_any_change(tmp_path):
+    path = fake_venv(str(tmp_path / "venv"), INSTALLED)
+    with open(os.path.join(path, SBOM_FILE), "w") as handle:
+        handle.write("theirs\n")
+
+    def run(argv, env):
+        raise AssertionError("no process may start: %s" % argv)
+
+    with pytest.raises(VenvBuildError, match="holds sbom.cdx.json, which this module did not write"):
+        sync_mod.sync(VenvSpec(params(path, log_file=str(tmp_path / "log"))), False, run)
+    assert open(os.path.join(path, SBOM_FILE)).read() == "theirs\n"
