@@ -15,6 +15,22 @@ _SECTION = re.compile(r"^\s*\[(?P<name>[^\]]+)\]\s*$")
 _OPTION = re.compile(r"^\s*(?P<key>[^=:#;\s][^=:]*?)\s*[=:]")
 
 
+def with_sbom(facts, sbom):
+    """facts, plus option sbom (the path of the venv's SBOM) in every section they name, unless they set it there.
+
+    No SBOM (None): facts as they are.
+    """
+    if not sbom:
+        return list(facts)
+    sections = []
+    for fact in facts:
+        section = str(fact["section"])
+        if section not in sections:
+            sections.append(section)
+    own = set(str(f["section"]) for f in facts if str(f["option"]).lower() == "sbom")
+    return list(facts) + [{"section": s, "option": "sbom", "value": sbom} for s in sections if s not in own]
+
+
 def merge_facts(text, facts):
     """Return the INI text with every {section, option, value} of facts set, the rest untouched."""
     lines = (text or "").splitlines()

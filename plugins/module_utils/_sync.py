@@ -20,6 +20,7 @@ import time
 
 from ansible_collections.wheelhouse.venv.plugins.module_utils import _commands as commands, _facts as facts
 from ansible_collections.wheelhouse.venv.plugins.module_utils import _links as links, _masking as masking, _pep508 as pep508
+from ansible_collections.wheelhouse.venv.plugins.module_utils import _sbom as sbom
 from ansible_collections.wheelhouse.venv.plugins.module_utils._deps import own_problems, prune_candidates
 from ansible_collections.wheelhouse.venv.plugins.module_utils._errors import VenvBuildError
 from ansible_collections.wheelhouse.venv.plugins.module_utils._faults import fault_point
@@ -52,6 +53,7 @@ from ansible_collections.wheelhouse.venv.plugins.module_utils._plan import (
 )
 from ansible_collections.wheelhouse.venv.plugins.module_utils._venvstate import (
     BUILD_REQUIREMENTS_FILE,
+    SBOM_FILE,
     STATE_FILE,
     STATE_FORMAT,
     UV_TOOL_DIR,
@@ -288,6 +290,7 @@ class Sync(object):
             return
         theirs = [name for key, name in FILE_KEYS if os.path.lexists(os.path.join(spec.path, name))
                   and disk.files.get(name) != getattr(spec, key + "_text")]
+        theirs += [SBOM_FILE] if os.path.lexists(os.path.join(spec.path, SBOM_FILE)) else []
         if theirs:
             raise VenvBuildError(
                 "%s holds %s, which this module did not write (the venv has no state file %s): the module keeps its "
@@ -327,7 +330,7 @@ class Sync(object):
         result = {"changed": False, "path": spec.path, "commands": [], "packages": {}, "added": {},
                   "removed": {}, "upgraded": {}, "fingerprint": None, "python_version": disk.python_version,
                   "facts_written": False, "log_file": spec.log_file, "reasons": list(self.leftover_reasons),
-                  "links": {"present": {}, "added": [], "removed": []}, "kept": []}
+                  "links": {"present": {}, "added": [], "removed": []}, "kept": [], "sbom": None}
         if self.dangling:  # nothing to remove but the link
             result.update(changed=True, reasons=result["reasons"] + ["state=absent: %s points to %s, which does not exist"
                                                                      % (self.link, spec.path)])
@@ -587,6 +590,8 @@ class Sync(object):
             packages = disk.packages
             if link_plan.changed or link_plan.record_changed:
                 self.make_links(link_plan.site_packages, link_plan.wanted, link_plan.recorded)
+                if link_plan.changed:
+                    self.write_sbom(spec.path)
                 self.write_state(spec.path, dict(disk.state, links=link_plan.record))
         if plan.fix_ownership or plan.builds_beside or link_plan.changed:
             fix_ownership(spec, spec.path)
@@ -636,6 +641,7 @@ class Sync(object):
             self.make_links(site_packages_dir(staging, cfg_python_version(read_pyvenv_cfg(staging))),
                             link_plan.wanted, {})
             self.verify(staging, uv)  # before relocate: the staged venv's scripts still point to it
+            self.write_sbom(staging)
             relocate(staging, spec.path)
             # the top-level entries our build made: ours to remove or replace later
             self.write_state(staging, dict(self.new_state(interp, fingerprint, packages, link_plan),
@@ -705,6 +711,7 @@ class Sync(object):
             for key, name in FILE_KEYS:
                 os.replace(files[key], os.path.join(spec.path, name))
             self.make_links(link_plan.site_packages, link_plan.wanted, link_plan.recorded)
+            self.write_sbom(spec.path)  # before the verification: a venv changed in place is described as it is
             state = self.new_state(interp, fingerprint, packages, link_plan)
             if plan.action in ("install", "prune"):
                 self.verify(spec.path, uv, unverified=state, changed=packages != disk.packages
@@ -744,6 +751,17 @@ class Sync(object):
             else:
                 os.unlink(leftover)
 
+    def write_sbom(self, venv):
+        """The SBOM of venv (a staged venv, or the venv at path changed in place): sbom.cdx.json in its root."""
+        spec = self.spec
+        write_host_file(sbom.sbom_path(venv), sbom.sbom_text(venv, os.path.basename(spec.path), spec.find_links),
+                        "the SBOM")
+
+    @staticmethod
+    def writes_sbom(plan, link_plan):
+        """A change of the venv's distributions or links: its SBOM is written again."""
+        return plan.builds_beside or plan.action in ("install", "prune", "files") or link_plan.changed
+
     def write_facts(self):
         """Merge our facts into the facts file; bytes that are not UTF-8 are kept as they are."""
         spec = self.spec
@@ -756,7 +774,7 @@ class Sync(object):
                     before = handle.read().decode("utf-8", "surrogateescape")
             except FileNotFoundError:
                 before = ""
-            after = facts.merge_facts(before, masking.mask_data(spec.facts))
+            after = facts.merge_facts(before, masking.mask_data(facts.with_sbom(spec.facts, self.existing_sbom())))
             if after == before:
                 return False
             write_atomic(path, after.encode("utf-8", "surrogateescape"), 0o644)
@@ -768,6 +786,11 @@ class Sync(object):
         return True
 
     # result --------------------------------------------------------------------------------------
+
+    def existing_sbom(self):
+        """The path of the venv's SBOM when it has one, else None."""
+        path = sbom.sbom_path(self.spec.path)
+        return path if os.path.isfile(path) else None
 
     def result(self, changed, disk, packages, interp, fingerprint, plan, link_plan, predicted=False):
         spec = self.spec
@@ -788,6 +811,9 @@ class Sync(object):
             "log_file": spec.log_file,
             "reasons": list(plan.reasons),
             "links": link_plan.report(),
+            # check mode: the file a change would write
+            "sbom": sbom.sbom_path(spec.path) if predicted and changed and self.writes_sbom(plan, link_plan)
+            else self.existing_sbom(),
         }
         if changed:
             diff = []
@@ -796,6 +822,10 @@ class Sync(object):
                 if old != new or plan.builds_beside:
                     diff.append({"before_header": os.path.join(spec.path, name), "after_header": os.path.join(spec.path, name),
                                  "before": old, "after": new})
+            if self.writes_sbom(plan, link_plan):
+                diff.append({"before_header": sbom.sbom_path(spec.path), "after_header": sbom.sbom_path(spec.path),
+                             "before": "", "after": "(the venv's SBOM, CycloneDX %s JSON, written %s)\n"
+                             % (sbom.SPEC_VERSION, "after the change" if predicted else "again")})
             after_text = packages_text(shown_after) if packages is not None else "(resolved by the installer at run time)\n"
             diff.append({"before_header": "%s (installed packages)" % spec.path,
                          "after_header": "%s (installed packages%s)" % (spec.path, ", predicted" if predicted else ""),

@@ -24,16 +24,18 @@ CONSTRAINTS_FILE = "constraints.txt"
 GLOBAL_CONSTRAINTS_FILE = "global-constraints.txt"
 # The build requirements' file, in a files directory beside the venv while they are installed (never inside it).
 BUILD_REQUIREMENTS_FILE = "build-requirements.txt"
+# The venv's bill of materials (CycloneDX JSON), written by the module after each change (_sbom.py).
+SBOM_FILE = "sbom.cdx.json"
 # Where a uv fetched by the module lives: inside the venv directory, outside site-packages.
 UV_TOOL_DIR = ".uv"
 # What a venv consists of at its top level (venv, virtualenv), and the files of this module.
 VENV_TOP_ENTRIES = ("bin", "include", "lib", "lib64", "pyvenv.cfg", "share", ".gitignore", "CACHEDIR.TAG")
-OWN_TOP_ENTRIES = (STATE_FILE, REQUIREMENTS_FILE, CONSTRAINTS_FILE, GLOBAL_CONSTRAINTS_FILE, UV_TOOL_DIR)
+OWN_TOP_ENTRIES = (STATE_FILE, REQUIREMENTS_FILE, CONSTRAINTS_FILE, GLOBAL_CONSTRAINTS_FILE, UV_TOOL_DIR, SBOM_FILE)
 # The venv's own scripts in bin/ (the installer's are listed in the RECORD of their distribution).
 # Seed tools' scripts (wheel, easy_install) and PyPy's names are the venv's too.
 VENV_BIN_PATTERNS = ("activate*", "Activate.ps1", "deactivate*", "python", "python3", "python3.*", "pip*", "pydoc*",
                      "wheel*", "easy_install*", "pypy*")
-_TEMP_FILE = re.compile(r"^\.%s\.[A-Za-z0-9_]{8}$" % re.escape(STATE_FILE))
+_TEMP_FILE = re.compile(r"^\.(?:%s|%s)\.[A-Za-z0-9_]{8}$" % (re.escape(STATE_FILE), re.escape(SBOM_FILE)))
 
 
 class Distribution(object):
@@ -96,10 +98,13 @@ def venv_python_works(path):
     return os.path.isfile(venv_python(path)) and os.access(venv_python(path), os.X_OK)
 
 
-def _read_headers(meta_file):
-    """Name, Version and Requires-Dist from a METADATA/PKG-INFO file (headers only); ValueError when it is binary."""
-    name = version = None
-    requires = []
+def read_metadata_headers(meta_file):
+    """The headers of a METADATA/PKG-INFO file as (lower-case key, value) pairs, in file order.
+
+    A continuation line (a folded License text) is joined to its header with a line break; the body
+    (the description) is not read. ValueError when the file holds binary data.
+    """
+    headers = []
     with open(meta_file, "rb") as handle:
         for raw in handle:
             if b"\0" in raw:
@@ -108,15 +113,25 @@ def _read_headers(meta_file):
             if not line:
                 break
             if line[:1] in (" ", "\t"):
+                if headers:
+                    headers[-1] = (headers[-1][0], headers[-1][1] + "\n" + line.strip())
                 continue
             key, dummy, value = line.partition(":")
-            key = key.lower()
-            if key == "name":
-                name = value.strip()
-            elif key == "version":
-                version = value.strip()
-            elif key == "requires-dist":
-                requires.append(value.strip())
+            headers.append((key.strip().lower(), value.strip()))
+    return headers
+
+
+def _read_headers(meta_file):
+    """Name, Version and Requires-Dist from a METADATA/PKG-INFO file (headers only); ValueError when it is binary."""
+    name = version = None
+    requires = []
+    for key, value in read_metadata_headers(meta_file):
+        if key == "name":
+            name = value
+        elif key == "version":
+            version = value
+        elif key == "requires-dist":
+            requires.append(value)
     return name, version, requires
 
 
@@ -135,11 +150,18 @@ def _read_direct_url(meta_dir):
         return None
 
 
-def installed_distributions(site_packages, damaged=None):
+def metadata_file(meta_dir):
+    """The metadata file of a *.dist-info (METADATA) or *.egg-info (PKG-INFO, or the .egg-info file itself)."""
+    if meta_dir.endswith(".dist-info"):
+        return os.path.join(meta_dir, "METADATA")
+    return os.path.join(meta_dir, "PKG-INFO") if os.path.isdir(meta_dir) else meta_dir
+
+
+def installed_distributions(site_packages, damaged=None, linked=False):
     """Map canonical name -> Distribution for every *.dist-info / *.egg-info in site_packages.
 
-    Symlinked metadata is left out: it belongs to a distribution package linked into the venv,
-    which the installer must neither prune nor repair. So are pip's stash entries ('~lpha-1.0.dist-info',
+    Symlinked metadata is left out unless linked: it belongs to a distribution package linked into the
+    venv, which the installer must neither prune nor repair. So are pip's stash entries ('~lpha-1.0.dist-info',
     left by an interrupted upgrade). Metadata that cannot be read, and a .dist-info without the RECORD an
     installer writes last, are put in damaged (folder -> why).
     """
@@ -149,16 +171,11 @@ def installed_distributions(site_packages, damaged=None):
     except (IOError, OSError):
         return dists
     for entry in entries:
-        if entry.startswith("~") or os.path.islink(os.path.join(site_packages, entry)):
+        if entry.startswith("~") or (os.path.islink(os.path.join(site_packages, entry)) and not linked):
             continue  # an installer's leftover, or linked from the system (linked_distro_packages)
-        if entry.endswith(".dist-info"):
-            meta_file = os.path.join(site_packages, entry, "METADATA")
-        elif entry.endswith(".egg-info"):
-            meta_file = os.path.join(site_packages, entry, "PKG-INFO")
-            if not os.path.isdir(os.path.join(site_packages, entry)):
-                meta_file = os.path.join(site_packages, entry)
-        else:
+        if not entry.endswith((".dist-info", ".egg-info")):
             continue
+        meta_file = metadata_file(os.path.join(site_packages, entry))
         try:
             name, version, requires = _read_headers(meta_file)
             problem = None if name and version else "it has no Name or no Version"
@@ -404,7 +421,7 @@ def installed_files(path):
 
 
 def is_temporary_file(name):
-    """A temporary file of write_atomic (.wheelhouse-venv.json.XXXXXXXX) left by a killed run."""
+    """A temporary file of write_atomic (.wheelhouse-venv.json.XXXXXXXX, .sbom.cdx.json.XXXXXXXX) left by a killed run."""
     return bool(_TEMP_FILE.match(name))
 
 

@@ -35,6 +35,18 @@ description:
   - Writes C(requirements.txt), C(constraints.txt) and C(global-constraints.txt) inside the venv,
     as the OpenStack-Ansible C(python_venv_build) role does, and passes both constraint files to
     the installer.
+  - Writes the venv's bill of materials C(sbom.cdx.json) (CycloneDX 1.6 JSON) in its root whenever it
+    changes the venv's distributions or links - into a new or rebuilt venv before it is swapped in,
+    after the install for an in-place change; a no-op writes nothing. One component per distribution
+    in C(site-packages), those linked by O(linked_distro_packages) included - name, version, purl
+    C(pkg:pypi/<name>@<version>), the licence its metadata states (C(License-Expression), else
+    C(License), else the C(License ::) classifiers; nothing guessed), the SHA-256 of the wheel it was
+    installed from when that wheel is in a local O(find_links) folder (its C(METADATA) and C(WHEEL) are
+    the installed ones) or the installer recorded it (C(direct_url.json)), the SBOMs the wheel ships
+    in C(.dist-info/sboms/) (PEP 770) as references of type C(bom) by path relative to the venv root, and
+    the installed dependencies from C(Requires-Dist) (without extras). Only the serial number and the
+    timestamp differ between two documents of the same venv. The file is the module's - not a foreign
+    entry; a venv the module never managed that already holds a file of that name is refused.
   - Credentials inside URLs (C(https://user:secret@host/...)) are masked in results, warnings,
     errors, diffs and the log file. Index locations that carry one reach the installer in its
     environment, never on its command line (which every local user can read); the installer files
@@ -400,6 +412,8 @@ options:
         What its INI loader would change fails the task before anything changes, naming the fact -
         a value with a line break or leading/trailing white space, an option containing C(:) or
         starting with C(#) or C(;), the section C(DEFAULT). The loader lowercases option names.
+      - Every section named here also gets the option C(sbom), the path of the venv's SBOM (RV(sbom)),
+        unless the facts set C(sbom) in that section themselves.
       - A change is recorded in the state file as C(facts_pending) until its facts are written. When
         writing them fails (or the run is killed first), the task fails with C(changed=true) and the
         next run writes them and reports C(changed=true) (reason C(the facts of an earlier change
@@ -667,6 +681,16 @@ kept:
   elements: str
   sample: ["src", "setup.cfg"]
   version_added: 0.2.0
+sbom:
+  description:
+    - The venv's bill of materials C(sbom.cdx.json) (CycloneDX 1.6 JSON) in the venv directory (the directory
+      O(path) points to when it is a symbolic link), written by every run that changes the venv's distributions or
+      links; null when the venv has none (a venv no run of this version changed yet, O(state=absent)).
+    - In check mode, when the venv would change - the file the run would write (the diff says so too).
+  returned: always
+  type: str
+  sample: /opt/app/venv/sbom.cdx.json
+  version_added: 0.3.0
 reasons:
   description: Why the run had to act (empty on a no-op).
   returned: always

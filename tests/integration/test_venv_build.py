@@ -250,7 +250,7 @@ def test_facts_written_only_on_change_and_read_by_setup(ansible, venv_args, tmp_
     assert no_change["changed"] is False and no_change["facts_written"] is False
     proc = ansible.play([{"ansible.builtin.setup": {"fact_path": facts_dir, "gather_subset": ["!all", "local"]}}])
     local = json.loads(proc.stdout)["plays"][0]["tasks"][0]["hosts"]["localhost"]["ansible_facts"]["ansible_local"]
-    assert local["app"] == {"other": {"kept": "yes"}, "app": {"tag": "v1"}}
+    assert local["app"] == {"other": {"kept": "yes"}, "app": {"tag": "v1", "sbom": venv_args["path"] + "/sbom.cdx.json"}}
 
 
 def test_credentials_never_show(ansible, venv_args, wheelhouse, tmp_path):

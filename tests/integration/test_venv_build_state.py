@@ -41,7 +41,7 @@ def test_facts_of_a_killed_run_are_written_by_the_next_run(ansible, venv_args):
     assert finished["changed"] is True and finished["facts_written"] is True, finished["raw_output"]
     assert finished["reasons"] == ["the facts of an earlier change were not written yet"]
     assert finished["commands"] == []
-    assert open(fact_file).read() == "[app]\nversion = 1\n"
+    assert open(fact_file).read() == "[app]\nversion = 1\nsbom = %s/sbom.cdx.json\n" % venv_args["path"]
     assert "facts_pending" not in json.load(open(os.path.join(venv_args["path"], STATE)))
     assert ansible.module(**args)["changed"] is False
 
@@ -59,7 +59,8 @@ def test_facts_file_that_cannot_be_written_fails_as_changed_and_is_retried(ansib
         handle.write(b"[other]\nowner = caf\xe9\n")  # not UTF-8: kept as it is
     finished = ansible.module(**args)
     assert finished["changed"] is True and finished["facts_written"] is True, finished["raw_output"]
-    assert open(fact_file, "rb").read() == b"[other]\nowner = caf\xe9\n\n[app]\nversion = 1\n"
+    assert open(fact_file, "rb").read() == (b"[other]\nowner = caf\xe9\n\n[app]\nversion = 1\nsbom = %s/sbom.cdx.json\n"
+                                            % venv_args["path"].encode())
     assert ansible.module(**args)["changed"] is False
 
 

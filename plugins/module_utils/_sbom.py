@@ -1,0 +1,261 @@
+# -*- coding: utf-8 -*-
+# Copyright: wheelhouse.venv contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The venv's bill of materials: sbom.cdx.json (CycloneDX 1.6 JSON) in the venv's root.
+
+Read from files only (the *.dist-info of site-packages, the wheels of local find_links folders):
+standard library only, no process started. One component per installed distribution, with what
+its metadata says and nothing guessed:
+- licence: License-Expression (PEP 639) as an expression, else the License field, else the
+  License :: classifiers, as licence names;
+- hashes: the SHA-256 of the wheel it was installed from, when that wheel is in a local find_links
+  folder (its METADATA and WHEEL are those installed) or the installer recorded it (direct_url.json);
+- externalReferences: the SBOMs the wheel ships in its .dist-info/sboms/ (PEP 770), by path
+  relative to the venv root (where this file is).
+Everything but the serial number and the timestamp follows from the venv's files: sorted, stable.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import uuid
+import zipfile
+
+from urllib.parse import quote, unquote, urlsplit
+
+from ansible_collections.wheelhouse.venv.plugins.module_utils._errors import VenvBuildError
+from ansible_collections.wheelhouse.venv.plugins.module_utils._pep508 import marker_environment, metadata_requirement
+from ansible_collections.wheelhouse.venv.plugins.module_utils._venvstate import (
+    SBOM_FILE,
+    cfg_python_version,
+    installed_distributions,
+    metadata_file,
+    read_metadata_headers,
+    read_pyvenv_cfg,
+    site_packages_dir,
+)
+from ansible_collections.wheelhouse.venv.plugins.module_utils._wheelbuild import parse_wheel_filename, sha256_file
+
+SPEC_VERSION = "1.6"
+# Properties of ours in the document (CycloneDX property names are free text; a prefix keeps them apart).
+PROPERTY_PREFIX = "wheelhouse.venv:"
+_LICENSE_CLASSIFIER = "License :: "
+# A License field that says nothing (old setuptools wrote UNKNOWN when none was given).
+_NO_LICENSE = ("", "unknown", "none")
+
+
+def sbom_path(venv):
+    return os.path.join(venv, SBOM_FILE)
+
+
+def sbom_text(venv, name, find_links=()):
+    """The text of the SBOM of the venv directory venv, named name (the target path's base name)."""
+    return document_text(build_document(venv, name, find_links))
+
+
+def document_text(document):
+    return json.dumps(document, indent=1, sort_keys=True) + "\n"
+
+
+def build_document(venv, name, find_links=(), timestamp=None, serial=None):
+    """The CycloneDX document (a dict) of the venv directory venv."""
+    python_version = cfg_python_version(read_pyvenv_cfg(venv))
+    site_packages = site_packages_dir(venv, python_version) if python_version else None
+    dists = installed_distributions(site_packages, linked=True) if site_packages else {}
+    wheels = wheel_index(local_folders(find_links))
+    env = marker_environment(python_version) if python_version else None
+    components = [component(venv, dist, wheels) for dist in sorted(dists.values(), key=lambda d: (d.name, d.version))]
+    root_ref = "venv:%s" % name
+    root = {"type": "application", "bom-ref": root_ref, "name": name}
+    if python_version:
+        root["properties"] = [{"name": PROPERTY_PREFIX + "python-version", "value": python_version}]
+    return {
+        "bomFormat": "CycloneDX",
+        "specVersion": SPEC_VERSION,
+        "serialNumber": serial or "urn:uuid:%s" % uuid.uuid4(),
+        "version": 1,
+        "metadata": {
+            "timestamp": timestamp or time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "tools": {"components": [{"type": "application", "group": "wheelhouse.venv", "name": "venv_build"}]},
+            "component": root,
+        },
+        "components": components,
+        "dependencies": [{"ref": root_ref, "dependsOn": sorted(c["bom-ref"] for c in components)}]
+        + dependencies(dists, env),
+    }
+
+
+def purl(dist):
+    return "pkg:pypi/%s@%s" % (quote(dist.name, safe=""), quote(dist.version, safe=""))
+
+
+def component(venv, dist, wheels):
+    """The component of one installed distribution."""
+    try:
+        headers = read_metadata_headers(metadata_file(dist.meta_dir))
+    except (IOError, OSError, ValueError):  # read a moment ago: changed since, by someone else
+        headers = []
+    ref = purl(dist)
+    found = {"type": "library", "bom-ref": ref, "name": dist.display_name, "version": dist.version, "purl": ref}
+    licenses = licence_entries(headers)
+    if licenses:
+        found["licenses"] = licenses
+    properties = [{"name": PROPERTY_PREFIX + "metadata", "value": os.path.relpath(dist.meta_dir, venv)}]
+    if os.path.islink(dist.meta_dir):  # linked_distro_packages: the distribution package's files
+        properties.append({"name": PROPERTY_PREFIX + "linked-from", "value": os.path.realpath(dist.meta_dir)})
+    digest, wheel = wheel_hash(dist, wheels)
+    if digest:
+        found["hashes"] = [{"alg": "SHA-256", "content": digest}]
+        properties.append({"name": PROPERTY_PREFIX + "wheel", "value": wheel})
+    references = shipped_sboms(venv, dist)
+    if references:
+        found["externalReferences"] = references
+    found["properties"] = properties
+    return found
+
+
+def licence_entries(headers):
+    """CycloneDX licenses from metadata headers: the expression, else the License field, else the classifiers."""
+    expression = [v for k, v in headers if k == "license-expression" and v.strip()]
+    if expression:
+        return [{"expression": expression[-1].strip()}]
+    field = [v for k, v in headers if k == "license" and v.strip().lower() not in _NO_LICENSE]
+    if field:
+        text = field[-1].strip()
+        if "\n" not in text:
+            return [{"license": {"name": text}}]
+        # a whole licence text: its first line names it, the text goes with it
+        return [{"license": {"name": text.splitlines()[0].strip(),
+                             "text": {"contentType": "text/plain", "content": text}}}]
+    names = set()
+    for key, value in headers:
+        if key == "classifier" and value.startswith(_LICENSE_CLASSIFIER):
+            last = value.split("::")[-1].strip()
+            if last and last != "OSI Approved":  # 'License :: OSI Approved' alone names no licence
+                names.add(last)
+    return [{"license": {"name": n}} for n in sorted(names)]
+
+
+def dependencies(dists, env):
+    """Each distribution's installed dependencies (Requires-Dist without extras, markers of the venv's Python)."""
+    found = []
+    for dist in sorted(dists.values(), key=lambda d: d.name):
+        needs = set()
+        for text in dist.requires:
+            requirement = metadata_requirement(text)
+            if requirement is None or not requirement.name or requirement.name not in dists:
+                continue
+            if requirement.marker is not None and (env is None or not requirement.marker.evaluate(env)):
+                continue  # an extra's requirement (extra is '' here) or one for another platform
+            needs.add(purl(dists[requirement.name]))
+        found.append({"ref": purl(dist), "dependsOn": sorted(needs)})
+    return found
+
+
+def shipped_sboms(venv, dist):
+    """externalReferences to the files under the distribution's .dist-info/sboms/ (PEP 770)."""
+    folder = os.path.join(dist.meta_dir, "sboms")
+    references = []
+    for root, dirs, files in os.walk(folder):
+        dirs.sort()
+        for name in sorted(files):
+            path = os.path.join(root, name)
+            rel = os.path.relpath(path, venv)
+            references.append({"type": "bom", "url": quote(rel.replace(os.sep, "/")),
+                               "comment": "SBOM shipped in the wheel of %s %s (PEP 770)" % (dist.display_name, dist.version),
+                               "hashes": [{"alg": "SHA-256", "content": sha256_file(path)}]})
+    return references
+
+
+# --- the wheels installed from ------------------------------------------------------------------
+
+def local_folders(find_links):
+    """The find_links locations on this host: directories (path or file:// URL) and wheel files."""
+    found = []
+    for location in find_links:
+        if "://" in location:
+            parts = urlsplit(location)
+            if parts.scheme != "file":
+                continue
+            location = unquote(parts.path)
+        if os.path.isdir(location) or (location.endswith(".whl") and os.path.isfile(location)):
+            found.append(location)
+    return found
+
+
+def wheel_index(locations):
+    """Map (canonical name, version) -> [wheel paths] of the wheels in locations."""
+    index = {}
+    for location in locations:
+        if os.path.isdir(location):
+            paths = [os.path.join(location, n) for n in sorted(os.listdir(location)) if n.endswith(".whl")]
+        else:
+            paths = [location]
+        for path in paths:
+            try:
+                index.setdefault(parse_wheel_filename(path), []).append(path)
+            except VenvBuildError:
+                continue  # not a wheel file name: not a wheel the installer took
+    return index
+
+
+def wheel_hash(dist, wheels):
+    """(sha256, wheel file name) of the wheel the distribution was installed from, or (None, None) when unknown.
+
+    A wheel of a local find_links folder counts when its METADATA and WHEEL (tags) are the installed
+    ones; two such wheels that differ leave it unknown. Else the hash the installer recorded in
+    direct_url.json for a wheel installed by URL.
+    """
+    if not dist.meta_dir.endswith(".dist-info"):
+        return None, None
+    candidates = wheels.get((dist.name, dist.version.replace("_", "-")), [])
+    installed = [_read_bytes(os.path.join(dist.meta_dir, n)) for n in ("METADATA", "WHEEL")]
+    matches = {}
+    for path in candidates:
+        if _wheel_files(path) == installed:
+            matches.setdefault(sha256_file(path), os.path.basename(path))
+    if len(matches) == 1:
+        return list(matches.items())[0]
+    if matches:
+        return None, None
+    return _direct_url_hash(dist.meta_dir)
+
+
+def _wheel_files(path):
+    """[METADATA, WHEEL] bytes of the wheel at path (None for each that is not there)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            found = {}
+            for member in archive.namelist():
+                folder, dummy, base = member.partition("/")
+                if folder.endswith(".dist-info") and base in ("METADATA", "WHEEL"):
+                    found[base] = archive.read(member)
+            return [found.get("METADATA"), found.get("WHEEL")]
+    except (IOError, OSError, zipfile.BadZipfile):
+        return [None, None]
+
+
+def _read_bytes(path):
+    try:
+        with open(path, "rb") as handle:
+            return handle.read()
+    except (IOError, OSError):
+        return False  # never equal to what a wheel holds
+
+
+def _direct_url_hash(meta_dir):
+    """The sha256 pip/uv recorded in direct_url.json for a wheel installed from a URL (with a hash), else None."""
+    try:
+        with open(os.path.join(meta_dir, "direct_url.json")) as handle:
+            data = json.load(handle)
+        url, archive = data.get("url") or "", data.get("archive_info") or {}
+        digest = (archive.get("hashes") or {}).get("sha256")
+        if not digest and (archive.get("hash") or "").startswith("sha256="):
+            digest = archive["hash"][len("sha256="):]
+    except (IOError, OSError, ValueError, AttributeError):
+        return None, None
+    if digest and urlsplit(url).path.endswith(".whl"):
+        return digest.lower(), os.path.basename(unquote(urlsplit(url).path))
+    return None, None
