@@ -51,7 +51,9 @@ stage_unit() {
 }
 
 stage_integration() {
-  python -m pytest -q -p no:cacheprovider tests/integration
+  # Two workers (pytest-xdist), a test file each at a time: the files' module fixtures (the docsite, the
+  # snippets' index, the release tarball) are made once; every test has its own tmp_path.
+  python -m pytest -q -p no:cacheprovider -n "${WH_TEST_WORKERS:-2}" --dist loadfile tests/integration
 }
 
 stage_faults() {
