@@ -723,6 +723,10 @@ ARGUMENT_SPEC = dict(
     facts_dir=dict(type="path", default="/etc/ansible/facts.d"),
     log_file=dict(type="path"),
     inputs_id=dict(type="str", default=""),
+    lock=dict(type="dict", options=dict(
+        location=dict(type="str", required=True),
+        sha256=dict(type="str", default=""),
+    )),
 )
 
 

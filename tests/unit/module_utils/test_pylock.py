@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pathlib
+import sys
 import tomllib
 
 import pytest
@@ -79,3 +80,14 @@ def test_wheel_set_of_names_the_set_or_nothing():
     assert pylock.wheel_set_of(pylock.render(WHEELS, "3.11", "app", "")) == "app"
     assert pylock.wheel_set_of('lock-version = "1.0"\n') == ""
     assert pylock.wheel_set_of("not toml [") == ""
+
+
+def test_without_tomllib_the_lock_is_read_by_the_subset_reader(tmp_path, monkeypatch):
+    path = tmp_path / "pylock.app.toml"
+    path.write_text(pylock.render(WHEELS, "3.9", "app", "el9"))
+    with_tomllib = pylock.read_packages(str(path))
+    monkeypatch.setitem(sys.modules, "tomllib", None)  # Python 3.9 and 3.10 have none
+    with pytest.raises(ImportError):
+        import tomllib as _absent  # noqa: F401 pylint: disable=unused-import,reimported
+    assert pylock.read_packages(str(path)) == with_tomllib
+    assert pylock.wheel_set_of(path.read_text()) == "app"
