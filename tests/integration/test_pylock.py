@@ -11,11 +11,9 @@ import os
 import subprocess
 import tomllib
 
-import pytest
 from packaging.pylock import Pylock
 
 from conftest import ROOT
-from wheelfactory import make_wheel
 
 from ansible_collections.wheelhouse.venv.plugins.module_utils._venvstate import (
     STATE_FILE,
@@ -33,17 +31,6 @@ UV = os.path.join(BUILDER, "bin", "uv")
 SEED = ("pip", "setuptools", "wheel")
 
 
-@pytest.fixture()
-def tree(tmp_path):
-    wheelhouse = tmp_path / "wheelhouse"
-    wheelhouse.mkdir()
-    make_wheel(str(wheelhouse), "alpha", "1.0", ["beta>=1"])
-    make_wheel(str(wheelhouse), "beta", "1.0")
-    make_wheel(str(wheelhouse), "gamma", "1.0", ["delta"])
-    make_wheel(str(wheelhouse), "delta", "1.0")
-    return tmp_path
-
-
 def task_result(ansible, module, args):
     proc = ansible.play([{"name": module, "wheelhouse.venv.%s" % module: args}])
     try:
@@ -54,11 +41,12 @@ def task_result(ansible, module, args):
     return result
 
 
-def build_wheels(ansible, tree):
+def build_wheels(ansible, tree, wheelhouse):
+    """The wheel set of alpha 1.0 and gamma, from the session's wheelhouse."""
     return task_result(ansible, "venv_wheel_build", {
-        "name": "app", "builder_venv": BUILDER, "requirements": ["alpha", "gamma"],
+        "name": "app", "builder_venv": BUILDER, "requirements": ["alpha==1.0", "gamma"],
         "requirements_path": str(tree / "repo" / "requirements"), "wheel_path": str(tree / "repo" / "wheels"),
-        "build_args": "--no-index --find-links %s" % (tree / "wheelhouse"), "platform": "debian-12-x86_64"})
+        "build_args": "--no-index --find-links %s" % wheelhouse, "platform": "debian-12-x86_64"})
 
 
 def install(ansible, tree, wheels, **changes):
@@ -80,8 +68,9 @@ def state(venv):
         return json.load(handle)
 
 
-def test_the_lock_is_valid_pep_751_and_uv_installs_from_it_what_the_module_installed(ansible, tree):
-    wheels = build_wheels(ansible, tree)
+def test_the_lock_is_valid_pep_751_and_uv_installs_from_it_what_the_module_installed(ansible, tmp_path, wheelhouse):
+    tree = tmp_path
+    wheels = build_wheels(ansible, tree, wheelhouse)
     lock = tree / "repo" / "wheels" / "pylock.app.toml"
     assert wheels["changed"] and wheels["lock"] == str(lock)
     data = tomllib.loads(lock.read_text())
@@ -103,11 +92,11 @@ def test_the_lock_is_valid_pep_751_and_uv_installs_from_it_what_the_module_insta
                            "-r", str(lock)], cwd=str(tree), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                           universal_newlines=True, check=False)
     assert proc.returncode == 0, proc.stderr
-    assert distributions(fresh) == distributions(venv) == {"alpha": "1.0", "beta": "1.0", "delta": "1.0", "gamma": "1.0"}
+    assert distributions(fresh) == distributions(venv) == {"alpha": "1.0", "beta": "2.0", "delta": "1.0", "gamma": "1.0"}
 
     # no-ops: neither the lock nor the venv's state file is written again
     before = (os.stat(str(lock)).st_mtime_ns, os.stat(os.path.join(venv, STATE_FILE)).st_mtime_ns)
-    again = build_wheels(ansible, tree)
+    again = build_wheels(ansible, tree, wheelhouse)
     assert not again["changed"] and again["lock_sha256"] == wheels["lock_sha256"]
     assert not install(ansible, tree, again)["changed"]
     assert (os.stat(str(lock)).st_mtime_ns, os.stat(os.path.join(venv, STATE_FILE)).st_mtime_ns) == before
