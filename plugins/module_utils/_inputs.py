@@ -148,6 +148,21 @@ def _check_url_list(values, option):
             raise VenvBuildError("%s: %r contains white space" % (option, masking.mask_text(value)))
 
 
+def _lock_record(lock):
+    """{location, sha256} of the lock option (credentials stripped from the location), {} when not given."""
+    if not lock:
+        return {}
+    location = masking.strip_credentials(str(lock.get("location") or "").strip())
+    sha256 = str(lock.get("sha256") or "").strip().lower()
+    if not location:
+        raise VenvBuildError("lock.location must name the lock file (a path or URL of pylock.<name>.toml), got %r"
+                             % lock.get("location"))
+    if sha256 and not re.match(r"^[0-9a-f]{64}$", sha256):
+        raise VenvBuildError("lock.sha256 must be 64 hexadecimal digits (the sha256 of the lock file's content, as "
+                             "venv_wheel_build returns it in lock_sha256), got %r" % lock.get("sha256"))
+    return {"location": location, "sha256": sha256}
+
+
 def _check_verifications(verify_imports, verify_command):
     for name in verify_imports:
         if not name or not all(part.isidentifier() for part in name.split(".")):
@@ -211,6 +226,8 @@ class VenvSpec(object):
         self.facts_file = params.get("facts_file") or os.path.basename(self.path)
         self.log_file = params.get("log_file") or default_log_file(self.path)
         self.inputs_id = (params.get("inputs_id") or "").strip()
+        # the lock file the packages come from, recorded in the state file (not part of the fingerprint)
+        self.lock = _lock_record(params.get("lock"))
 
         self.requirements = normalize_lines(params.get("requirements"))
         self.requirements_files = [os.path.abspath(p) for p in params.get("requirements_files") or []]

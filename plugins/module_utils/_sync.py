@@ -197,7 +197,7 @@ class Sync(object):
         plan.reasons.extend(self.leftover_reasons)
         self.plan_ownership(plan)
         link_plan = self.plan_links(plan, disk, interp)
-        if self.is_noop(plan, link_plan) and (self.check_mode or not link_plan.record_changed):
+        if self.is_noop(plan, link_plan) and (self.check_mode or not self.record_changed(disk, link_plan)):
             return self.result(False, disk, disk.packages, interp, fingerprint, plan, link_plan)
         if self.check_mode:
             return self.predict(disk, interp, fingerprint, plan, link_plan)
@@ -208,8 +208,9 @@ class Sync(object):
             self.plan_ownership(plan)
             link_plan = self.plan_links(plan, disk, interp)
             if self.is_noop(plan, link_plan):
-                if link_plan.record_changed:  # links already right, made by someone else: ours from now on
-                    self.write_state(spec.path, dict(disk.state, links=link_plan.record))
+                # links already right, made by someone else: ours from now on; a new lock of the same packages
+                if self.record_changed(disk, link_plan):
+                    self.write_state(spec.path, self.recorded_state(disk, link_plan))
                 return self.result(False, disk, disk.packages, interp, fingerprint, plan, link_plan)
             self.log("plan: %s (%s)" % (plan.action or "in place", "; ".join(plan.reasons)))
             return self.apply(disk, interp, fingerprint, plan, link_plan)
@@ -217,6 +218,14 @@ class Sync(object):
     @staticmethod
     def is_noop(plan, link_plan):
         return plan.action is None and not plan.fix_ownership and not link_plan.changed
+
+    def record_changed(self, disk, link_plan):
+        """What the state file records beside the venv's content differs: links made by someone else, the lock."""
+        return link_plan.record_changed or bool(self.spec.lock and (disk.state or {}).get("lock") != self.spec.lock)
+
+    def recorded_state(self, disk, link_plan):
+        """The state file of an unchanged venv with the records of this run (a lock given replaces the recorded one)."""
+        return dict(disk.state, links=link_plan.record, lock=self.spec.lock or (disk.state or {}).get("lock") or {})
 
     def plan_links(self, plan, disk, interp):
         """The links of linked_distro_packages, planned against the venv at path as it is now.
@@ -330,7 +339,7 @@ class Sync(object):
         result = {"changed": False, "path": spec.path, "commands": [], "packages": {}, "added": {},
                   "removed": {}, "upgraded": {}, "fingerprint": None, "python_version": disk.python_version,
                   "facts_written": False, "log_file": spec.log_file, "reasons": list(self.leftover_reasons),
-                  "links": {"present": {}, "added": [], "removed": []}, "kept": [], "sbom": None}
+                  "links": {"present": {}, "added": [], "removed": []}, "kept": [], "sbom": None, "lock": {}}
         if self.dangling:  # nothing to remove but the link
             result.update(changed=True, reasons=result["reasons"] + ["state=absent: %s points to %s, which does not exist"
                                                                      % (self.link, spec.path)])
@@ -553,6 +562,8 @@ class Sync(object):
             "constraint_files": self.spec.constraint_file_digests,
             # the caller's identifier of its inputs, read back by venv_host_info (the role's no-op check)
             "inputs_id": self.spec.inputs_id,
+            # the lock file the packages came from ({} when none was given)
+            "lock": self.spec.lock,
         }
 
     @staticmethod
@@ -588,11 +599,11 @@ class Sync(object):
             packages = self.update_in_place(disk, interp, fingerprint, plan, link_plan)
         else:  # None or "facts"
             packages = disk.packages
-            if link_plan.changed or link_plan.record_changed:
+            if link_plan.changed or self.record_changed(disk, link_plan):
                 self.make_links(link_plan.site_packages, link_plan.wanted, link_plan.recorded)
                 if link_plan.changed:
                     self.write_sbom(spec.path)
-                self.write_state(spec.path, dict(disk.state, links=link_plan.record))
+                self.write_state(spec.path, self.recorded_state(disk, link_plan))
         if plan.fix_ownership or plan.builds_beside or link_plan.changed:
             fix_ownership(spec, spec.path)
         files_changed = files_differ(spec, disk) is not None
@@ -814,6 +825,8 @@ class Sync(object):
             # check mode: the file a change would write
             "sbom": sbom.sbom_path(spec.path) if predicted and changed and self.writes_sbom(plan, link_plan)
             else self.existing_sbom(),
+            # what the state file records after the run: an install records the lock given (or none)
+            "lock": spec.lock if plan.action not in (None, "facts") else spec.lock or (disk.state or {}).get("lock") or {},
         }
         if changed:
             diff = []

@@ -275,7 +275,7 @@ def state_shape_problem(state):
             return "%s is not a string" % key
     if not isinstance(state.get("facts_pending", False), bool):
         return "facts_pending is not true or false"
-    for key in ("packages", "links", "constraint_files"):
+    for key in ("packages", "links", "constraint_files", "lock"):
         value = state.get(key, {})
         if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
             return "%s is not a mapping of names to strings" % key

@@ -14,6 +14,9 @@ Deciding from files first:
   define the build, NAME-constraints.txt (exact pins) and NAME-hashes.txt (pins with the sha256 of
   every wheel) are written, and NAME-build.json last: an interrupted build is redone next time and
   never leaves a half wheel set that a target would use;
+- beside the wheels, pylock.NAME.toml (PEP 751, _pylock.py) lists the set's wheels with their sha256;
+  it is compared with the state on every run and written only when it differs (a missing or altered
+  lock of a current set is written again, without a build);
 - a recorded wheel whose content changed since the build fails the run (unless rebuild).
 
 Commands run through a function given by the caller, run(argv, env, cwd) -> (rc, stdout, stderr):
@@ -35,7 +38,7 @@ import tempfile
 import time
 
 from ansible_collections.wheelhouse.venv.plugins.module_utils import _commands as commands, _masking as masking, _pep508 as pep508
-from ansible_collections.wheelhouse.venv.plugins.module_utils import _constraintfiles as cfiles
+from ansible_collections.wheelhouse.venv.plugins.module_utils import _constraintfiles as cfiles, _pylock as pylock
 from ansible_collections.wheelhouse.venv.plugins.module_utils._errors import VenvBuildError
 from ansible_collections.wheelhouse.venv.plugins.module_utils._fsops import path_lock
 from ansible_collections.wheelhouse.venv.plugins.module_utils._hostfiles import MaskedLog, write_atomic
@@ -354,6 +357,15 @@ def move_into(src, dest):
         os.unlink(src)
 
 
+def read_text(path):
+    """The text of a file, or None when it does not exist."""
+    try:
+        with open(path) as handle:
+            return handle.read()
+    except FileNotFoundError:
+        return None
+
+
 def _build_state_problem(state):
     if not isinstance(state, dict):
         return "not a JSON object"
@@ -393,6 +405,7 @@ class WheelBuilder(object):
         self.req_path = self.p["requirements_path"]
         self.wheel_path = self.p["wheel_path"]
         self.state_file = os.path.join(self.req_path, "%s-build.json" % self.name)
+        self.lock_file = os.path.join(self.wheel_path, pylock.lock_file_name(self.name))
         self.log_file = self.p.get("log_file") or ""
         self._log = MaskedLog(self.log_file, "wheel build %s for %s" % (self.name, self.p.get("platform") or ""))
         self._ids = None
@@ -464,7 +477,9 @@ class WheelBuilder(object):
         if self.check_mode:
             state = read_state(self.state_file)
             status, problem = assess(state, want, self.wheel_path)
-            return self.result(status, problem, state, want, check=True)
+            self.check_lock_owner()
+            return self.result(status, problem, state, want, check=True,
+                               lock_changed=bool(state) and read_text(self.lock_file) != self.lock_text(state))
         self.ensure_dir(self.req_path)
         self.ensure_dir(self.wheel_path)
         with file_lock(os.path.join(self.req_path, LOCK_FILE), self.p.get("lock_timeout", 3600)):
@@ -474,14 +489,40 @@ class WheelBuilder(object):
                 status = "rebuild"
             elif status == "tampered":
                 raise VenvBuildError(problem, status=status, state_file=self.state_file)
+            self.check_lock_owner()
             if status != "current":
                 state = self.build(inputs, want)
-            return self.result(status, problem, state, want)
+            lock_changed = self.write_lock(self.lock_file, state, self.name)
+            return self.result(status, problem, state, want, lock_changed=lock_changed)
 
-    def result(self, status, problem, state, want, check=False):
+    def lock_text(self, state, name=None):
+        """The pylock text of a recorded wheel set (this one unless name says another)."""
+        inputs = state.get("inputs") or {}
+        return pylock.render(state.get("wheels", []), inputs.get("python_version"), name or self.name,
+                             inputs.get("platform"))
+
+    def check_lock_owner(self):
+        """Two set names may give one lock file name (dots become '-'): never overwrite another set's lock."""
+        other = pylock.wheel_set_of(read_text(self.lock_file) or "")
+        if other and other != self.name:
+            raise VenvBuildError("%s is the lock of the wheel set %s, whose name gives the same lock file name as %s "
+                                 "(a dot in a name becomes '-'): rename one of the venvs, or give them different "
+                                 "wheel paths" % (self.lock_file, other, self.name))
+
+    def write_lock(self, path, state, name=None):
+        """Write the lock of state when the file differs (or is missing); return whether it was written."""
+        text = self.lock_text(state, name)
+        if read_text(path) == text:
+            return False
+        write_atomic(path, text)
+        self.chown(path)
+        self.log("wrote %s" % path)
+        return True
+
+    def result(self, status, problem, state, want, check=False, lock_changed=False):
         wheels = sort_wheels(state.get("wheels", [])) if state else []
         tools = sort_wheels(state.get("tool_wheels", [])) if state else []
-        changed = status != "current"
+        changed = status != "current" or lock_changed
         # Check mode cannot know the set a build would make: no install lines from the old one.
         known = wheels and not (check and changed)
         return {
@@ -495,6 +536,10 @@ class WheelBuilder(object):
             "install_constraints": render_constraints(wheels) if known else [],
             "commands": self.commands,
             "state_file": self.state_file,
+            "lock": self.lock_file,
+            # the sha256 of the lock as it is (or, in check mode, would be) written; unknown before a build
+            "lock_sha256": hashlib.sha256(self.lock_text(state).encode("utf-8")).hexdigest()
+            if state and not (check and status != "current") else "",
         }
 
     def clean_stale(self, parent):
@@ -614,6 +659,9 @@ class WheelBuilder(object):
                 prefix = entry[: -len("-build.json")]
                 write_atomic(os.path.join(self.req_path, prefix + "-hashes.txt"), render_lines(render_hashes(state["wheels"])))
                 write_atomic(path, state_text(state))
+                lock_file = os.path.join(self.wheel_path, pylock.lock_file_name(prefix))
+                if pylock.wheel_set_of(read_text(lock_file) or "") == prefix:  # its lock, beside these wheels
+                    self.write_lock(lock_file, state, prefix)
 
 
 def ensure_builder(params, check_mode, run):

@@ -452,6 +452,28 @@ options:
     type: str
     default: ""
     version_added: 0.2.0
+  lock:
+    description:
+      - The PEP 751 lock file the packages come from, as M(wheelhouse.venv.venv_wheel_build) wrote it beside the
+        wheels (its RV(wheelhouse.venv.venv_wheel_build#module:lock) and
+        RV(wheelhouse.venv.venv_wheel_build#module:lock_sha256)); the role C(wheelhouse.venv.python_venv_build)
+        passes it. Only recorded - the venv is installed from O(requirements) (with their hashes), not from the
+        lock, and the lock is not read.
+      - Recorded in the state file (key C(lock)) and returned in RV(lock). It is not part of the inputs - a new
+        lock of an otherwise unchanged venv is recorded without running anything and with C(changed=false) (no
+        handler runs for a new reference to the same packages); an install records the lock given, or none.
+        Not given, a run that installs nothing keeps the recorded one.
+    type: dict
+    version_added: 0.3.0
+    suboptions:
+      location:
+        description: Path or URL of the lock file (credentials in a URL are not recorded).
+        type: str
+        required: true
+      sha256:
+        description: sha256 of the lock file's content (64 hexadecimal digits); empty - not recorded.
+        type: str
+        default: ""
   log_file:
     description:
       - Where the commands this module runs and their output are appended (credentials masked).
@@ -691,6 +713,15 @@ sbom:
   type: str
   sample: /opt/app/venv/sbom.cdx.json
   version_added: 0.3.0
+lock:
+  description:
+    - The lock file the venv's state file records after the run (O(lock)), with keys C(location) and C(sha256);
+      empty when none is recorded (in check mode - as it would be).
+  returned: always
+  type: dict
+  version_added: 0.3.0
+  sample: {"location": "http://repo.example:8181/wheelhouse/main/debian-12-x86_64/wheels/pylock.app.toml",
+           "sha256": "9b1d3e5c..."}
 reasons:
   description: Why the run had to act (empty on a no-op).
   returned: always
@@ -747,6 +778,10 @@ ARGUMENT_SPEC = dict(
     facts_dir=dict(type="path", default="/etc/ansible/facts.d"),
     log_file=dict(type="path"),
     inputs_id=dict(type="str", default=""),
+    lock=dict(type="dict", options=dict(
+        location=dict(type="str", required=True),
+        sha256=dict(type="str", default=""),
+    )),
 )
 
 

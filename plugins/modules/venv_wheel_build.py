@@ -53,6 +53,9 @@ options:
     description:
       - Name of the wheel set, usually the venv's directory name; the files under O(requirements_path)
         are named after it (characters other than letters, digits, C(.), C(_) and C(-) become C(_)).
+      - It names the lock file C(pylock.<name>.toml) in O(wheel_path) too (see RV(lock)), where a C(.) becomes
+        C(-), since PEP 751 allows no dot there. Two sets whose names give the same lock file name fail
+        the task before anything changes.
     type: str
     required: true
   builder_venv:
@@ -122,6 +125,7 @@ options:
     description:
       - Folder the wheels are put in; several venvs' sets may share it. Made when missing. Its parent
         holds the temporary build folders (C(.build-<name>-*)).
+      - Holds the lock file of each set, C(pylock.<name>.toml) (RV(lock)).
     type: path
     required: true
   tool:
@@ -199,6 +203,17 @@ options:
     type: path
 notes:
   - Deleting C(<name>-build.json) makes the next run build again.
+  - "The lock file C(pylock.<name>.toml) (PEP 751) lists every distribution of the set (not the O(tool_wheels))
+    with its version and its wheel - file name, C(path) relative to the lock file (the wheel's file name: the lock
+    is in the wheel folder) and sha256; C(requires-python) is the builder's Python minor version, and
+    C([tool.wheelhouse-venv]) names the set and the platform. It holds no time stamp: the same set gives the same
+    bytes. It is written when it differs from the recorded set - after a build, or when it is missing or was
+    altered (then with RV(changed) true and RV(status) V(current), no build); a no-op writes nothing."
+  - "A C(path) and not a C(url): PEP 751 wants a URL absolute (uv refuses a relative one) and an absolute one would
+    tie the lock to one host name; the relative path stays right wherever the folder is copied or served.
+    C(uv pip install -r pylock.<name>.toml) and C(uv pip sync) install from a local copy of the folder (uv 0.13
+    reads the paths of a lock given by URL relative to its working directory, not to the URL). pip (up to 25.x) can
+    write a PEP 751 lock (C(pip lock)) but not install from one."
   - Changing only the password in an index URL does not count as a change of inputs.
 seealso:
   - module: wheelhouse.venv.venv_build
@@ -252,7 +267,7 @@ EXAMPLES = r"""
 
 RETURN = r"""
 changed:
-  description: Whether a build ran or the builder venv changed (in check mode - would).
+  description: Whether a build ran, the lock file RV(lock) was written or the builder venv changed (in check mode - would).
   returned: always
   type: bool
   sample: true
@@ -345,6 +360,22 @@ commands:
   type: list
   elements: str
   sample: ["/opt/wheel-builder/bin/pip-compile --quiet ... /srv/wheels/.build-app-x/requirements.in"]
+lock:
+  description:
+    - The lock file of this wheel set, C(pylock.<name>.toml) (PEP 751) in O(wheel_path) (in check mode, where it
+      is or would be written).
+  returned: always
+  type: str
+  sample: /srv/wheels/wheels/pylock.app.toml
+  version_added: 0.3.0
+lock_sha256:
+  description:
+    - sha256 of the lock file's content, what a venv installed from this set records with the lock
+      (O(wheelhouse.venv.venv_build#module:lock)). Empty in check mode when a build would run.
+  returned: always
+  type: str
+  sample: 9b1d3e...
+  version_added: 0.3.0
 state_file:
   description: The state file of this wheel set.
   returned: always

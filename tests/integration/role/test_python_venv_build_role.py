@@ -13,6 +13,7 @@ real run, no-op run, rebuild, changed requirements, tampered wheel, then the ear
 from __future__ import annotations
 
 import configparser
+import hashlib
 import json
 import os
 import re
@@ -165,6 +166,17 @@ def venv_freeze(lab):
     return out.split()
 
 
+def sha256_of(path):
+    with open(path, "rb") as handle:
+        return hashlib.sha256(handle.read()).hexdigest()
+
+
+def recorded_lock(venv):
+    """The lock file the venv's state file records (venv_build option lock)."""
+    with open(os.path.join(venv, "wheelhouse-venv.json")) as handle:
+        return json.load(handle).get("lock")
+
+
 def read_fact(lab):
     parser = configparser.ConfigParser()
     parser.read(os.path.join(FACTS_DIR, lab["facts"] + ".fact"))
@@ -196,8 +208,11 @@ def test_first_run_builds_the_wheels_and_installs_the_venv_from_them(lab):
     assert venv_freeze(lab) == ["alpha==1.1", "beta==1.0", "tinypkg==0.3"]
     platform = platform_dir(lab)
     assert re.match(r".*/debian-\d+-x86_64-py3\.\d+$", platform), platform
-    wheel_files = sorted(os.listdir(os.path.join(platform, "wheels")))
+    wheel_files = sorted(w for w in os.listdir(os.path.join(platform, "wheels")) if w.endswith(".whl"))
     assert [w.split("-")[0] for w in wheel_files] == ["alpha", "beta", "tinypkg"]
+    # beside the wheels their PEP 751 lock, which the venv records (where this target finds it, and its sha256)
+    lock = os.path.join(platform, "wheels", "pylock.app.toml")
+    assert recorded_lock(lab["venv"]) == {"location": lock, "sha256": sha256_of(lock)}
     hashes = open(os.path.join(platform, "requirements", "app-hashes.txt")).read().splitlines()
     assert [h.split(" ")[0] for h in hashes] == ["alpha==1.1", "beta==1.0", "tinypkg==0.3"]
     assert all(re.search(r" --hash=sha256:[0-9a-f]{64}$", h) for h in hashes)
@@ -350,6 +365,9 @@ def test_pull_mode_installs_a_target_over_http_from_the_build_group(lab, wheel_r
     assert re.search(r'"GET /wheelhouse/main/[^/]+/wheels/tinypkg-0\.3-py3-none-any\.whl HTTP[^"]*" 200', log), log
     requirements = open(os.path.join(pulled, "requirements.txt")).read()
     assert "alpha==1.1 --hash=sha256:" in requirements
+    lock = recorded_lock(pulled)
+    assert lock["location"] == "%s/wheelhouse/main/%s/wheels/pylock.pulled.toml" % (
+        wheel_repo["url"].rstrip("/"), os.path.basename(platform_dir(lab))), lock
     # plain HTTP: the repository's host is passed as trusted, or pip would ignore it on any host but localhost
     assert "--trusted-host 127.0.0.1" in open(os.path.join(lab["work"], "logs", "install.log")).read()
     again = run_role(lab, "pull2", inventory=inventory, venv_wheel_repo_url=wheel_repo["url"],
@@ -368,12 +386,19 @@ def test_push_mode_copies_the_wheels_through_the_controller(lab):
     run = run_role(lab, "push", inventory=inventory, **options)
     assert run.rc == 0, run
     expected = sorted(w for w in os.listdir(os.path.join(platform_dir(lab), "wheels"))
-                      if w.split("-")[0] in ("alpha", "beta", "tinypkg") and not w.startswith("alpha-1.0"))
+                      if w.split("-")[0] in ("alpha", "beta", "tinypkg") and not w.startswith("alpha-1.0")
+                      or w == "pylock.push1.toml")
     assert sorted(os.listdir(controller)) == expected
     assert sorted(os.listdir(target)) == expected
     for name in ("push1", "push2"):
         requirements = open(os.path.join(lab["work"], "venvs", name, "requirements.txt")).read()
         assert "tinypkg==0.3 --hash=sha256:" in requirements
+        # one build for both (the same inputs), named after push1, their build host (local); its lock came with the
+        # wheels, the same bytes, and each venv records the one beside the wheels it installed from
+        built = os.path.join(platform_dir(lab), "wheels", "pylock.push1.toml")
+        assert sha256_of(os.path.join(target, "pylock.push1.toml")) == sha256_of(built)
+        lock = built if name == "push1" else os.path.join(target, "pylock.push1.toml")
+        assert recorded_lock(os.path.join(lab["work"], "venvs", name)) == {"location": lock, "sha256": sha256_of(built)}
     assert "Copy the wheels of push1 from the controller to this target" in run.out
     again = run_role(lab, "push2", inventory=inventory, **options)
     assert again.rc == 0 and again.changed == 0, again

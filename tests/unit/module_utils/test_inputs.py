@@ -145,3 +145,22 @@ def test_inputs_id_moves_the_fingerprint_only_when_given():
     one = spec(requirements=["alpha"], inputs_id="one").fingerprint("3.11.2")
     assert one != spec(requirements=["alpha"]).fingerprint("3.11.2")
     assert one != spec(requirements=["alpha"], inputs_id="two").fingerprint("3.11.2")
+
+
+def test_lock_is_recorded_without_credentials_and_stays_out_of_the_fingerprint():
+    assert spec().lock == {}
+    sha = "AB" * 32
+    given = spec(lock={"location": " https://deploy:pw@repo.example/w/pylock.app.toml ", "sha256": sha})
+    assert given.lock == {"location": "https://repo.example/w/pylock.app.toml", "sha256": sha.lower()}
+    assert spec(lock={"location": "/srv/w/pylock.app.toml"}).lock == {"location": "/srv/w/pylock.app.toml", "sha256": ""}
+    # the lock names where the packages came from; the requirements (with their hashes) decide the venv
+    assert given.fingerprint("3.11.2") == spec().fingerprint("3.11.2")
+
+
+@pytest.mark.parametrize("lock, problem", [
+    ({"location": " "}, "lock.location must name the lock file"),
+    ({"location": "/w/pylock.app.toml", "sha256": "abc"}, "lock.sha256 must be 64 hexadecimal digits"),
+])
+def test_a_bad_lock_is_refused_naming_the_option(lock, problem):
+    with pytest.raises(VenvBuildError, match=problem):
+        spec(lock=lock)

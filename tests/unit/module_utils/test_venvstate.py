@@ -149,6 +149,7 @@ def test_dist_info_without_record_is_damaged(tmp_path):
     ('{"format": 1, "python": {"version": 3}}', "python has a realpath, version or signature of the wrong type"),
     ('{"format": 1, "links": {"a": 1}}', "links is not a mapping"),
     ('{"format": 1, "constraint_files": ["/srv/upper.txt"]}', "constraint_files is not a mapping"),
+    ('{"format": 1, "lock": "/srv/wheels/pylock.app.toml"}', "lock is not a mapping"),
     ('{"format": 1, "fingerprint": ["x"]}', "fingerprint is not a string"),
     ('{"format": 1, "facts_pending": "yes"}', "facts_pending is not true or false"),
     ('{"format": 2}', "format is 2"),

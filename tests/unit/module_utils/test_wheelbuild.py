@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import tomllib
 
 import pytest
 
@@ -404,3 +405,65 @@ def test_rebuild_replaces_the_wheel_and_updates_other_venvs_hashes(tmp_path):
     updated = json.loads((tmp_path / "req" / "venv-b-build.json").read_text())
     assert updated["wheels"][0]["sha256"] == new
     assert (tmp_path / "req" / "venv-b-hashes.txt").read_text() == "x==1 --hash=sha256:%s\n" % new
+
+
+# --- the PEP 751 lock beside the wheels ------------------------------------------------------------
+
+
+def test_a_build_writes_the_lock_beside_the_wheels_and_a_no_op_writes_nothing(tmp_path):
+    pip = FakePip([("alpha", "1.0"), ("beta", "1.0")])
+    lock = tmp_path / "p" / "wheels" / "pylock.app.toml"
+    predicted = wb.WheelBuilder(params(tmp_path), pip, check_mode=True).execute()
+    assert predicted["lock"] == str(lock) and predicted["lock_sha256"] == "" and not lock.exists()
+    built = wb.WheelBuilder(params(tmp_path, tool_wheels=["uv"]), pip).execute()
+    assert built["changed"] and built["lock"] == str(lock)
+    assert built["lock_sha256"] == wb.sha256_file(str(lock))
+    data = tomllib.loads(lock.read_text())
+    assert data["requires-python"] == "==3.11.*" and data["tool"]["wheelhouse-venv"]["platform"] == "deb12"
+    # the venv's distributions, not the tool wheels beside them
+    assert [(p["name"], p["version"], p["wheels"][0]["path"], p["wheels"][0]["hashes"]["sha256"]) for p in data["packages"]] == [
+        (w["name"], w["version"], w["filename"], w["sha256"]) for w in built["wheels"]]
+    before = os.stat(str(lock))
+    again = wb.WheelBuilder(params(tmp_path, tool_wheels=["uv"]), pip).execute()
+    assert not again["changed"] and again["lock_sha256"] == built["lock_sha256"]
+    assert os.stat(str(lock)).st_mtime_ns == before.st_mtime_ns and os.stat(str(lock)).st_ino == before.st_ino
+    assert wb.WheelBuilder(params(tmp_path, tool_wheels=["uv"]), pip, check_mode=True).execute()["changed"] is False
+
+
+def test_a_missing_or_altered_lock_of_a_current_set_is_written_again(tmp_path):
+    pip = FakePip([("alpha", "1.0")])
+    built = wb.WheelBuilder(params(tmp_path), pip).execute()
+    lock = tmp_path / "p" / "wheels" / "pylock.app.toml"
+    text = lock.read_text()
+    for damage in (lambda: lock.unlink(), lambda: lock.write_text(text.replace("1.0", "9.9"))):
+        damage()
+        checked = wb.WheelBuilder(params(tmp_path), pip, check_mode=True).execute()
+        assert checked["changed"] and checked["status"] == "current" and checked["lock_sha256"] == built["lock_sha256"]
+        assert not lock.exists() or lock.read_text() != text
+        calls = len(pip.calls)
+        fixed = wb.WheelBuilder(params(tmp_path), pip).execute()
+        assert fixed["changed"] and fixed["status"] == "current" and len(pip.calls) == calls, "no build for the lock"
+        assert lock.read_text() == text
+
+
+def test_a_lock_file_of_another_wheel_set_is_not_overwritten(tmp_path):
+    pip = FakePip([("alpha", "1.0")])
+    wb.WheelBuilder(params(tmp_path, name="glance-29.0.0"), pip).execute()
+    lock = tmp_path / "p" / "wheels" / "pylock.glance-29-0-0.toml"
+    assert lock.exists()
+    text = lock.read_text()
+    with pytest.raises(VenvBuildError, match="pylock.glance-29-0-0.toml is the lock of the wheel set glance-29.0.0"):
+        wb.WheelBuilder(params(tmp_path, name="glance-29-0-0"), pip).execute()
+    assert lock.read_text() == text and not (tmp_path / "p" / "requirements" / "glance-29-0-0-build.json").exists()
+
+
+def test_rebuild_replacing_a_shared_wheel_rewrites_the_other_sets_lock(tmp_path):
+    pip = FakePip([("alpha", "1.0")])
+    wb.WheelBuilder(params(tmp_path, name="one"), pip).execute()
+    wb.WheelBuilder(params(tmp_path, name="two"), pip).execute()
+    wb.WheelBuilder(params(tmp_path, name="one", rebuild=True), pip).execute()
+    new = wb.sha256_file(str(tmp_path / "p" / "wheels" / "alpha-1.0-py3-none-any.whl"))
+    for name in ("one", "two"):
+        data = tomllib.loads((tmp_path / "p" / "wheels" / ("pylock.%s.toml" % name)).read_text())
+        assert data["packages"][0]["wheels"][0]["hashes"]["sha256"] == new, name
+    assert not wb.WheelBuilder(params(tmp_path, name="two"), pip).execute()["changed"]
