@@ -51,8 +51,9 @@ def fault_wheelhouse(tmp_path_factory):
 class Spec(object):
     """What one run asks for: requirements, system_site_packages, the fact it writes; and alpha's version."""
 
-    def __init__(self, name, alpha, site_packages=False, extra=None):
+    def __init__(self, name, alpha, site_packages=False, extra=None, options=None):
         self.name = name
+        self.options = options or {}
         self.alpha = alpha
         self.site_packages = site_packages
         self.fact = "%s%s" % (alpha, "+system" if site_packages else "")
@@ -72,12 +73,15 @@ class Spec(object):
         }
         if site.carry:
             args["foreign_files"] = "carry"
+        args.update(self.options)
         return args
 
 
 OLD = Spec("old", "1.0")
 UPGRADE = Spec("upgrade in place", "1.1")
 REBUILD = Spec("rebuild", "1.1", site_packages=True)
+# keep_previous: the replaced venv is kept as a release (tests/integration/test_venv_build_releases.py)
+KEEP = Spec("upgrade keeping the old venv", "1.1", options={"keep_previous": 1})
 
 
 class Site(object):
