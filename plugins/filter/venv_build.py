@@ -247,12 +247,13 @@ def venv_role_plan(asks, groups, build_host_waits=None, build_host_infos=None, w
 
     asks: one dict per play host (in play order), what the host asks for, with keys host, probe (its
     venv_host_info result, with venv), wheels, build_host (given, or empty), build_group, allow_index_installs,
-    rebuild, wheels_rebuild, wheel_path, repo_path, repo_url, push_path and inputs (everything its venv and wheels
+    rebuild, wheels_rebuild, rollback, wheel_path, repo_path, repo_url, push_path and inputs (everything its venv and wheels
     are made from). groups: the inventory's groups. build_host_waits, build_host_infos: the loop results of
     wait_for_connection and venv_host_info on the build hosts outside the play (once probe_build_hosts asked for them).
 
     A target needs nothing when its venv is intact and records the inputs it would get now (inputs_id),
-    and neither venv_rebuild nor venv_wheels_rebuild is set: then no build host is used for it. Build hosts
+    and neither venv_rebuild nor venv_wheels_rebuild is set: then no build host is used for it (nor when venv_rollback
+    is set: the target switches to a venv it keeps, needs is false and rollback true). Build hosts
     outside the play are only asked (probe_build_hosts) when some target that uses wheels needs something.
     Returns {errors, hosts: {host: {...}}, probe_build_hosts, builds, index_hosts}.
     """
@@ -282,7 +283,8 @@ def venv_role_plan(asks, groups, build_host_waits=None, build_host_infos=None, w
                       repo_url=ask.get("repo_url") or "", wheel_path=ask.get("wheel_path") or "",
                       push_path=ask.get("push_path") or "")
         ask["inputs_id"] = venv_inputs_id(inputs)
-        ask["reasons"] = _needs(ask, ask["inputs_id"])
+        # a rollback switches to a kept venv: no inputs are used, no build host is asked
+        ask["reasons"] = [] if _truthy(ask.get("rollback", False)) else _needs(ask, ask["inputs_id"])
         if ask["reasons"] and _truthy(ask.get("wheels")):
             group = list(groups.get(ask.get("build_group") or "", []))
             for name in [ask["build_host"]] if ask.get("build_host") else group:
@@ -309,7 +311,7 @@ def venv_role_plan(asks, groups, build_host_waits=None, build_host_infos=None, w
         hosts[host] = {"platform": platform, "needs": bool(ask["reasons"]), "reasons": ask["reasons"], "wheels": wheels,
                        "build_host": build_host, "source": source, "find_links": find_links, "trusted_hosts": trusted,
                        "inputs_id": ask["inputs_id"], "leads": False, "leader": "", "build_key": "",
-                       "push_needed": False, "build_host_info": {}}
+                       "push_needed": False, "build_host_info": {}, "rollback": _truthy(ask.get("rollback", False))}
         python = (ask.get("probe") or {}).get("python") or {}
         if not python.get("version"):
             host_plans.append({"host": host, "python_ok": False, "python_error": str(python.get("error") or "")[:300]})

@@ -30,7 +30,7 @@ from ansible_collections.wheelhouse.venv.plugins.module_utils._venvstate import 
 SHOWN_ENTRIES = 20
 
 
-def _exchange(a, b):
+def exchange(a, b):
     """Swap two directory entries atomically (renameat2 RENAME_EXCHANGE); False when the kernel or fs cannot."""
     try:
         libc = ctypes.CDLL(None, use_errno=True)
@@ -62,12 +62,8 @@ def shown(entries):
     return ", ".join(entries[:SHOWN_ENTRIES]) + (" and %d more" % more if more > 0 else "")
 
 
-def swap_into_place(staging, path):
-    """Put the venv built at staging at path; the previous venv (if any) is removed afterwards.
-
-    Only the parts of the previous venv are removed; entries of someone else still in it (none
-    when they were carried) are kept in its leftover directory, whose name is returned.
-    """
+def put_in_place(staging, path):
+    """Put the venv built at staging at path; return where the previous venv is now (None when there was none)."""
     if not os.path.lexists(path):
         os.rename(staging, path)
         return None
@@ -75,12 +71,23 @@ def swap_into_place(staging, path):
         os.rmdir(path)
         os.rename(staging, path)
         return None
-    if _exchange(staging, path):
-        old = staging
-    else:  # two renames: the path is absent for an instant only
-        old = staging + ".old"
-        os.rename(path, old)
-        os.rename(staging, path)
+    if exchange(staging, path):
+        return staging
+    # two renames: the path is absent for an instant only
+    os.rename(path, staging + ".old")
+    os.rename(staging, path)
+    return staging + ".old"
+
+
+def swap_into_place(staging, path):
+    """Put the venv built at staging at path; the previous venv (if any) is removed afterwards.
+
+    Only the parts of the previous venv are removed; entries of someone else still in it (none
+    when they were carried) are kept in its leftover directory, whose name is returned.
+    """
+    old = put_in_place(staging, path)
+    if old is None:
+        return None
     fault_point("swap-before-old-removed")
     if remove_venv_parts(old, foreign_entries(old)):
         return None

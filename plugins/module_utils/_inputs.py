@@ -214,6 +214,9 @@ class VenvSpec(object):
         self.package_state = params.get("package_state") or "present"
         self.prune = bool(params.get("prune"))
         self.rebuild = bool(params.get("rebuild"))
+        # earlier venvs kept beside the live one (_releases.py), and the switch back to the newest of them
+        self.keep_previous = params.get("keep_previous") or 0
+        self.rollback = bool(params.get("rollback"))
         self.foreign_files = params.get("foreign_files") or "refuse"
         if self.foreign_files not in ("refuse", "carry"):
             raise VenvBuildError("foreign_files must be refuse or carry, got %r" % self.foreign_files)
@@ -261,6 +264,12 @@ class VenvSpec(object):
     def _validate(self):
         if self.state not in ("present", "absent"):
             raise VenvBuildError("state must be present or absent, got %r" % self.state)
+        if isinstance(self.keep_previous, bool) or not isinstance(self.keep_previous, int) or self.keep_previous < 0:
+            raise VenvBuildError("keep_previous must be a number of earlier venvs to keep (0 keeps none), got %r"
+                                 % (self.keep_previous,))
+        if self.rollback and (self.rebuild or self.state == "absent"):
+            raise VenvBuildError("rollback=true switches back to a kept venv: it cannot go with %s"
+                                 % ("rebuild=true" if self.rebuild else "state=absent"))
         self.parsed_requirements = pep508.parse_lines(self.requirements, "requirements")
         self.parsed_build_requirements = pep508.parse_lines(self.build_requirements, "build_requirements")
         # '-c <path or URL>' lines are checked here (form only) and read by load_constraint_files

@@ -54,6 +54,8 @@ class Plan(object):
         self.interrupted = interrupted
         self.facts_pending = False
         self.fix_ownership = False
+        self.held = None  # a warning: the inputs are those a rollback switched away from (kept as it is)
+        self.looks_for_newer = False  # the install of package_state=latest, which may change nothing
 
     @property
     def builds_beside(self):
@@ -100,11 +102,15 @@ def files_differ(spec, disk):
 
 
 FACTS_PENDING_REASON = "the facts of an earlier change were not written yet"
+NEW_RELEASE_REASON = "keep_previous=%d: the change is built beside the live venv as a new release, not made in place"
 
 
 def make_plan(spec, disk, interp, fingerprint):
     """Decide from files alone what the run must do."""
     plan = _plan_venv(spec, disk, interp, fingerprint)
+    if spec.keep_previous and plan.action in ("install", "prune") and not plan.looks_for_newer:
+        plan.action = "rebuild"
+        plan.reasons.append(NEW_RELEASE_REASON % spec.keep_previous)
     if spec.facts and not plan.builds_beside and (disk.state or {}).get("facts_pending"):
         plan.facts_pending = True
         plan.reasons.append(FACTS_PENDING_REASON)
@@ -177,9 +183,12 @@ def _plan_venv(spec, disk, interp, fingerprint):
         return Plan("install", "the verification after an earlier install failed (%s): installing and verifying again"
                     % state["verify_failed"])
     if state.get("fingerprint") != fingerprint:
-        return Plan("install", inputs_changed_reason(spec, state))
+        held = held_plan(spec, state, fingerprint)
+        return held or Plan("install", inputs_changed_reason(spec, state))
     if spec.package_state == "latest":
-        return Plan("install", "package_state=latest looks for newer versions")
+        plan = Plan("install", "package_state=latest looks for newer versions")
+        plan.looks_for_newer = True
+        return plan
     missing, changed, extra = package_drift(state.get("packages") or {}, disk.packages, spec.prune)
     if missing or changed:
         reason = "packages drifted from the last run:"
@@ -199,6 +208,18 @@ def _plan_venv(spec, disk, interp, fingerprint):
                     % "; ".join("%s (%s)" % (n, ", ".join(f)) for n, f in sorted(missing.items())),
                     repair=dict((n, disk.packages[n]) for n in missing))
     return Plan()
+
+
+def held_plan(spec, state, fingerprint):
+    """No change, with a warning, when a rollback switched away from these inputs (no flapping back); else None."""
+    held = state.get("rolled_back_from") or {}
+    if fingerprint not in (held.get("fingerprint") or "").split():
+        return None
+    plan = Plan()
+    plan.held = ("the venv at %s was rolled back (at %s, from the release %s) away from venvs made from these inputs: "
+                 "it is kept as it is. To move forward, change the inputs, or set rebuild=true (the role: "
+                 "-e venv_rebuild=true) to build these inputs again" % (spec.path, held.get("at"), held.get("release")))
+    return plan
 
 
 def inputs_changed_reason(spec, state):

@@ -35,6 +35,7 @@ from ansible_collections.wheelhouse.venv.plugins.module_utils._fsops import (
     lock_file_for,
     ownership_differs,
     path_lock,
+    put_in_place,
     relocate,
     remove_venv,
     shown,
@@ -43,8 +44,10 @@ from ansible_collections.wheelhouse.venv.plugins.module_utils._fsops import (
 )
 from ansible_collections.wheelhouse.venv.plugins.module_utils._hostfiles import MaskedLog, private_mode, write_atomic
 from ansible_collections.wheelhouse.venv.plugins.module_utils._inputs import find_on_path
+from ansible_collections.wheelhouse.venv.plugins.module_utils import _releases as releases_mod
 from ansible_collections.wheelhouse.venv.plugins.module_utils._plan import (
     FILE_KEYS,
+    NEW_RELEASE_REASON,
     changes_between,
     files_differ,
     make_plan,
@@ -91,6 +94,7 @@ class Sync(object):
         self.dangling = False
         self.carried = []  # entries of someone else to carry into the rebuilt venv (foreign_files=carry)
         self.leftover_reasons = []
+        self._newer = {}  # the dry run of package_state=latest with keep_previous: {"after": packages or None}
 
     # logging and running ----------------------------------------------------------------
 
@@ -185,11 +189,16 @@ class Sync(object):
             raise VenvBuildError("%s exists but is not a venv (no pyvenv.cfg): refusing to replace it. Remove what is in "
                                  "it, or set foreign_files=carry to make the venv there and keep its entries in it"
                                  % spec.path)
+        if spec.rollback:
+            return self.rollback(disk)
         interp = resolve_interpreter(spec, disk.state, self._run)
         spec.load_constraint_files()  # read on every run: their content is part of the inputs
         spec.check_conflicts(pep508.marker_environment(interp.version))
         fingerprint = spec.fingerprint(interp.version)
         plan = make_plan(spec, disk, interp, fingerprint)
+        if plan.held:
+            self.warnings.append(plan.held)
+        self.plan_release(plan, disk)
         if disk.state_problem:
             self.warnings.append("%s: it is ignored and rewritten from the venv" % disk.state_problem)
         self.check_own_files(disk)
@@ -204,6 +213,7 @@ class Sync(object):
         with self.locked():
             disk = VenvOnDisk(spec.path)  # another run may have finished while we waited
             plan = make_plan(spec, disk, interp, fingerprint)
+            self.plan_release(plan, disk)
             self.check_replace(plan, disk)
             self.plan_ownership(plan)
             link_plan = self.plan_links(plan, disk, interp)
@@ -214,6 +224,16 @@ class Sync(object):
                 return self.result(False, disk, disk.packages, interp, fingerprint, plan, link_plan)
             self.log("plan: %s (%s)" % (plan.action or "in place", "; ".join(plan.reasons)))
             return self.apply(disk, interp, fingerprint, plan, link_plan)
+
+    def plan_release(self, plan, disk):
+        """With keep_previous, package_state=latest builds a new release when the installer's dry run finds newer versions."""
+        if not (self.spec.keep_previous and plan.looks_for_newer and plan.action == "install"):
+            return
+        if "after" not in self._newer:
+            self._newer["after"] = self.dry_run(disk, plan)
+        if self._newer["after"] is None or self._newer["after"] != disk.packages:
+            plan.action = "rebuild"
+            plan.reasons.append(NEW_RELEASE_REASON % self.spec.keep_previous)
 
     @staticmethod
     def is_noop(plan, link_plan):
@@ -276,14 +296,19 @@ class Sync(object):
     def clean_leftovers(self):
         """Remove what killed runs left on the path (under the lock); check mode only reports it."""
         spec = self.spec
-        if not find_leftovers(spec.path):
+        pending = releases_mod.Releases(spec.path)
+        if not find_leftovers(spec.path) and not pending.misnamed and not pending.removing:
             return
         if self.check_mode:
             self.leftover_reasons.append("leftovers of an interrupted run would be removed: %s"
-                                         % shown(find_leftovers(spec.path)))
+                                         % shown(find_leftovers(spec.path) + pending.removing + list(pending.misnamed)))
             return
         with self.locked():
+            repaired = releases_mod.repair(spec.path)
             removed, kept = clean_leftovers(spec.path)
+        if repaired:
+            self.warnings.append("kept releases after an interrupted run: %s" % "; ".join(repaired))
+            self.log("kept releases after an interrupted run: %s" % "; ".join(repaired))
         if removed:
             self.warnings.append("removed leftovers of an interrupted run: %s" % shown(removed))
             self.log("removed leftovers of an interrupted run: %s" % ", ".join(removed))
@@ -312,6 +337,9 @@ class Sync(object):
         self.carried = []
         if not plan.builds_beside or not disk.exists:
             return
+        kept = releases_mod.Releases(spec.path, disk.state)
+        if spec.keep_previous or kept.exists:
+            kept.check("the venv at %s is replaced: %s" % (spec.path, "; ".join(plan.reasons)))
         if os.path.ismount(spec.path):
             raise VenvBuildError("%s is a mount point, which cannot be replaced by a venv built beside it (%s): make "
                                  "the venv in a directory below the mount point, e.g. %s"
@@ -339,7 +367,8 @@ class Sync(object):
         result = {"changed": False, "path": spec.path, "commands": [], "packages": {}, "added": {},
                   "removed": {}, "upgraded": {}, "fingerprint": None, "python_version": disk.python_version,
                   "facts_written": False, "log_file": spec.log_file, "reasons": list(self.leftover_reasons),
-                  "links": {"present": {}, "added": [], "removed": []}, "kept": [], "sbom": None, "lock": {}}
+                  "links": {"present": {}, "added": [], "removed": []}, "kept": [], "sbom": None, "lock": {},
+                  "release": None, "releases": []}
         if self.dangling:  # nothing to remove but the link
             result.update(changed=True, reasons=result["reasons"] + ["state=absent: %s points to %s, which does not exist"
                                                                      % (self.link, spec.path)])
@@ -362,8 +391,20 @@ class Sync(object):
                 os.rmdir(spec.path)
             if self.link and not kept:
                 os.unlink(self.link)
+            self.remove_releases()
         self.log("venv %s removed%s" % (spec.path, " but for %s" % ", ".join(kept) if kept else ""))
         return result
+
+    def remove_releases(self):
+        """state=absent: the kept releases go with the venv; a releases folder holding anything else stays whole."""
+        kept = releases_mod.Releases(self.spec.path)
+        if not kept.exists:
+            return
+        if kept.foreign:
+            self.warnings.append("state=absent kept the earlier venvs in %s: it holds entries that are not venvs this "
+                                 "module kept: %s" % (kept.folder, shown(kept.foreign)))
+            return
+        releases_mod.prune(kept, 0, self.log)
 
     def absent_result(self, result, disk):
         spec = self.spec
@@ -375,6 +416,86 @@ class Sync(object):
         if kept:
             self.warnings.append("state=absent kept %s and these entries in it, which are not part of a venv: %s"
                                  % (spec.path, shown(kept)))
+        return result
+
+    # rollback -----------------------------------------------------------------------------------
+
+    def rollback(self, disk):
+        """Switch back to the newest kept release older than the live one (see _releases.py); changed=true."""
+        spec = self.spec
+        kept, target = self.rollback_target(disk)
+        if self.check_mode:
+            after = VenvOnDisk(kept.kept[target])
+            report = {"release": target,
+                      "releases": [kept.live or "(numbered now)"] + [r for r in kept.newest_first() if r != target]}
+            return self.rollback_result(disk, after, kept.live, target, report)
+        with self.locked():
+            disk = VenvOnDisk(spec.path)  # another run may have finished while we waited
+            kept, target = self.rollback_target(disk)
+            kept.live = kept.live or releases_mod.new_release_id(kept.next_number())
+            self.write_state(spec.path, dict(disk.state, release=kept.live, retired=releases_mod.retired_now()))
+            target_state = read_state(kept.kept[target])[0]
+            held = disk.state.get("rolled_back_from") or {}
+            rolled_back_from = {
+                "release": kept.live,
+                "at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                # every set of inputs rolled back from, so that a second rollback holds against the first one's too
+                "fingerprint": " ".join([disk.state.get("fingerprint") or ""] + (held.get("fingerprint") or "").split()),
+                "inputs_id": " ".join([disk.state.get("inputs_id") or ""] + (held.get("inputs_id") or "").split()),
+            }
+            carried = carry(spec.path, kept.kept[target], self.carried)
+            try:
+                old = releases_mod.switch(spec.path, kept, target, lambda folder: self.write_state(
+                    folder, dict(target_state, rolled_back_from=rolled_back_from, retired="")))
+            except BaseException:
+                carry_back(spec.path, kept.kept.get(target) or os.path.join(kept.folder, target), carried)
+                raise
+            self.log("rolled back %s from the release %s to %s" % (spec.path, old, target))
+        result = self.rollback_result(disk, VenvOnDisk(spec.path), old, target, kept.report())
+        if spec.facts:
+            result["facts_written"] = self.write_facts(self.release_facts(result))
+        self.settle_facts()
+        return result
+
+    def rollback_target(self, disk):
+        """(releases, the id to switch to), checked before any change; VenvBuildError when there is nothing to switch to."""
+        spec = self.spec
+        if not disk.is_venv or not disk.state:
+            raise VenvBuildError("rollback=true: %s is not a venv of this module (%s); nothing was changed"
+                                 % (spec.path, "no pyvenv.cfg" if not disk.is_venv else "no state file %s" % STATE_FILE))
+        kept = releases_mod.Releases(spec.path, disk.state)
+        target = kept.rollback_target()
+        if target is None:
+            raise VenvBuildError(
+                "rollback=true: no venv older than the live one (release %s) is kept in %s, so there is nothing to switch "
+                "back to; nothing was changed. Earlier venvs are kept from the next change on with keep_previous (the "
+                "role: venv_keep_previous)" % (kept.live or "without an id", kept.folder))
+        kept.check("a rollback to the release %s" % target)
+        foreign = foreign_entries(spec.path, disk.state)
+        if foreign and spec.foreign_files != "carry":
+            raise VenvBuildError("rollback=true: the venv at %s holds entries that are not part of a venv: %s. Move them "
+                                 "out of the venv, or set foreign_files=carry to move them into the venv rolled back to; "
+                                 "nothing was changed" % (spec.path, shown(foreign)))
+        self.carried = foreign
+        return kept, target
+
+    def rollback_result(self, disk, after, old, target, report):
+        spec = self.spec
+        added, removed, upgraded = changes_between(disk.packages, after.packages)
+        result = {
+            "changed": True, "path": spec.path, "python_version": after.python_version, "packages": after.packages,
+            "added": added, "removed": removed, "upgraded": upgraded,
+            "fingerprint": (after.state or {}).get("fingerprint"), "commands": [], "facts_written": bool(spec.facts),
+            "log_file": spec.log_file, "links": {"present": (after.state or {}).get("links") or {}, "added": [], "removed": []},
+            "reasons": list(self.leftover_reasons) + ["rollback: switched from the release %s to the kept release %s"
+                                                      % (old or "(without an id)", target)],
+            "diff": masking.mask_data([{"before_header": "%s (installed packages, release %s)" % (spec.path, old),
+                                        "after_header": "%s (installed packages, release %s)" % (spec.path, target),
+                                        "before": packages_text(disk.packages), "after": packages_text(after.packages)}]),
+        }
+        if self.carried:
+            result["reasons"].append("carried into the venv rolled back to (foreign_files=carry): %s" % shown(self.carried))
+        result.update(report)
         return result
 
     # check mode -------------------------------------------------------------------------------
@@ -569,8 +690,11 @@ class Sync(object):
     @staticmethod
     def write_state(venv, state):
         state = dict(state, written=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
-        if "entries" not in state:  # the top-level entries of our build stay recorded
-            state["entries"] = (read_state(venv)[0] or {}).get("entries") or []
+        if "entries" not in state or "release" not in state:  # the entries of our build and its id stay recorded
+            before = read_state(venv)[0] or {}
+            state.setdefault("entries", before.get("entries") or [])
+            if before.get("release"):
+                state.setdefault("release", before["release"])
         write_host_file(os.path.join(venv, STATE_FILE), state_text(state), "the state file")
 
     def changes_anyway(self, plan, disk, packages):
@@ -612,7 +736,7 @@ class Sync(object):
         result = self.result(changed, disk, packages, interp, fingerprint, plan, link_plan)
         fault_point("before-facts")
         if changed and spec.facts:
-            result["facts_written"] = self.write_facts()
+            result["facts_written"] = self.write_facts(self.release_facts(result))
         self.settle_facts()
         return result
 
@@ -634,6 +758,8 @@ class Sync(object):
             raise VenvBuildError("cannot make a directory for the new venv in %s: %s; the venv at %s is unchanged"
                                  % (parent, exc.strerror or exc, spec.path))
         carried = []
+        kept_releases = releases_mod.Releases(spec.path, disk.state)
+        keep_old, old = self.number_live(disk, kept_releases), None
         try:
             old_uv = os.path.join(spec.path, UV_TOOL_DIR)
             if spec.install_tool == "uv" and os.path.isdir(old_uv) and not os.path.islink(old_uv):
@@ -656,13 +782,17 @@ class Sync(object):
             relocate(staging, spec.path)
             # the top-level entries our build made: ours to remove or replace later
             self.write_state(staging, dict(self.new_state(interp, fingerprint, packages, link_plan),
-                                           entries=top_level_entries(staging)))
+                                           entries=top_level_entries(staging),
+                                           release=releases_mod.new_release_id(kept_releases.next_number())))
             os.chmod(staging, 0o755)
             if spec.owner is not None or spec.group is not None or spec.mode is not None:
                 fix_ownership(spec, staging)
             carried = carry(spec.path, staging, self.carried)
             fault_point("build-before-swap")
-            kept = swap_into_place(staging, spec.path)
+            if keep_old:  # the replaced venv is kept as a release, not removed
+                old, kept = put_in_place(staging, spec.path), None
+            else:
+                kept = swap_into_place(staging, spec.path)
             carried = []
             fault_point("build-after-swap")
         except BaseException as exc:
@@ -675,7 +805,34 @@ class Sync(object):
         if kept:
             self.warnings.append("the replaced venv kept entries that are not part of a venv, left in %s" % kept)
         self.log("venv %s %s" % (spec.path, "created" if plan.action == "create" else "rebuilt"))
+        self.keep_releases(kept_releases, old)
         return packages
+
+    def number_live(self, disk, kept_releases):
+        """Whether a build keeps the venv it replaces (keep_previous); that venv gets a release id when it has none."""
+        if not self.spec.keep_previous or not disk.is_venv or not disk.state:
+            return False
+        kept_releases.live = kept_releases.live or releases_mod.new_release_id(kept_releases.next_number())
+        self.write_state(self.spec.path, dict(disk.state, release=kept_releases.live, retired=releases_mod.retired_now()))
+        return True
+
+    def keep_releases(self, kept_releases, old):
+        """After a build's swap: the replaced venv (at old) into the releases folder, then the oldest beyond keep_previous removed."""
+        spec = self.spec
+        try:
+            if old is not None:
+                fault_point("release-swapped")
+                target = os.path.join(kept_releases.folder, kept_releases.live)
+                releases_mod.keep_release(old, target)
+                kept_releases.kept[kept_releases.live] = target
+                kept_releases.retired[kept_releases.live] = releases_mod.retired_now()
+                self.log("kept the replaced venv as the release %s" % target)
+                fault_point("release-kept")
+            if kept_releases.exists:
+                releases_mod.prune(kept_releases, spec.keep_previous, self.log)
+        except (IOError, OSError) as exc:  # the new venv is in place: the next run finishes this
+            self.warnings.append("the new venv is in place, but keeping or removing earlier venvs in %s failed: %s"
+                                 % (kept_releases.folder, exc))
 
     def disk_failure(self, exc, staging):
         """The error of a build that failed for a full or read-only disk, naming where; None for other failures."""
@@ -773,8 +930,15 @@ class Sync(object):
         """A change of the venv's distributions or links: its SBOM is written again."""
         return plan.builds_beside or plan.action in ("install", "prune", "files") or link_plan.changed
 
-    def write_facts(self):
-        """Merge our facts into the facts file; bytes that are not UTF-8 are kept as they are."""
+    def release_facts(self, result):
+        """The facts naming the live release and the kept ones (section releases), when releases are kept."""
+        if not (self.spec.keep_previous or self.spec.rollback or result.get("releases")):
+            return []
+        return [{"section": "releases", "option": "live", "value": result.get("release") or ""},
+                {"section": "releases", "option": "kept", "value": ",".join(result.get("releases") or [])}]
+
+    def write_facts(self, extra=()):
+        """Merge our facts (and extra ones) into the facts file; bytes that are not UTF-8 are kept as they are."""
         spec = self.spec
         path = os.path.join(spec.facts_dir, spec.facts_file + ".fact")
         try:
@@ -785,7 +949,8 @@ class Sync(object):
                     before = handle.read().decode("utf-8", "surrogateescape")
             except FileNotFoundError:
                 before = ""
-            after = facts.merge_facts(before, masking.mask_data(facts.with_sbom(spec.facts, self.existing_sbom())))
+            after = facts.merge_facts(before, masking.mask_data(facts.with_sbom(spec.facts, self.existing_sbom())
+                                                                + list(extra)))
             if after == before:
                 return False
             write_atomic(path, after.encode("utf-8", "surrogateescape"), 0o644)
@@ -828,6 +993,7 @@ class Sync(object):
             # what the state file records after the run: an install records the lock given (or none)
             "lock": spec.lock if plan.action not in (None, "facts") else spec.lock or (disk.state or {}).get("lock") or {},
         }
+        result.update(releases_mod.Releases(spec.path, disk.state if predicted else read_state(spec.path)[0]).report())
         if changed:
             diff = []
             for key, name in FILE_KEYS:

@@ -270,7 +270,7 @@ def state_shape_problem(state):
     if state.get("format") != STATE_FORMAT:
         return "format is %r, not %d" % (state.get("format"), STATE_FORMAT)
     for key in ("fingerprint", "virtualenv_command", "install_tool", "written", "install_started", "inputs_id",
-                "verify_failed"):
+                "verify_failed", "release", "retired"):
         if key in state and not isinstance(state[key], str):
             return "%s is not a string" % key
     if not isinstance(state.get("facts_pending", False), bool):
@@ -279,6 +279,9 @@ def state_shape_problem(state):
         value = state.get(key, {})
         if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
             return "%s is not a mapping of names to strings" % key
+    rolled_back_from = state.get("rolled_back_from", {})
+    if not isinstance(rolled_back_from, dict) or not all(isinstance(v, str) for v in rolled_back_from.values()):
+        return "rolled_back_from is not a mapping of names to strings"
     python = state.get("python", {})
     if not isinstance(python, dict):
         return "python is not a JSON object"

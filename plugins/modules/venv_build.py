@@ -363,6 +363,45 @@ options:
         new one is in place; if the build fails, the old venv stays.
     type: bool
     default: false
+  keep_previous:
+    description:
+      - How many earlier venvs to keep for O(rollback) (releases, as Capistrano keeps C(releases/)).
+      - With a number above V(0), every change of the package set (new inputs, drift, a repair, newer versions
+        with O(package_state=latest), O(prune)) builds a new venv beside O(path) and swaps it in atomically, as a
+        rebuild does - no install changes the live venv in place. The venv it replaces is kept - renamed, never
+        copied - in the hidden folder C(.NAME.releases/<id>) beside O(path) (NAME is the base name of O(path),
+        the folder is made with mode 0700). O(path) stays a real directory, so services pointing at it need no
+        change.
+      - A release id is C(<n>-<YYYYmmddTHHMMSS>), n counting the builds of O(path); the live venv's id is
+        recorded in its state file. After each build the oldest kept releases beyond this number are removed
+        (V(0) removes those kept earlier at the next build). RV(release) and RV(releases) name them.
+      - Only releases of this module are removed - a directory whose state file names it. Any other entry in
+        the releases folder (or an entry in a kept venv that is not part of a venv, see O(foreign_files)) makes
+        a run that would change the folder fail before any change, naming it.
+      - A venv with entries of someone else in it is kept only with O(foreign_files=carry) (they move into the
+        new venv first), as for every rebuild.
+      - Not part of the inputs (the fingerprint); changing it changes nothing until the next change of the venv.
+    type: int
+    default: 0
+    version_added: 0.3.0
+  rollback:
+    description:
+      - Switch back to the newest kept venv older than the live one (see O(keep_previous)), atomically
+        (renameat2 exchange); the live venv becomes a kept release. The other inputs are not used (only
+        O(path), O(foreign_files), O(facts), O(log_file) matter) and no installer runs. Always reports
+        C(changed=true); RV(reasons) names both releases.
+      - Processes running from the live venv keep running, with the files they opened; the venv moved aside is
+        not deleted.
+      - A second rollback goes further back (to the next older kept venv), it does not toggle; moving forward
+        is a build - change the inputs, or O(rebuild=true).
+      - The venv rolled back to records in its state file the inputs it was rolled back from. A later run with
+        those inputs keeps it as it is, with a warning (no flapping back and forth); other inputs build a new
+        release; O(rebuild=true) builds those inputs again.
+      - With no older venv kept, the task fails before any change. Entries in the live venv that are not part of
+        a venv fail it too, unless O(foreign_files=carry) moves them into the venv rolled back to.
+    type: bool
+    default: false
+    version_added: 0.3.0
   foreign_files:
     description:
       - What a run that replaces the venv (a rebuild, see O(rebuild), O(python), O(system_site_packages),
@@ -607,6 +646,18 @@ EXAMPLES = r"""
       - flask
     rebuild: true
 
+- name: Keep the two venvs before the live one; every change builds a new one beside it
+  wheelhouse.venv.venv_build:
+    path: /opt/app/venv
+    requirements:
+      - flask==3.1.0
+    keep_previous: 2
+
+- name: Switch back to the venv before the live one (atomically)
+  wheelhouse.venv.venv_build:
+    path: /opt/app/venv
+    rollback: true
+
 - name: Remove a venv
   wheelhouse.venv.venv_build:
     path: /opt/old/venv
@@ -696,6 +747,23 @@ links:
       elements: str
       returned: always
       sample: ["six.py"]
+release:
+  description:
+    - The id of the live venv (C(<n>-<YYYYmmddTHHMMSS>)), see O(keep_previous); V(null) for a venv without one
+      (made before 0.3.0 and not built again since). In check mode - as before the run, but for O(rollback).
+    - When O(facts) are written and releases are kept, the option C(live) of the section C(releases) of the
+      facts file holds it too (C(kept) holds RV(releases) joined by commas).
+  returned: success
+  type: str
+  sample: 4-20250611T101500
+  version_added: 0.3.0
+releases:
+  description: The ids of the kept earlier venvs, newest first (see O(keep_previous)).
+  returned: success
+  type: list
+  elements: str
+  sample: ["3-20250610T163000", "2-20250609T090000"]
+  version_added: 0.3.0
 kept:
   description: With O(state=absent), the entries (relative to O(path)) that are not part of a venv and were kept.
   returned: when state=absent
@@ -762,6 +830,8 @@ ARGUMENT_SPEC = dict(
     prune=dict(type="bool", default=False),
     linked_distro_packages=dict(type="list", elements="str", default=[]),
     rebuild=dict(type="bool", default=False),
+    keep_previous=dict(type="int", default=0),
+    rollback=dict(type="bool", default=False),
     foreign_files=dict(type="str", default="refuse", choices=["refuse", "carry"]),
     check_dependencies=dict(type="bool", default=True),
     verify_imports=dict(type="list", elements="str", default=[]),

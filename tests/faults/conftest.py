@@ -52,13 +52,13 @@ def fault_wheelhouse(tmp_path_factory):
 class Spec(object):
     """What one run asks for: requirements, system_site_packages, the fact it writes; and alpha's version."""
 
-    def __init__(self, name, alpha, site_packages=False, extra=None, build_requirements=None):
+    def __init__(self, name, alpha, site_packages=False, extra=None, options=None):
         self.name = name
+        self.options = options or {}
         self.alpha = alpha
         self.site_packages = site_packages
         self.fact = "%s%s" % (alpha, "+system" if site_packages else "")
         self.extra = extra or []
-        self.build_requirements = build_requirements or []
 
     def args(self, site):
         args = {
@@ -72,18 +72,19 @@ class Spec(object):
             "facts_dir": site.facts_dir,
             "facts": [{"section": "app", "option": "alpha", "value": self.fact}],
         }
-        if self.build_requirements:
-            args["build_requirements"] = self.build_requirements
         if site.carry:
             args["foreign_files"] = "carry"
+        args.update(self.options)
         return args
 
 
 OLD = Spec("old", "1.0")
 UPGRADE = Spec("upgrade in place", "1.1")
 REBUILD = Spec("rebuild", "1.1", site_packages=True)
+# keep_previous: the replaced venv is kept as a release (tests/integration/test_venv_build_releases.py)
+KEEP = Spec("upgrade keeping the old venv", "1.1", options={"keep_previous": 1})
 # an upgrade whose build requirements (a build tool) are installed by an installer run of their own first
-UPGRADE_TOOL = Spec("upgrade in place with a build tool", "1.1", build_requirements=["buildtool==1.0"])
+UPGRADE_TOOL = Spec("upgrade in place with a build tool", "1.1", options={"build_requirements": ["buildtool==1.0"]})
 
 
 class Site(object):

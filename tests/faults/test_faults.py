@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from conftest import OLD, OUTCOMES, REBUILD, UPGRADE, UPGRADE_TOOL, Site, Spec
+from conftest import KEEP, OLD, OUTCOMES, REBUILD, UPGRADE, UPGRADE_TOOL, Site, Spec
 from harness import entry_appears, installer_pid, kill, pip_started, venv_version
 
 
@@ -41,11 +41,20 @@ def staging(site):
     pytest.param(REBUILD, "build-after-swap", id="rebuild-build-after-swap"),
     pytest.param(REBUILD, "swap-before-old-removed", id="rebuild-swap-before-old-removed"),
     pytest.param(REBUILD, "before-facts", id="rebuild-before-facts"),
+    pytest.param(KEEP, "build-after-swap", id="keep-build-after-swap"),
+    pytest.param(KEEP, "release-swapped", id="keep-release-swapped"),
+    pytest.param(KEEP, "release-kept", id="keep-release-kept"),
 ])
 def test_named_step(site, spec, step):
     faulty = site.run(spec, fault_at=step)
     assert faulty.get("failed"), "the run did not die at %s: %s" % (step, faulty["raw_output"])
-    site.check("%s, killed at %s" % (spec.name, step), "named step", faulty, spec, in_place=spec is not REBUILD)
+    site.check("%s, killed at %s" % (spec.name, step), "named step", faulty, spec,
+               in_place=spec in (UPGRADE, UPGRADE_TOOL))
+    if spec is KEEP:  # the venv replaced is kept as a release whatever the moment of the kill
+        kept = os.path.join(site.parent, ".app.releases")
+        assert len(os.listdir(kept)) == 1 and venv_version(os.path.join(kept, os.listdir(kept)[0])) == OLD.alpha
+        with open(os.path.join(kept, os.listdir(kept)[0], "wheelhouse-venv.json")) as handle:
+            assert json.load(handle)["packages"]["alpha"] == OLD.alpha
 
 
 # --- kill -9 from outside: the playbook's whole process tree, or the installer alone -------------------

@@ -435,3 +435,14 @@ def test_role_plan_counts_index_installs_of_every_target():
     assert "3 targets have wheel building disabled" in f.venv_role_plan(asks, GROUPS)["errors"][0]
     assert f.venv_role_plan([dict(a, allow_index_installs=True) for a in asks], GROUPS)["errors"] == []
     assert f.venv_role_plan(asks, GROUPS)["hosts"]["a"]["source"] == "none"
+
+
+def test_role_plan_a_rollback_asks_no_build_host_even_with_changed_inputs():
+    """-e venv_rollback=true switches to a kept venv: no wheels, no build host, the rollback task runs."""
+    changed = _installed(_ask("t1", rollback=True), inputs_id="the inputs of an earlier converge")
+    plan = f.venv_role_plan([changed, _installed(_ask("t2"))], GROUPS)
+    assert plan["probe_build_hosts"] == [] and plan["errors"] == [] and plan["builds"] == {}
+    assert plan["hosts"]["t1"]["rollback"] is True and plan["hosts"]["t1"]["needs"] is False
+    assert plan["hosts"]["t2"]["rollback"] is False
+    without = f.venv_role_plan([_installed(_ask("t1"), inputs_id="the inputs of an earlier converge")], GROUPS)
+    assert without["probe_build_hosts"] == ["repo1"] and without["hosts"]["t1"]["needs"]
