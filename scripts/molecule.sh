@@ -7,8 +7,8 @@
 set -uo pipefail
 . "$(dirname "$0")/env.sh"
 
-# The order matters only for reading the summary; each scenario creates and destroys its own hosts.
-all_scenarios=(default uv no_wheels multi_distro rebuild failure)
+# Longest first, so that the last to start is a short one; each scenario creates and destroys its own hosts.
+all_scenarios=(failure rebuild no_wheels uv multi_distro default)
 
 cd "$WH_ROOT" || exit 1
 wh_link_collection
@@ -21,6 +21,20 @@ for s in "${scenarios[@]}"; do
   [ -f "molecule/$s/molecule.yml" ] || { echo "molecule.sh: no scenario $s (molecule/$s/molecule.yml)" >&2; exit 2; }
 done
 
+# Scenarios run WH_MOLECULE_JOBS at a time (default 2): they wait mostly on podman exec and on the hosts'
+# installers, so two fit this 2-core machine. Each scenario's hosts and network carry names of their own
+# (molecule/<scenario>/molecule.yml); two scenarios naming the same container cannot run side by side.
+jobs_max="${WH_MOLECULE_JOBS:-2}"
+if [ "$jobs_max" -gt 1 ]; then
+  clashes="$(for s in "${scenarios[@]}"; do
+      sed -n 's/^  - name: *\([^ ]*\) *$/\1/p' "molecule/$s/molecule.yml" | sort -u
+    done | sort | uniq -d)"
+  if [ -n "$clashes" ]; then
+    echo "molecule.sh: scenarios share container names ($(echo $clashes)): rename them, or WH_MOLECULE_JOBS=1" >&2
+    exit 2
+  fi
+fi
+
 if ! "$WH_ROOT/scripts/images.sh"; then
   echo "molecule.sh: FAILED: the test images could not be built (see above); no scenario ran" >&2
   exit 1
@@ -28,26 +42,42 @@ fi
 
 logs="$WH_TMP/molecule"
 mkdir -p "$logs"
+
+run_scenario() {
+  local s="$1" start=$SECONDS result=passed
+  if ! molecule test -s "$s" >"$logs/$s.log" 2>&1; then
+    result=FAILED
+    # A failed run may leave containers behind: destroy them before they meet anything else.
+    molecule destroy -s "$s" >>"$logs/$s.log" 2>&1 || echo "molecule.sh: destroy of $s failed too" >&2
+  fi
+  echo "$result $((SECONDS - start))" >"$logs/$s.result"
+  echo "--- molecule scenario $s $result in $((SECONDS - start)) s"
+}
+
+running=0
+for s in "${scenarios[@]}"; do
+  rm -f "$logs/$s.result"
+  echo "--- molecule scenario $s started (log: $logs/$s.log)"
+  run_scenario "$s" &
+  running=$((running + 1))
+  if [ "$running" -ge "$jobs_max" ]; then wait -n; running=$((running - 1)); fi
+done
+wait
+
 summary=()
 failed=0
 for s in "${scenarios[@]}"; do
-  echo "--- molecule scenario $s (log: $logs/$s.log)"
-  start=$SECONDS
-  if molecule test -s "$s" >"$logs/$s.log" 2>&1; then
-    result=passed
-  else
-    result=FAILED
+  read -r result seconds <"$logs/$s.result" 2>/dev/null || { result=FAILED; seconds=0; }
+  if [ "$result" != passed ]; then
     failed=$((failed + 1))
     # The end of the log holds the failing task or test; the full log stays on disk.
+    echo "=== molecule scenario $s FAILED, the end of $logs/$s.log:"
     tail -n 60 "$logs/$s.log"
-    # A failed run may leave containers behind: the next scenario must not meet them.
-    molecule destroy -s "$s" >>"$logs/$s.log" 2>&1 || echo "molecule.sh: destroy of $s failed too" >&2
   fi
-  summary+=("$(printf '%-14s %-7s %5d s' "$s" "$result" $((SECONDS - start)))")
-  echo "--- molecule scenario $s $result in $((SECONDS - start)) s"
+  summary+=("$(printf '%-14s %-7s %5d s' "$s" "$result" "$seconds")")
 done
 
-echo "=== molecule summary"
+echo "=== molecule summary (${jobs_max} at a time)"
 printf '%s\n' "${summary[@]}"
 echo "molecule scenarios: $(( ${#scenarios[@]} - failed )) passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -1,16 +1,28 @@
-"""Scenario rebuild: after `venv_rebuild` and `venv_wheels_rebuild`, venvs and wheels are new, and a
-process started from the old venv before the rebuild still runs."""
+"""Scenario rebuild: `venv_rebuild` and `venv_wheels_rebuild` make new venvs and wheels, keeping the replaced
+venv (venv_keep_previous: 1); `venv_rollback` then puts that very directory back and keeps the rebuilt one. A
+process started from the first venv before the rebuild runs through both switches."""
 
 import venv_checks
 
 testinfra_hosts = venv_checks.hosts_of("venv_targets")
 
 
-def test_venv_is_a_new_directory(host):
+def test_the_rollback_put_back_the_very_venv_the_rebuild_replaced(host):
     old_inode = int(host.file("/var/tmp/wh-old-venv.inode").content_string)
     assert host.file("/opt/venvs/demo").is_directory
-    assert int(host.check_output("stat -c %s %s", "%i", "/opt/venvs/demo")) != old_inode
-    assert not host.file("/opt/venvs/demo/lib/wh-old-venv-marker").exists
+    assert int(host.check_output("stat -c %s %s", "%i", "/opt/venvs/demo")) == old_inode
+    assert host.file("/opt/venvs/demo/lib/wh-old-venv-marker").exists
+
+
+def test_the_rebuilt_venv_is_kept_as_the_one_release(host):
+    new_inode = int(host.file("/var/tmp/wh-new-venv.inode").content_string)
+    releases = host.file("/opt/venvs/.demo.releases")
+    assert releases.is_directory
+    kept = releases.listdir()
+    assert len(kept) == 1, kept
+    release = "/opt/venvs/.demo.releases/" + kept[0]
+    assert int(host.check_output("stat -c %s %s", "%i", release)) == new_inode
+    assert not host.file(release + "/lib/wh-old-venv-marker").exists
 
 
 def test_process_from_the_old_venv_still_runs(host):
@@ -20,7 +32,7 @@ def test_process_from_the_old_venv_still_runs(host):
     assert cmdline.content.split(b"\0")[0] == b"/opt/venvs/demo/bin/python"
 
 
-def test_new_venv_imports_its_packages_at_the_pinned_versions(host):
+def test_live_venv_imports_its_packages_at_the_pinned_versions(host):
     venv_checks.assert_imports_and_pins(host)
 
 
@@ -28,8 +40,8 @@ def test_facts_file_records_the_venv(host):
     venv_checks.assert_facts(host)
 
 
-def test_venv_changed_handler_ran_for_converge_and_rebuild(host):
-    assert venv_checks.handler_runs(host) == 2
+def test_venv_changed_handler_ran_for_converge_rebuild_and_rollback(host):
+    assert venv_checks.handler_runs(host) == 3
 
 
 def test_no_compiler_on_the_target(host):
