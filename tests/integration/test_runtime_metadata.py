@@ -10,8 +10,8 @@ import pytest
     ("{{ {'p1': 'a'} | wheelhouse.venv.venv_build_targets([], ['a']) }}", "build_host"),
     ("{{ [] | wheelhouse.venv.venv_build_plan }}", "venv_role_plan"),
 ])
-def test_a_deprecated_filter_still_works_and_warns_naming_its_removal_and_the_replacement(ansible, expression,
-                                                                                             instead):
+def test_a_deprecated_filter_still_works_and_warns_naming_its_removal_and_the_replacement(
+        ansible, expression, instead):
     proc = ansible.play([{"name": "use the filter", "ansible.builtin.debug": {"msg": expression}}],
                         callback="ansible.builtin.default")
     assert proc.returncode == 0, proc.stdout + proc.stderr

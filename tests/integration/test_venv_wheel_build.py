@@ -86,8 +86,8 @@ def test_an_interrupted_build_is_finished_by_the_next_run(ansible, tree):
     assert result["rc_playbook"] == 0 and result["changed"] and result["status"] == "new"
     assert not stale.exists()
     assert (requirements / "app-build.json").exists()
-    assert sorted(os.listdir(tree / "platform" / "wheels")) == ["alpha-1.0-py3-none-any.whl", "beta-1.0-py3-none-any.whl",
-                                                              "pylock.app.toml"]
+    assert sorted(os.listdir(tree / "platform" / "wheels")) == [
+        "alpha-1.0-py3-none-any.whl", "beta-1.0-py3-none-any.whl", "pylock.app.toml"]
 
 
 def test_a_missing_wheel_is_built_again_and_an_altered_one_fails_until_rebuilt(ansible, tree):

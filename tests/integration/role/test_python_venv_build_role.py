@@ -693,6 +693,7 @@ def test_a_no_op_converge_calls_each_target_once_and_no_build_host(lab):
     assert all(s["changed"] == 0 for s in stats.values()), stats
     # One requirement more: the build host is used again, and builds only the new wheel.
     wheel_dir = os.path.join(platform_dir(lab), "wheels")
+
     def wheels():  # the wheels and their times (the set's pylock file is rewritten: the set changes)
         return dict((w, os.stat(os.path.join(wheel_dir, w)).st_mtime_ns) for w in os.listdir(wheel_dir) if w.endswith(".whl"))
 

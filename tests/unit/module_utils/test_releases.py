@@ -121,4 +121,3 @@ def test_release_options_are_checked(tmp_path, extra, message):
     with pytest.raises(VenvBuildError) as error:
         VenvSpec(params(tmp_path / "venv", **extra))
     assert message in error.value.msg
-
