@@ -52,7 +52,7 @@ def contender(workload, wheelhouse, tool, keep):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", maxsplit=1)[0])
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--wheelhouse", help="the workload's wheels (default: downloaded once into bench/.cache)")
     args = parser.parse_args(argv)

@@ -12,7 +12,8 @@ from ansible_collections.wheelhouse.venv.plugins.module_utils._errors import Ven
 from ansible_collections.wheelhouse.venv.plugins.module_utils._inputs import VenvSpec
 from ansible_collections.wheelhouse.venv.plugins.module_utils._venvstate import STATE_FILE
 
-from test_plan import INSTALLED, managed, params, plan_for, record_state  # noqa: F401 (managed: a fixture)
+# managed: a fixture of test_plan
+from test_plan import INSTALLED, managed, params, plan_for, record_state  # noqa: F401 pylint: disable=unused-import
 
 
 def write_state(folder, **state):

@@ -23,7 +23,7 @@ from ansible_collections.wheelhouse.venv.plugins.module_utils._errors import Ven
 from ansible_collections.wheelhouse.venv.plugins.module_utils._inputs import VenvSpec
 from ansible_collections.wheelhouse.venv.plugins.module_utils._venvstate import SBOM_FILE, foreign_entries, is_temporary_file
 
-from test_links import dpkg_on_path, linked, run_sync  # noqa: F401 pylint: disable=unused-import (fixtures)
+from test_links import dpkg_on_path, linked, run_sync  # noqa: F401 pylint: disable=unused-import
 from test_plan import INSTALLED, fake_venv, params
 from wheelfactory import make_wheel, sha256_of
 

@@ -435,7 +435,7 @@ def test_a_missing_or_altered_lock_of_a_current_set_is_written_again(tmp_path):
     built = wb.WheelBuilder(params(tmp_path), pip).execute()
     lock = tmp_path / "p" / "wheels" / "pylock.app.toml"
     text = lock.read_text()
-    for damage in (lambda: lock.unlink(), lambda: lock.write_text(text.replace("1.0", "9.9"))):
+    for damage in (lock.unlink, lambda: lock.write_text(text.replace("1.0", "9.9"))):
         damage()
         checked = wb.WheelBuilder(params(tmp_path), pip, check_mode=True).execute()
         assert checked["changed"] and checked["status"] == "current" and checked["lock_sha256"] == built["lock_sha256"]
