@@ -30,7 +30,7 @@ if [ "$jobs_max" -gt 1 ]; then
       sed -n 's/^  - name: *\([^ ]*\) *$/\1/p' "molecule/$s/molecule.yml" | sort -u
     done | sort | uniq -d)"
   if [ -n "$clashes" ]; then
-    echo "molecule.sh: scenarios share container names ($(echo $clashes)): rename them, or WH_MOLECULE_JOBS=1" >&2
+    echo "molecule.sh: scenarios share container names (${clashes//$'\n'/ }): rename them, or WH_MOLECULE_JOBS=1" >&2
     exit 2
   fi
 fi
