@@ -665,7 +665,7 @@ def from_log(path):
             found = ROUND_LINE.match(line.rstrip("\n"))
             if not found:
                 continue
-            phase, n, round_no, runs, name, figures = found.groups()
+            phase, n, dummy, runs, name, figures = found.groups()
             cell = rounds.setdefault((phase, int(n)), {"runs": int(runs), "samples": {}})
             cell["samples"].setdefault(name, []).append(
                 dict((k, float(v)) for k, v in re.findall(r"(\w+) (-?[\d.]+)s", figures)))
