@@ -631,6 +631,78 @@ def chart(cells, path):
     plt.close(fig)
 
 
+def render(info, workload, command, plan, elapsed, cells, profiles):
+    """The Markdown of a run (and the chart): (markdown, goal rows)."""
+    goal_rows = goals(cells)
+    chart(cells, CHART)
+    markdown = "\n\n".join(part for part in [
+        "### Machine and run\n\n" + render_machine(info, workload, command, plan, elapsed),
+        "### Goals\n\n" + bl.markdown_table(["goal", "figure (median; per-round min-max)", "threshold", ""],
+                                            [r[:4] for r in goal_rows]),
+        "### Converge times\n\nansible-playbook wall time in seconds, median (min-max); \"over the empty play\": "
+        "the contender's median minus the empty play's in the same cell, and that per host.\n\n"
+        "![converge time vs fleet size](img/fleet_bench.png)\n\n" + render_cells(cells),
+        "### No-op: the venv_build task against a ping\n\n" + noop_task_vs_ping(cells) if "noop/1" in cells else "",
+        "### Where the time goes (missed goals)\n\n" + render_profiles(goal_rows, profiles)
+        if render_profiles(goal_rows, profiles) else "",
+    ] if part)
+    return markdown, goal_rows
+
+
+ROUND_LINE = re.compile(r"^fleet: (cold|warm|noop)/(\d+) round (\d+)/(\d+) (\S+)\s+(.*)$")
+START_LINE = re.compile(r"^fleet: started (.+ UTC), load average ([\d.]+) ([\d.]+) ([\d.]+): (.*)$")
+
+
+def from_log(path):
+    """The finished cells of a run from its log (stderr), for a run stopped before its end: every round of a cell
+    that finished all its rounds, as logged (figures rounded to 10 ms). Returns (start line or None, plan, cells)."""
+    rounds, start = {}, None
+    with open(path) as handle:
+        for line in handle:
+            found = START_LINE.match(line.rstrip("\n"))
+            if found:
+                start = (found.group(1), [float(found.group(x)) for x in (2, 3, 4)], found.group(5))
+            found = ROUND_LINE.match(line.rstrip("\n"))
+            if not found:
+                continue
+            phase, n, dummy, runs, name, figures = found.groups()
+            cell = rounds.setdefault((phase, int(n)), {"runs": int(runs), "samples": {}})
+            cell["samples"].setdefault(name, []).append(
+                dict((k, float(v)) for k, v in re.findall(r"(\w+) (-?[\d.]+)s", figures)))
+    plan, cells = [], {}
+    for (phase, n), cell in rounds.items():
+        names = [c for c in list(CONTENDERS) + ["floor-pip", "floor-uv"] if c in cell["samples"]]
+        if any(len(cell["samples"][c]) < cell["runs"] for c in names):
+            continue  # the cell was cut short: left out
+        plan.append((phase, n, names, cell["runs"]))
+        # The no-op changes are not logged: a role contender or the empty play that changed anything stops a run.
+        cells["%s/%d" % (phase, n)] = {"samples": cell["samples"], "noop_changes": dict(
+            (c, "not logged" if c == "builtin-pip" else [0] * cell["runs"]) for c in names) if phase == "noop" else None}
+    return start, plan, cells
+
+
+def render_log(path, workload_name, write_docs):
+    """--from-log: the cells a stopped run finished, rendered like a run (the load average at the end is now's)."""
+    start, plan, cells = from_log(path)
+    if start is None or not cells:
+        raise bl.BenchError("%s has no start line or no finished cell of fleet_bench.py" % path)
+    info = bl.machine_info()
+    info.update(date=start[0], loadavg_start=start[1], loadavg_end=os.getloadavg(), podman=podman("--version"))
+    elapsed = os.path.getmtime(path) - time.mktime(time.strptime(start[0], "%Y-%m-%d %H:%M UTC")) + time.timezone
+    last = "%s/%d" % plan[-1][:2]
+    command = "%s (stopped after the cell %s; rendered from its log with --from-log)" % (start[2], last)
+    markdown, goal_rows = render(info, bl.Workload(workload_name), command, plan, elapsed, cells, {})
+    data = {"machine": info, "workload": workload_name, "plan": plan, "cells": cells, "profiles": {},
+            "goals": goal_rows, "elapsed": elapsed, "command": command, "log": os.path.abspath(path)}
+    written = bl.write_results("fleet_bench", data, markdown)
+    print(markdown)
+    log("figures written to %s" % os.path.relpath(written, bl.REPO))
+    if write_docs:
+        bl.replace_marked_block(DOC, "fleet_bench", markdown)
+        log("tables written to %s" % os.path.relpath(DOC, bl.REPO))
+    return 0
+
+
 def render_machine(info, workload, command, plan, elapsed):
     rows = [
         ["date", info["date"]],
@@ -671,6 +743,8 @@ def main(argv=None):
     parser.add_argument("--rebuild-images", action="store_true", help="prepare the localhost/whb-* images again")
     parser.add_argument("--keep", action="store_true", help="leave the last containers running (debugging)")
     parser.add_argument("--write-docs", action="store_true", help="put the tables into docs/benchmarks.md")
+    parser.add_argument("--from-log", metavar="LOG", help="run nothing: the figures of the cells that the run which "
+                        "wrote LOG (its stderr) finished, for a run stopped before its end (no task profiles)")
     args = parser.parse_args(argv)
     sizes = sorted(int(x) for x in args.sizes.split(","))
     phases = [p for p in PHASES if p in args.phases.split(",")]
@@ -678,6 +752,8 @@ def main(argv=None):
     unknown = set(only) - set(CONTENDERS) | set(args.phases.split(",")) - set(PHASES)
     if unknown:
         parser.error("unknown contenders or phases: %s" % ", ".join(sorted(unknown)))
+    if args.from_log:
+        return render_log(args.from_log, args.workload, args.write_docs)
     command = "python bench/fleet_bench.py" + "".join(
         " %s %s" % (flag, value) for flag, value, default in (
             ("--runs", str(args.runs), "3"), ("--sizes", args.sizes, "1,2,4,8"), ("--phases", args.phases, ",".join(PHASES)),
@@ -698,6 +774,7 @@ def main(argv=None):
     started = time.time()
     info = bl.machine_info()
     info["podman"] = podman("--version")
+    log("started %s, load average %s: %s" % (info["date"], " ".join("%.2f" % x for x in info["loadavg_start"]), command))
     cells, profiles = {}, {}
     try:
         cleanup()
@@ -725,19 +802,7 @@ def main(argv=None):
     os.makedirs(WORK, exist_ok=True)
     with open(os.path.join(WORK, "last-run.json"), "w") as handle:
         json.dump({"machine": info, "plan": plan, "cells": cells, "profiles": profiles, "command": command}, handle)
-    goal_rows = goals(cells)
-    chart(cells, CHART)
-    markdown = "\n\n".join(part for part in [
-        "### Machine and run\n\n" + render_machine(info, workload, command, plan, elapsed),
-        "### Goals\n\n" + bl.markdown_table(["goal", "figure (median; per-round min-max)", "threshold", ""],
-                                            [r[:4] for r in goal_rows]),
-        "### Converge times\n\nansible-playbook wall time in seconds, median (min-max); \"over the empty play\": "
-        "the contender's median minus the empty play's in the same cell, and that per host.\n\n"
-        "![converge time vs fleet size](img/fleet_bench.png)\n\n" + render_cells(cells),
-        "### No-op: the venv_build task against a ping\n\n" + noop_task_vs_ping(cells) if "noop/1" in cells else "",
-        "### Where the time goes (missed goals)\n\n" + render_profiles(goal_rows, profiles)
-        if any(r[3] == "**missed**" for r in goal_rows) else "",
-    ] if part)
+    markdown, goal_rows = render(info, workload, command, plan, elapsed, cells, profiles)
     data = {"machine": info, "workload": workload.name, "plan": plan, "cells": cells, "profiles": profiles,
             "goals": goal_rows, "elapsed": elapsed, "command": command}
     path = bl.write_results("fleet_bench", data, markdown)
