@@ -15,7 +15,10 @@ CLASSES = [
      "`update-state-written` (state written, facts not), `before-facts` (everything but the facts file), "
      "`verifying` (installed, the verifications (`pip check`, imports, command) about to run: in place and in "
      "the staging dir), `build-requirements-installed` (an upgrade with `build_requirements`: the build tools "
-     "installed by their own installer run, the requirements not yet). "
+     "installed by their own installer run, the requirements not yet); with `keep_previous` (an upgrade that "
+     "builds beside and keeps the replaced venv): `build-after-swap`, `release-swapped` (the new venv live, the "
+     "replaced one not yet moved into `.NAME.releases/`), `release-kept` (moved, older releases not yet "
+     "pruned). "
      "`build-installed` is not in the suite's set (like `build-before-swap`, and a rebuild case costs 10-20 s); "
      "`absent-renamed` (state=absent: the venv renamed away, not deleted yet) is tested by "
      "tests/integration/test_venv_build_safety.py.",
