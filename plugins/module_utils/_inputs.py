@@ -231,6 +231,8 @@ class VenvSpec(object):
         self.inputs_id = (params.get("inputs_id") or "").strip()
         # the lock file the packages come from, recorded in the state file (not part of the fingerprint)
         self.lock = _lock_record(params.get("lock"))
+        # where to read it, as given (credentials kept: never shown, logged nor recorded): its hashes go in the SBOM
+        self.lock_source = str((params.get("lock") or {}).get("location") or "").strip()
 
         self.requirements = normalize_lines(params.get("requirements"))
         self.requirements_files = [os.path.abspath(p) for p in params.get("requirements_files") or []]

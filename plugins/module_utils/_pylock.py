@@ -120,7 +120,12 @@ def read_packages(path):
     the file is not a lock of wheels, IOError/OSError when it cannot be read.
     """
     with open(path) as handle:
-        data = parse(handle.read())
+        return packages_of(handle.read(), path)
+
+
+def packages_of(text, where="the lock"):
+    """{name: (version, sha256, wheel file name)} of a pylock text (see read_packages); where names it in errors."""
+    data = parse(text)
     packages = {}
     for package in data.get("packages") or []:
         for wheel in package.get("wheels") or []:
@@ -130,7 +135,7 @@ def read_packages(path):
                 packages[package["name"]] = (package.get("version") or "", sha256, filename)
                 break
         else:
-            raise ValueError("%s: package %s has no wheel with a sha256" % (path, package.get("name")))
+            raise ValueError("%s: package %s has no wheel with a sha256" % (where, package.get("name")))
     return packages
 
 

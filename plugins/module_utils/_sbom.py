@@ -26,7 +26,7 @@ import zipfile
 from urllib.parse import quote, unquote, urlsplit
 
 from ansible_collections.wheelhouse.venv.plugins.module_utils._errors import VenvBuildError
-from ansible_collections.wheelhouse.venv.plugins.module_utils._pep508 import marker_environment, metadata_requirement
+from ansible_collections.wheelhouse.venv.plugins.module_utils._pep508 import canonical_name, marker_environment, metadata_requirement
 from ansible_collections.wheelhouse.venv.plugins.module_utils._venvstate import (
     SBOM_FILE,
     cfg_python_version,
@@ -50,23 +50,57 @@ def sbom_path(venv):
     return os.path.join(venv, SBOM_FILE)
 
 
-def sbom_text(venv, name, find_links=()):
-    """The text of the SBOM of the venv directory venv, named name (the target path's base name)."""
-    return document_text(build_document(venv, name, find_links))
+def sbom_text(venv, name, find_links=(), known=None):
+    """The text of the SBOM of the venv directory venv, named name (the target path's base name).
+
+    known: {(canonical name, version): (sha256, wheel file name, where from)} of wheels known by other means
+    than a local folder (the lock of this run's install, the SBOM the venv had before): see known_hashes.
+    """
+    return document_text(build_document(venv, name, find_links, known=known))
+
+
+def known_hashes(lock_packages, installed_now, previous_sbom):
+    """The wheel hashes an SBOM may state without a local wheel to compare, {(name, version): (sha256, wheel, from)}.
+
+    lock_packages: {name: (version, sha256, wheel)} of the lock this run installed from (pylock); its hash holds
+    for a distribution this run's installer put in (installed_now: canonical names, or None for every one: a venv
+    built beside). previous_sbom: the text of the SBOM the venv had before the run; its hashes hold for a
+    distribution the run left as it was (same name and version, not installed now).
+    """
+    known = {}
+    for name, (version, digest, wheel) in (lock_packages or {}).items():
+        name = canonical_name(name)
+        if installed_now is None or name in installed_now:
+            known[(name, version)] = (digest, wheel, "lock")
+    try:
+        components = json.loads(previous_sbom).get("components") or [] if previous_sbom else []
+    except (ValueError, AttributeError):
+        components = []
+    for found in components:
+        try:
+            name, version = canonical_name(found["name"]), found["version"]
+            digest = [h["content"] for h in found.get("hashes") or [] if h.get("alg") == "SHA-256"][0]
+            wheel = [p["value"] for p in found.get("properties") or [] if p.get("name") == PROPERTY_PREFIX + "wheel"][0]
+        except (KeyError, IndexError, TypeError, AttributeError):
+            continue
+        if (installed_now is not None and name not in installed_now) and (name, version) not in known:
+            known[(name, version)] = (digest, wheel, "previous")
+    return known
 
 
 def document_text(document):
     return json.dumps(document, indent=1, sort_keys=True) + "\n"
 
 
-def build_document(venv, name, find_links=(), timestamp=None, serial=None):
+def build_document(venv, name, find_links=(), timestamp=None, serial=None, known=None):
     """The CycloneDX document (a dict) of the venv directory venv."""
     python_version = cfg_python_version(read_pyvenv_cfg(venv))
     site_packages = site_packages_dir(venv, python_version) if python_version else None
     dists = installed_distributions(site_packages, linked=True) if site_packages else {}
     wheels = wheel_index(local_folders(find_links))
     env = marker_environment(python_version) if python_version else None
-    components = [component(venv, dist, wheels) for dist in sorted(dists.values(), key=lambda d: (d.name, d.version))]
+    components = [component(venv, dist, wheels, known or {})
+                  for dist in sorted(dists.values(), key=lambda d: (d.name, d.version))]
     root_ref = "venv:%s" % name
     root = {"type": "application", "bom-ref": root_ref, "name": name}
     if python_version:
@@ -91,7 +125,7 @@ def purl(dist):
     return "pkg:pypi/%s@%s" % (quote(dist.name, safe=""), quote(dist.version, safe=""))
 
 
-def component(venv, dist, wheels):
+def component(venv, dist, wheels, known=None):
     """The component of one installed distribution."""
     try:
         headers = read_metadata_headers(metadata_file(dist.meta_dir))
@@ -105,10 +139,11 @@ def component(venv, dist, wheels):
     properties = [{"name": PROPERTY_PREFIX + "metadata", "value": os.path.relpath(dist.meta_dir, venv)}]
     if os.path.islink(dist.meta_dir):  # linked_distro_packages: the distribution package's files
         properties.append({"name": PROPERTY_PREFIX + "linked-from", "value": os.path.realpath(dist.meta_dir)})
-    digest, wheel = wheel_hash(dist, wheels)
+    digest, wheel, source = wheel_hash(dist, wheels, known or {})
     if digest:
         found["hashes"] = [{"alg": "SHA-256", "content": digest}]
         properties.append({"name": PROPERTY_PREFIX + "wheel", "value": wheel})
+        properties.append({"name": PROPERTY_PREFIX + "wheel-hash-from", "value": source})
     references = shipped_sboms(venv, dist)
     if references:
         found["externalReferences"] = references
@@ -201,15 +236,25 @@ def wheel_index(locations):
     return index
 
 
-def wheel_hash(dist, wheels):
-    """(sha256, wheel file name) of the wheel the distribution was installed from, or (None, None) when unknown.
+def wheel_hash(dist, wheels, known=None):
+    """(sha256, wheel file name, where from) of the wheel the distribution was installed from, (None,)*3 if unknown.
 
     A wheel of a local find_links folder counts when its METADATA and WHEEL (tags) are the installed
-    ones; two such wheels that differ leave it unknown. Else the hash the installer recorded in
-    direct_url.json for a wheel installed by URL.
+    ones ("find_links"); two such wheels that differ leave it unknown. Else the hash the installer recorded
+    in direct_url.json for a wheel installed by URL ("direct_url"); else what known says of this name and
+    version (the lock of this run's install, the venv's SBOM before the run: known_hashes).
     """
     if not dist.meta_dir.endswith(".dist-info"):
-        return None, None
+        return None, None, None
+    digest, wheel, source = _local_or_direct_hash(dist, wheels)
+    if digest:
+        return digest, wheel, source
+    if (dist.name, dist.version) in (known or {}):
+        return known[(dist.name, dist.version)]
+    return None, None, None
+
+
+def _local_or_direct_hash(dist, wheels):
     candidates = wheels.get((dist.name, dist.version.replace("_", "-")), [])
     installed = [_read_bytes(os.path.join(dist.meta_dir, n)) for n in ("METADATA", "WHEEL")]
     matches = {}
@@ -217,10 +262,11 @@ def wheel_hash(dist, wheels):
         if _wheel_files(path) == installed:
             matches.setdefault(sha256_file(path), os.path.basename(path))
     if len(matches) == 1:
-        return list(matches.items())[0]
+        return list(matches.items())[0] + ("find_links",)
     if matches:
-        return None, None
-    return _direct_url_hash(dist.meta_dir)
+        return None, None, None
+    digest, wheel = _direct_url_hash(dist.meta_dir)
+    return digest, wheel, "direct_url" if digest else None
 
 
 def _wheel_files(path):

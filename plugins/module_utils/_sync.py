@@ -11,6 +11,7 @@ path and swapped in (_fsops.py), so a failure never leaves the path missing or b
 from __future__ import annotations
 
 import errno
+import hashlib
 import json
 import os
 import re
@@ -18,9 +19,11 @@ import shutil
 import tempfile
 import time
 
+from urllib.parse import unquote, urlsplit
+
 from ansible_collections.wheelhouse.venv.plugins.module_utils import _commands as commands, _facts as facts
 from ansible_collections.wheelhouse.venv.plugins.module_utils import _links as links, _masking as masking, _pep508 as pep508
-from ansible_collections.wheelhouse.venv.plugins.module_utils import _sbom as sbom
+from ansible_collections.wheelhouse.venv.plugins.module_utils import _pylock as pylock, _sbom as sbom
 from ansible_collections.wheelhouse.venv.plugins.module_utils._deps import own_problems, prune_candidates
 from ansible_collections.wheelhouse.venv.plugins.module_utils._errors import VenvBuildError
 from ansible_collections.wheelhouse.venv.plugins.module_utils._faults import fault_point
@@ -778,7 +781,7 @@ class Sync(object):
             self.make_links(site_packages_dir(staging, cfg_python_version(read_pyvenv_cfg(staging))),
                             link_plan.wanted, {})
             self.verify(staging, uv)  # before relocate: the staged venv's scripts still point to it
-            self.write_sbom(staging)
+            self.write_sbom(staging, installed_now=None)
             relocate(staging, spec.path)
             # the top-level entries our build made: ours to remove or replace later
             self.write_state(staging, dict(self.new_state(interp, fingerprint, packages, link_plan),
@@ -879,7 +882,10 @@ class Sync(object):
             for key, name in FILE_KEYS:
                 os.replace(files[key], os.path.join(spec.path, name))
             self.make_links(link_plan.site_packages, link_plan.wanted, link_plan.recorded)
-            self.write_sbom(spec.path)  # before the verification: a venv changed in place is described as it is
+            # before the verification: a venv changed in place is described as it is
+            self.write_sbom(spec.path, installed_now=set(name for name, version in packages.items()
+                                                         if (disk.packages or {}).get(name) != version)
+                            | set(plan.repair or ()))
             state = self.new_state(interp, fingerprint, packages, link_plan)
             if plan.action in ("install", "prune"):
                 self.verify(spec.path, uv, unverified=state, changed=packages != disk.packages
@@ -919,11 +925,49 @@ class Sync(object):
             else:
                 os.unlink(leftover)
 
-    def write_sbom(self, venv):
-        """The SBOM of venv (a staged venv, or the venv at path changed in place): sbom.cdx.json in its root."""
+    def write_sbom(self, venv, installed_now=()):
+        """The SBOM of venv (a staged venv, or the venv at path changed in place): sbom.cdx.json in its root.
+
+        installed_now: the canonical names this run's installer put into venv (None: all of them, a venv
+        built beside); their wheels' hashes may come from the lock, the others' from the SBOM before.
+        """
         spec = self.spec
-        write_host_file(sbom.sbom_path(venv), sbom.sbom_text(venv, os.path.basename(spec.path), spec.find_links),
-                        "the SBOM")
+        previous = None
+        if installed_now is not None:
+            try:
+                with open(sbom.sbom_path(spec.path)) as handle:
+                    previous = handle.read()
+            except (IOError, OSError, UnicodeDecodeError):
+                previous = None
+        lock = self.lock_packages() if installed_now is None or installed_now else {}
+        known = sbom.known_hashes(lock, installed_now, previous)
+        write_host_file(sbom.sbom_path(venv),
+                        sbom.sbom_text(venv, os.path.basename(spec.path), spec.find_links, known=known), "the SBOM")
+
+    def lock_packages(self):
+        """{name: (version, sha256, wheel)} of the lock this run installs from (option lock), {} when there is
+        none or it cannot be read or its sha256 is not lock.sha256 (then the SBOM leaves those hashes out)."""
+        spec = self.spec
+        source = spec.lock_source
+        if not source:
+            return {}
+        shown = masking.strip_credentials(source)
+        try:
+            scheme = urlsplit(source).scheme.lower() if "://" in source else ""
+            if scheme in ("http", "https"):
+                from ansible_collections.wheelhouse.venv.plugins.module_utils import _reach as reach
+                data = reach.fetch(source, "the lock file", spec.trusted_hosts, spec.environment)
+            else:
+                with open(unquote(urlsplit(source).path) if scheme == "file" else source, "rb") as handle:
+                    data = handle.read()
+            if spec.lock.get("sha256") and hashlib.sha256(data).hexdigest() != spec.lock["sha256"]:
+                self.log("the lock file %s is not the one of lock.sha256: the SBOM states no hashes from it" % shown)
+                return {}
+            return pylock.packages_of(data.decode("utf-8"), shown)
+        except (VenvBuildError, IOError, OSError, ValueError, UnicodeDecodeError) as exc:
+            self.log("the lock file %s cannot be read for the SBOM's hashes: %s"
+                     % (shown, masking.mask_text(getattr(exc, "msg", None) or str(exc))))
+            return {}
 
     @staticmethod
     def writes_sbom(plan, link_plan):

@@ -370,6 +370,15 @@ def test_pull_mode_installs_a_target_over_http_from_the_build_group(lab, wheel_r
         wheel_repo["url"].rstrip("/"), os.path.basename(platform_dir(lab))), lock
     # plain HTTP: the repository's host is passed as trusted, or pip would ignore it on any host but localhost
     assert "--trusted-host 127.0.0.1" in open(os.path.join(lab["work"], "logs", "install.log")).read()
+    # no wheel to compare on the target: the SBOM's hashes are the lock's, those of the files served
+    with open(os.path.join(pulled, "sbom.cdx.json")) as handle:
+        components = dict((c["name"], c) for c in json.load(handle)["components"])
+    served = os.path.join(platform_dir(lab), "wheels")
+    for name in ("alpha", "tinypkg"):
+        wheel = [w for w in os.listdir(served) if w.startswith(name + "-") and w.endswith(".whl")
+                 and w.split("-")[1] == components[name]["version"]]
+        assert components[name]["hashes"] == [{"alg": "SHA-256", "content": sha256_of(os.path.join(served, wheel[0]))}]
+        assert {"name": "wheelhouse.venv:wheel-hash-from", "value": "lock"} in components[name]["properties"]
     again = run_role(lab, "pull2", inventory=inventory, venv_wheel_repo_url=wheel_repo["url"],
                      venv_install_destination_path=pulled)
     assert again.rc == 0 and again.changed == 0, again

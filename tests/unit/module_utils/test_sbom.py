@@ -7,6 +7,7 @@ A real venv built by the module: tests/integration/test_sbom.py.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import sys
@@ -16,13 +17,14 @@ import pytest
 from cyclonedx.schema import SchemaVersion
 from cyclonedx.validation.json import JsonStrictValidator
 
-from ansible_collections.wheelhouse.venv.plugins.module_utils import _facts as facts
+from ansible_collections.wheelhouse.venv.plugins.module_utils import _facts as facts, _pylock as pylock
 from ansible_collections.wheelhouse.venv.plugins.module_utils import _sbom as sbom
 from ansible_collections.wheelhouse.venv.plugins.module_utils import _sync as sync_mod
 from ansible_collections.wheelhouse.venv.plugins.module_utils._errors import VenvBuildError
 from ansible_collections.wheelhouse.venv.plugins.module_utils._inputs import VenvSpec
 from ansible_collections.wheelhouse.venv.plugins.module_utils._venvstate import SBOM_FILE, foreign_entries, is_temporary_file
 
+from httpserve import basic_auth, serve
 from test_links import dpkg_on_path, linked, run_sync  # noqa: F401 pylint: disable=unused-import
 from test_plan import INSTALLED, fake_venv, params
 from wheelfactory import make_wheel, sha256_of
@@ -137,6 +139,68 @@ def test_wheel_hash_of_the_wheel_in_a_find_links_folder_that_was_installed(tmp_p
     assert comps["alpha"]["hashes"] == [{"alg": "SHA-256", "content": sha256_of(installed)}]
     assert {"name": "wheelhouse.venv:wheel", "value": "alpha-1.0-py3-none-any.whl"} in comps["alpha"]["properties"]
     assert "hashes" not in comps["beta"]
+
+
+def test_the_lock_states_the_hashes_of_what_this_run_installed_and_the_sbom_before_of_what_it_kept(tmp_path):
+    # the wheels came over HTTP (no local folder to compare): the lock of this run's install names them
+    venv = str(tmp_path / "app")
+    add_dist(venv, "alpha", "1.1")
+    add_dist(venv, "beta", "1.0")
+    add_dist(venv, "gamma", "2.0")
+    lock = pylock.packages_of(pylock.render([
+        {"name": "alpha", "version": "1.1", "filename": "alpha-1.1-py3-none-any.whl", "sha256": "a" * 64},
+        {"name": "beta", "version": "1.0", "filename": "beta-1.0-py3-none-any.whl", "sha256": "b" * 64},
+        {"name": "gamma", "version": "2.0", "filename": "gamma-2.0-py3-none-any.whl", "sha256": "c" * 64}],
+        "3.11", "app", "debian-12-x86_64-py3.11"))
+    # the SBOM of before: beta's hash known, gamma 1.0 (another version) and alpha 1.0 (replaced now)
+    before = sbom.document_text({"components": [
+        {"name": "beta", "version": "1.0", "hashes": [{"alg": "SHA-256", "content": "d" * 64}],
+         "properties": [{"name": "wheelhouse.venv:wheel", "value": "beta-1.0-py3-none-any.whl"}]},
+        {"name": "alpha", "version": "1.0", "hashes": [{"alg": "SHA-256", "content": "e" * 64}],
+         "properties": [{"name": "wheelhouse.venv:wheel", "value": "alpha-1.0-py3-none-any.whl"}]}]})
+    # in place: the installer put in alpha 1.1 only; beta and gamma stayed as they were
+    document = sbom.build_document(venv, "app", known=sbom.known_hashes(lock, {"alpha"}, before), **STAMP)
+    validate(document)
+    comps = by_name(document)
+    assert comps["alpha"]["hashes"] == [{"alg": "SHA-256", "content": "a" * 64}]
+    assert {"name": "wheelhouse.venv:wheel-hash-from", "value": "lock"} in comps["alpha"]["properties"]
+    # kept: the hash it had (the lock's could be of a later build of the same version); gamma: nobody knows
+    assert comps["beta"]["hashes"] == [{"alg": "SHA-256", "content": "d" * 64}]
+    assert {"name": "wheelhouse.venv:wheel-hash-from", "value": "previous"} in comps["beta"]["properties"]
+    assert "hashes" not in comps["gamma"]
+    # a venv built beside: every distribution came from this install, the lock holds for all
+    fresh = by_name(sbom.build_document(venv, "app", known=sbom.known_hashes(lock, None, before), **STAMP))
+    assert [fresh[n]["hashes"][0]["content"] for n in ("alpha", "beta", "gamma")] == ["a" * 64, "b" * 64, "c" * 64]
+    # a local wheel compared byte for byte wins over the lock
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    local = make_wheel(str(wheels), "delta", "1.0")
+    install_wheel(venv, local)
+    lock["delta"] = ("1.0", "f" * 64, "delta-1.0-py3-none-any.whl")
+    comps = by_name(sbom.build_document(venv, "app", [str(wheels)], known=sbom.known_hashes(lock, None, None), **STAMP))
+    assert comps["delta"]["hashes"] == [{"alg": "SHA-256", "content": sha256_of(local)}]
+
+
+def test_the_lock_of_the_run_is_read_from_its_url_with_credentials_and_only_when_its_sha256_matches(tmp_path):
+    served = tmp_path / "served"
+    served.mkdir()
+    text = pylock.render([{"name": "alpha", "version": "1.0", "filename": "alpha-1.0-py3-none-any.whl",
+                           "sha256": "a" * 64}], "3.11", "app", "p")
+    (served / "pylock.app.toml").write_text(text)
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    with serve(basic_auth("deploy", "l0ck-pw"), served) as url:
+        location = url.replace("http://", "http://deploy:l0ck-pw@") + "pylock.app.toml"
+        log = str(tmp_path / "venv_build.log")
+
+        def lock_of(**lock):
+            return sync_mod.Sync(VenvSpec(params(str(tmp_path / "venv"), lock=lock, log_file=log)), False, None).lock_packages()
+
+        assert lock_of(location=location, sha256=digest) == {"alpha": ("1.0", "a" * 64, "alpha-1.0-py3-none-any.whl")}
+        assert lock_of(location=location, sha256="0" * 64) == {}
+        assert lock_of(location=url + "missing.toml") == {}
+    with open(log) as handle:
+        logged = handle.read()
+    assert "not the one of lock.sha256" in logged and "cannot be read" in logged and "l0ck-pw" not in logged
 
 
 def test_a_wheel_recorded_by_url_with_its_hash_in_direct_url_json(tmp_path):
