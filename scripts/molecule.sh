@@ -21,10 +21,11 @@ for s in "${scenarios[@]}"; do
   [ -f "molecule/$s/molecule.yml" ] || { echo "molecule.sh: no scenario $s (molecule/$s/molecule.yml)" >&2; exit 2; }
 done
 
-# Scenarios run WH_MOLECULE_JOBS at a time (default 2): they wait mostly on podman exec and on the hosts'
-# installers, so two fit this 2-core machine. Each scenario's hosts and network carry names of their own
-# (molecule/<scenario>/molecule.yml); two scenarios naming the same container cannot run side by side.
-jobs_max="${WH_MOLECULE_JOBS:-2}"
+# Scenarios run WH_MOLECULE_JOBS at a time (default 1): on the 2-core CI machine they are bound by CPU, and
+# two at a time took longer than one after the other (1003 s against about 950 s); on more cores, try 2.
+# Each scenario's hosts and network carry names of their own (molecule/<scenario>/molecule.yml); two
+# scenarios naming the same container cannot run side by side.
+jobs_max="${WH_MOLECULE_JOBS:-1}"
 if [ "$jobs_max" -gt 1 ]; then
   clashes="$(for s in "${scenarios[@]}"; do
       sed -n 's/^  - name: *\([^ ]*\) *$/\1/p' "molecule/$s/molecule.yml" | sort -u

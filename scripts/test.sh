@@ -36,8 +36,11 @@ stage_cores() {
       status=1; continue
     fi
     start=$SECONDS
-    echo "--- ansible-core $core: sanity ---"
-    WH_SANITY_VENV="$venv" "$WH_ROOT/scripts/sanity.sh" || status=1
+    # Without the linters (pylint, pep8, shellcheck, yamllint: the newest core's, stage sanity, judge the style);
+    # what an older core reads differently stays: docs and argument specs, imports, Pythons, runtime metadata.
+    echo "--- ansible-core $core: sanity (without the linters) ---"
+    WH_SANITY_VENV="$venv" "$WH_ROOT/scripts/sanity.sh" --skip-test pylint --skip-test pep8 --skip-test shellcheck \
+      --skip-test yamllint || status=1
     echo "--- ansible-core $core: tests/integration/test_venv_build.py -k <core-sensitive tests> ---"
     WH_ANSIBLE_VENV="$venv" "$venv/bin/python" -m pytest -q -p no:cacheprovider -k "$core_sensitive_tests" \
       tests/integration/test_venv_build.py || status=1
