@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import os
+import time
 
 from ansible_collections.wheelhouse.venv.plugins.module_utils import _masking as masking
 from ansible_collections.wheelhouse.venv.plugins.module_utils._errors import VenvBuildError
@@ -255,9 +256,12 @@ class Runner(object):
         shown = display(argv)
         self.commands.append(shown)
         self._log("$ " + shown)
+        started = time.monotonic()
         rc, out, err = self._run(argv, run_environment(argv, env), *extra)
         self._log(out or "")
         self._log(err or "")
+        # where a slow run spends its time, for the operator reading the log
+        self._log("# exit code %s after %.2f s" % (rc, time.monotonic() - started))
         return rc, out, err
 
 

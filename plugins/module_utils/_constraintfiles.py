@@ -98,32 +98,35 @@ class Referenced(object):
         return ["# -c %s (sha256:%s, read and inlined by wheelhouse.venv)" % (self.shown, self.sha256)] + self.lines
 
 
-def read_target(target, what, trusted_hosts=(), environment=None):
-    """The bytes of a referenced constraints file: a regular file on this host, or one GET of an http(s) URL."""
+def read_reference(target, label, trusted_hosts=(), environment=None):
+    """The bytes of a file a task references: a regular file on this host, or one GET of an http(s) URL.
+
+    label names it in errors ("constraints: the constraints file", "the lock file"); VenvBuildError when
+    it cannot be read, its location shown without credentials.
+    """
     parts = urlsplit(target) if "://" in target else None
     if parts is not None and parts.scheme.lower() in ("http", "https"):
         # imported here: the HTTP stack is only needed for a URL
         from ansible_collections.wheelhouse.venv.plugins.module_utils import _reach as reach
-        return reach.fetch(target, "%s: the constraints file" % what, trusted_hosts, environment)
+        return reach.fetch(target, label, trusted_hosts, environment)
     path = unquote(parts.path) if parts is not None else target
     shown = masking.strip_credentials(target)
     try:
         mode = os.stat(path).st_mode
         if not stat.S_ISREG(mode):
             kind = "a FIFO" if stat.S_ISFIFO(mode) else "a directory" if stat.S_ISDIR(mode) else "a device or socket"
-            raise VenvBuildError("%s: the constraints file %s is not a regular file (it is %s): reference a file"
-                                 % (what, shown, kind))
+            raise VenvBuildError("%s %s is not a regular file (it is %s): reference a file" % (label, shown, kind))
         with open(path, "rb") as handle:
             return handle.read()
     except (IOError, OSError) as exc:
-        raise VenvBuildError("%s: the constraints file %s cannot be read: %s" % (what, shown, exc.strerror or exc))
+        raise VenvBuildError("%s %s cannot be read: %s" % (label, shown, exc.strerror or exc))
 
 
 def load(lines, what, trusted_hosts=(), environment=None):
     """{index in lines: Referenced} of the '-c <x>' lines, each read once; nothing else is read."""
     loaded = {}
     for index, target in split_lines(lines, what)[1]:
-        loaded[index] = Referenced(target, what, read_target(target, what, trusted_hosts, environment))
+        loaded[index] = Referenced(target, what, read_reference(target, "%s: the constraints file" % what, trusted_hosts, environment))
     return loaded
 
 

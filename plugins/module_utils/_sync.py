@@ -19,9 +19,9 @@ import shutil
 import tempfile
 import time
 
-from urllib.parse import unquote, urlsplit
-
-from ansible_collections.wheelhouse.venv.plugins.module_utils import _commands as commands, _facts as facts
+from ansible_collections.wheelhouse.venv.plugins.module_utils import _commands as commands
+from ansible_collections.wheelhouse.venv.plugins.module_utils import _constraintfiles as constraintfiles
+from ansible_collections.wheelhouse.venv.plugins.module_utils import _facts as facts
 from ansible_collections.wheelhouse.venv.plugins.module_utils import _links as links, _masking as masking, _pep508 as pep508
 from ansible_collections.wheelhouse.venv.plugins.module_utils import _pylock as pylock, _sbom as sbom
 from ansible_collections.wheelhouse.venv.plugins.module_utils._deps import own_problems, prune_candidates
@@ -953,13 +953,7 @@ class Sync(object):
             return {}
         shown = masking.strip_credentials(source)
         try:
-            scheme = urlsplit(source).scheme.lower() if "://" in source else ""
-            if scheme in ("http", "https"):
-                from ansible_collections.wheelhouse.venv.plugins.module_utils import _reach as reach
-                data = reach.fetch(source, "the lock file", spec.trusted_hosts, spec.environment)
-            else:
-                with open(unquote(urlsplit(source).path) if scheme == "file" else source, "rb") as handle:
-                    data = handle.read()
+            data = constraintfiles.read_reference(source, "the lock file", spec.trusted_hosts, spec.environment)
             if spec.lock.get("sha256") and hashlib.sha256(data).hexdigest() != spec.lock["sha256"]:
                 self.log("the lock file %s is not the one of lock.sha256: the SBOM states no hashes from it" % shown)
                 return {}

@@ -516,7 +516,7 @@ options:
         default: ""
   log_file:
     description:
-      - Where the commands this module runs and their output are appended (credentials masked).
+      - Where the commands this module runs, their output, exit codes and durations are appended (credentials masked).
       - Defaults to C(/var/log/wheelhouse-venv/<escaped path>.log) when running as root, where
         C(<escaped path>) is the venv's whole path as C(systemd-escape --path) writes it
         (C(/opt/a/venv) - C(opt-a-venv.log), C(/opt/my-app/venv) - C(opt-my\x2dapp-venv.log)), so two venvs

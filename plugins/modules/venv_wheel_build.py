@@ -198,8 +198,8 @@ options:
     default: 3600
   log_file:
     description:
-      - Where the commands and their whole output are appended (credentials masked). Error messages name
-        it. Empty writes no log.
+      - Where the commands, their whole output, exit codes and durations are appended (credentials
+        masked). Error messages name it. Empty writes no log.
     type: path
 notes:
   - Deleting C(<name>-build.json) makes the next run build again.

@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import sys
+import threading
 import zipfile
 
 import pytest
@@ -201,6 +202,31 @@ def test_the_lock_of_the_run_is_read_from_its_url_with_credentials_and_only_when
     with open(log) as handle:
         logged = handle.read()
     assert "not the one of lock.sha256" in logged and "cannot be read" in logged and "l0ck-pw" not in logged
+
+
+def test_the_lock_of_the_run_is_read_from_a_path_or_file_url_and_a_fifo_in_its_place_is_refused(tmp_path):
+    text = pylock.render([{"name": "alpha", "version": "1.0", "filename": "alpha-1.0-py3-none-any.whl",
+                           "sha256": "a" * 64}], "3.11", "app", "p")
+    (tmp_path / "pylock.app.toml").write_text(text)
+    os.mkfifo(str(tmp_path / "pylock.fifo.toml"))
+    log = str(tmp_path / "venv_build.log")
+
+    def lock_of(location):
+        return sync_mod.Sync(VenvSpec(params(str(tmp_path / "venv"), lock={"location": location}, log_file=log)),
+                             False, None).lock_packages()
+
+    expected = {"alpha": ("1.0", "a" * 64, "alpha-1.0-py3-none-any.whl")}
+    assert lock_of(str(tmp_path / "pylock.app.toml")) == expected
+    assert lock_of("file://" + str(tmp_path / "pylock.app.toml")) == expected
+    # a FIFO is named, not opened: opening it would wait for a writer that never comes
+    found = []
+    reader = threading.Thread(target=lambda: found.append(lock_of(str(tmp_path / "pylock.fifo.toml"))), daemon=True)
+    reader.start()
+    reader.join(30)
+    assert not reader.is_alive(), "reading a FIFO as the lock file blocks the run"
+    assert found == [{}]
+    with open(log) as handle:
+        assert "pylock.fifo.toml is not a regular file (it is a FIFO)" in handle.read()
 
 
 def test_a_wheel_recorded_by_url_with_its_hash_in_direct_url_json(tmp_path):
