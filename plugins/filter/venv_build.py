@@ -211,7 +211,7 @@ def _needs(ask, inputs_id):
         reasons.append("venv_wheels_rebuild is set")
     if not venv.get("intact"):
         reasons.extend(venv.get("problems") or ["the venv was not read"])
-    elif venv.get("inputs_id") != inputs_id:
+    elif venv.get("inputs_id") != inputs_id and inputs_id not in _held(venv)["inputs_ids"]:
         reasons.append("the inputs changed since the venv was installed" if venv.get("inputs_id")
                        else "the venv records no inputs of this role")
     inputs = ask.get("inputs") or {}
@@ -220,6 +220,22 @@ def _needs(ask, inputs_id):
         # its content is an input the probe cannot see: the modules read it, and install only when it changed
         reasons.append("a constraints file referenced with -c/--constraint is read on every run")
     return reasons
+
+
+def _held(venv):
+    held = venv.get("rolled_back_from")
+    return held if isinstance(held, Mapping) and isinstance(held.get("inputs_ids"), list) else {"inputs_ids": []}
+
+
+def _held_message(ask, inputs_id):
+    """Why an intact venv of other inputs is kept: a rollback switched away from venvs of these (as venv_build says)."""
+    venv = (ask.get("probe") or {}).get("venv") or {}
+    held = _held(venv)
+    if not venv.get("intact") or venv.get("inputs_id") == inputs_id or inputs_id not in held["inputs_ids"]:
+        return ""
+    return ("the venv at %s was rolled back (at %s, from the release %s) away from venvs made from these inputs: it is "
+            "kept as it is. To move forward, change the inputs, or -e venv_rebuild=true to build these inputs again"
+            % (venv.get("path"), held.get("at"), held.get("release")))
 
 
 def _build_host_messages(waits, timeout):
@@ -311,7 +327,8 @@ def venv_role_plan(asks, groups, build_host_waits=None, build_host_infos=None, w
         hosts[host] = {"platform": platform, "needs": bool(ask["reasons"]), "reasons": ask["reasons"], "wheels": wheels,
                        "build_host": build_host, "source": source, "find_links": find_links, "trusted_hosts": trusted,
                        "inputs_id": ask["inputs_id"], "leads": False, "leader": "", "build_key": "",
-                       "push_needed": False, "build_host_info": {}, "rollback": _truthy(ask.get("rollback", False))}
+                       "push_needed": False, "build_host_info": {}, "rollback": _truthy(ask.get("rollback", False)),
+                       "held": "" if ask["reasons"] else _held_message(ask, ask["inputs_id"])}
         python = (ask.get("probe") or {}).get("python") or {}
         if not python.get("version"):
             host_plans.append({"host": host, "python_ok": False, "python_error": str(python.get("error") or "")[:300]})

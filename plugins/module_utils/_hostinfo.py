@@ -151,16 +151,21 @@ def apt_cache_age(now=None, stamp=APT_UPDATE_STAMP, lists=APT_LISTS):
 
 
 def venv_info(path):
-    """{path, exists, inputs_id, intact, problems} of the venv at path, read from files only (no process).
+    """{path, exists, inputs_id, intact, problems, rolled_back_from} of the venv at path, read from files only.
 
     inputs_id: what venv_build recorded of the inputs the venv was installed from (its option inputs_id).
+    rolled_back_from: {inputs_ids, at, release} of the venvs a rollback switched away from (empty without one).
     intact: a venv of venv_build whose last install finished, whose bin/python is there, and whose packages
     and links are those its state file records; problems says why not.
     """
     disk = VenvOnDisk(path)
     state = disk.state or {}
+    held = state.get("rolled_back_from") or {}
     result = {"path": path, "exists": disk.exists, "inputs_id": str(state.get("inputs_id") or ""),
-              "intact": False, "problems": []}
+              "intact": False, "problems": [],
+              # a rollback switched away from venvs of these inputs: a run with them keeps this venv
+              "rolled_back_from": {"inputs_ids": str(held.get("inputs_id") or "").split(),
+                                   "at": str(held.get("at") or ""), "release": str(held.get("release") or "")}}
     problems = result["problems"]
     if not disk.is_venv:
         problems.append("%s is not a venv" % path if disk.exists else "%s does not exist" % path)

@@ -172,6 +172,24 @@ venv:
       description: Why it is not intact, empty when it is.
       type: list
       elements: str
+    rolled_back_from:
+      description:
+        - What a rollback (O(wheelhouse.venv.venv_build#module:rollback)) switched this venv away from; a run of
+          M(wheelhouse.venv.venv_build) with one of these inputs keeps the venv as it is. Empty lists and strings
+          when the venv was never rolled back.
+      type: dict
+      version_added: 0.3.0
+      contains:
+        inputs_ids:
+          description: The O(wheelhouse.venv.venv_build#module:inputs_id) of every venv rolled back from, newest first.
+          type: list
+          elements: str
+        at:
+          description: When the last rollback happened (ISO 8601).
+          type: str
+        release:
+          description: The release the last rollback switched away from.
+          type: str
 """
 
 from ansible.module_utils.basic import AnsibleModule

@@ -720,3 +720,37 @@ def test_a_no_op_converge_calls_each_target_once_and_no_build_host(lab):
     assert all(after[w] == before[w] for w in before), "a wheel that did not change was built again"
     for name in ("c1", "c2"):
         assert "lockonly==1.0 --hash=sha256:" in open(os.path.join(lab["work"], "venvs", "lock-" + name, "requirements.txt")).read()
+
+
+def test_a_converge_after_a_rollback_keeps_the_venv_rolled_back_to_and_asks_no_build_host(lab):
+    inventory = {"all": {"children": {
+        "repo_all": {"hosts": {"buildbox": {"ansible_connection": "local"}}},
+        "targets": {"hosts": {"r1": {"ansible_connection": "local",
+                                     "venv_install_destination_path": os.path.join(lab["work"], "venvs", "rollback-r1")}}},
+    }}}
+    venv = os.path.join(lab["work"], "venvs", "rollback-r1")
+    options = dict(venv_install_destination_path=None, venv_pip_packages=["alpha"], venv_keep_previous=1,
+                   venv_wheel_push_controller_path=os.path.join(lab["work"], "controller-rollback"),
+                   venv_wheel_push_target_path=os.path.join(lab["work"], "push-rollback"))
+
+    def alpha():
+        return [p for p in venv_freeze(dict(lab, venv=venv)) if p.startswith("alpha==")]
+    assert run_role(lab, "rb1", inventory=inventory, venv_build_constraints=["alpha==1.0"], **options).rc == 0
+    assert run_role(lab, "rb2", inventory=inventory, venv_build_constraints=["alpha==1.1"], **options).rc == 0
+    assert alpha() == ["alpha==1.1"]
+    back = run_role(lab, "rb3", inventory=inventory, venv_build_constraints=["alpha==1.1"], venv_rollback=True, **options)
+    assert back.rc == 0 and back.changed > 0, back
+    assert alpha() == ["alpha==1.0"]
+    # The inputs of the venv rolled back from: kept as it is, without a call to the build host (no flapping back).
+    held = run_role(lab, "rb4", inventory=inventory, venv_build_constraints=["alpha==1.1"],
+                    stdout_callback="ansible.posix.json", **options)
+    assert held.rc == 0, held.out[-3000:]
+    calls, stats = remote_calls(held)
+    assert [(host, action.split(".")[-1]) for host, action, _name in calls] == [("r1", "venv_host_info")], calls
+    assert all(s["changed"] == 0 for s in stats.values()), stats
+    assert "was rolled back" in held.out and "venv_rebuild=true" in held.out, held.out[-3000:]
+    assert alpha() == ["alpha==1.0"]
+    # venv_rebuild builds those inputs again
+    forward = run_role(lab, "rb5", inventory=inventory, venv_build_constraints=["alpha==1.1"], venv_rebuild=True, **options)
+    assert forward.rc == 0 and forward.changed > 0, forward
+    assert alpha() == ["alpha==1.1"]

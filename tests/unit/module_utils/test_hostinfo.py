@@ -370,7 +370,15 @@ def _venv_with_state(folder, **state):
 
 def test_venv_info_reports_the_recorded_inputs_of_an_intact_venv(tmp_path):
     path = _venv_with_state(tmp_path, inputs_id="abc")
-    assert hostinfo.venv_info(path) == {"path": path, "exists": True, "inputs_id": "abc", "intact": True, "problems": []}
+    assert hostinfo.venv_info(path) == {"path": path, "exists": True, "inputs_id": "abc", "intact": True, "problems": [],
+                                        "rolled_back_from": {"inputs_ids": [], "at": "", "release": ""}}
+
+
+def test_venv_info_names_the_inputs_a_rollback_switched_away_from(tmp_path):
+    held = {"release": "3-20261202T030000", "at": "2026-12-02T03:00:00+0000", "fingerprint": "f2 f1", "inputs_id": "i2 i1"}
+    path = _venv_with_state(tmp_path, inputs_id="i0", rolled_back_from=held)
+    assert hostinfo.venv_info(path)["rolled_back_from"] == {"inputs_ids": ["i2", "i1"], "at": "2026-12-02T03:00:00+0000",
+                                                            "release": "3-20261202T030000"}
 
 
 def test_venv_info_a_missing_venv_or_one_without_state_is_not_intact(tmp_path):

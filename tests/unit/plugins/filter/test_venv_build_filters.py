@@ -446,3 +446,28 @@ def test_role_plan_a_rollback_asks_no_build_host_even_with_changed_inputs():
     assert plan["hosts"]["t2"]["rollback"] is False
     without = f.venv_role_plan([_installed(_ask("t1"), inputs_id="the inputs of an earlier converge")], GROUPS)
     assert without["probe_build_hosts"] == ["repo1"] and without["hosts"]["t1"]["needs"]
+
+
+def test_role_plan_keeps_a_venv_rolled_back_away_from_the_current_inputs():
+    """After -e venv_rollback=true, a converge with the inputs rolled back from keeps the venv: no build host."""
+    current = f.venv_role_plan([_ask("t1")], {"all": ["t1"]})["hosts"]["t1"]["inputs_id"]
+    rolled_back = _installed(_ask("t1"), inputs_id="the inputs of the venv rolled back to")
+    rolled_back["probe"]["venv"].update(path="/opt/venvs/app", rolled_back_from={
+        "inputs_ids": ["older", current], "at": "2026-12-02T03:00:00+0000", "release": "2-20261202T025900"})
+    plan = f.venv_role_plan([rolled_back], GROUPS)
+    assert plan["hosts"]["t1"]["needs"] is False and plan["probe_build_hosts"] == [] and plan["builds"] == {}
+    assert plan["hosts"]["t1"]["held"].startswith("the venv at /opt/venvs/app was rolled back (at 2026-12-02T03:00:00+0000, "
+                                                  "from the release 2-20261202T025900)")
+    # other inputs, a rebuild, or a venv that is not intact: installed as always
+    other = dict(rolled_back, inputs=dict(rolled_back.get("inputs") or {}, requirements=["alpha", "beta"]))
+    for ask in (other, dict(rolled_back, rebuild=True)):
+        assert f.venv_role_plan([ask], GROUPS)["hosts"]["t1"]["needs"] is True
+    broken = _installed(_ask("t1"), inputs_id="x")
+    broken["probe"]["venv"].update(intact=False, problems=["its bin/python no longer runs"],
+                                   rolled_back_from={"inputs_ids": [current], "at": "", "release": ""})
+    assert f.venv_role_plan([broken], GROUPS)["hosts"]["t1"]["needs"] is True
+    # a probe of an older collection (no rolled_back_from) or of the wrong shape holds nothing
+    for value in (None, "x", {"inputs_ids": "not a list"}):
+        odd = _installed(_ask("t1"), inputs_id="x")
+        odd["probe"]["venv"]["rolled_back_from"] = value
+        assert f.venv_role_plan([odd], GROUPS)["hosts"]["t1"]["needs"] is True
