@@ -73,12 +73,12 @@ def parse_rpm_names(text):
     return set(line.strip() for line in text.splitlines() if line.strip() and " " not in line.strip())
 
 
-def package_status(run, names, search_path=None):
+def package_status(run, names, search_path=None, upgrades=True):
     """{manager, installed, missing} for the distribution package names (in the order given).
 
     A name the package database does not list as installed, or that is not a bare name
     (apt's name=version, globs), is missing: the caller's package task then runs as it would
-    without this check.
+    without this check. upgrades=False does not ask apt-cache which would be upgraded (outdated is None).
     """
     names = list(dict.fromkeys(n.strip() for n in names if n and n.strip()))
     try:
@@ -98,7 +98,7 @@ def package_status(run, names, search_path=None):
             rc, out, dummy = _call(run, [executable, "--query", "--queryformat", "%{NAME}\n"] + plain)
             installed = set(n for n in plain if n in parse_rpm_names(out))
     outdated = None
-    if manager == "dpkg-query" and installed:
+    if upgrades and manager == "dpkg-query" and installed:
         outdated = outdated_packages(run, [n for n in names if n in installed], search_path)
     return {"manager": manager or "", "installed": [n for n in names if n in installed],
             "missing": [n for n in names if n not in installed],
@@ -202,12 +202,13 @@ def _links_intact(path, version, links):
     return True
 
 
-def host_info(run, python, packages, collected_facts, search_path=None, venv=None):
+def host_info(run, python, packages, collected_facts, search_path=None, venv=None, upgrades=True):
     """The module's result: the platform facts, the interpreter, the distribution packages and (given venv) the venv."""
     result = {"platform_facts": platform_facts(collected_facts),
               "python": python_info(run, python),
               "distro_packages": package_status(run, packages,
-                                                search_path if search_path is not None else default_search_path())}
+                                                search_path if search_path is not None else default_search_path(),
+                                                upgrades)}
     if venv:
         result["venv"] = venv_info(venv)
     return result

@@ -57,6 +57,16 @@ options:
         only - no process is started, no installer asked.
     type: path
     version_added: 0.2.0
+  upgrades:
+    description:
+      - Whether to ask apt which of the installed O(distro_packages) it would upgrade (RV(distro_packages.outdated)),
+        with C(apt-cache policy) - the slowest part of the module, about half a second.
+      - V(false) leaves RV(distro_packages.outdated) V(null), which is enough to decide on a package task with
+        C(state=present); the role C(wheelhouse.venv.python_venv_build) asks only when C(venv_distro_package_state)
+        is C(latest).
+    type: bool
+    default: true
+    version_added: 0.3.0
 seealso:
   - module: wheelhouse.venv.venv_build
   - module: ansible.builtin.setup
@@ -134,7 +144,8 @@ distro_packages:
     outdated:
       description:
         - With C(dpkg-query), the installed names whose candidate version in apt's cache differs from the
-          installed one (C(apt-cache policy)); V(null) when that cannot be told (C(rpm), no C(apt-cache)).
+          installed one (C(apt-cache policy)); V(null) when that cannot be told (C(rpm), no C(apt-cache)) or
+          was not asked (O(upgrades=false)).
       type: list
       elements: str
       sample: []
@@ -202,6 +213,7 @@ ARGUMENT_SPEC = dict(
     python=dict(type="str", default="python3"),
     distro_packages=dict(type="list", elements="str", default=[]),
     venv=dict(type="path"),
+    upgrades=dict(type="bool", default=True),
 )
 
 
@@ -216,7 +228,7 @@ def main():
     collected = PlatformFactCollector().collect(module=module)
     collected.update(DistributionFactCollector().collect(module=module, collected_facts=collected))
     result = host_info(run, module.params["python"], module.params["distro_packages"], collected,
-                       venv=module.params["venv"])
+                       venv=module.params["venv"], upgrades=module.params["upgrades"])
     module.exit_json(changed=False, **result)
 
 

@@ -259,6 +259,13 @@ def test_outdated_packages_from_apt_cache_policy(dpkg_host):
     assert status["outdated"] == ["dpkg"]
 
 
+def test_upgrades_false_does_not_ask_apt_cache(dpkg_host):
+    script(dpkg_host, "apt-cache", FAKE_APT_CACHE)
+    status = hostinfo.package_status(run, ["dpkg", "libc6"], str(dpkg_host), upgrades=False)
+    # the fake apt-cache would say dpkg is outdated (test_outdated_packages_from_apt_cache_policy): not asked
+    assert status["installed"] == ["dpkg", "libc6"] and status["outdated"] is None
+
+
 def test_outdated_packages_with_an_arch_qualifier(dpkg_host):
     script(dpkg_host, "apt-cache", FAKE_APT_CACHE)
     assert hostinfo.outdated_packages(run, ["libc6:amd64", "dpkg"], str(dpkg_host)) == ["dpkg"]
