@@ -134,7 +134,8 @@ class Publisher(object):
         # credentials through the environment: never on a command line, in the commands or the log
         env.update(TWINE_USERNAME=self.p.get("username") or "", TWINE_PASSWORD=self.p.get("password") or "",
                    TWINE_NON_INTERACTIVE="1")
-        argv = [twine, "upload", "--disable-progress-bar", "--skip-existing", "--repository-url", self.p["url"]]
+        # no --skip-existing: twine 7 refuses it for indexes other than PyPI; the pages were read instead
+        argv = [twine, "--no-color", "upload", "--disable-progress-bar", "--repository-url", self.p["url"]]
         argv += [os.path.join(wheel_path, w["filename"]) for w in wheels]
         rc, out, err = self.runner(argv, env, wheel_path)
         if rc != 0:

@@ -93,7 +93,7 @@ def test_only_what_the_index_lacks_is_uploaded_and_a_second_run_uploads_nothing(
         assert first["changed"] and first["published"] == ["alpha-1.0-py3-none-any.whl", "beta-1.0-py3-none-any.whl"]
         assert pip.uploads == [first["published"]]
         twine_argv = pip.calls[-1][0]
-        assert twine_argv[1:6] == ["upload", "--disable-progress-bar", "--skip-existing", "--repository-url", url]
+        assert twine_argv[1:6] == ["--no-color", "upload", "--disable-progress-bar", "--repository-url", url]
 
         again = wb.WheelBuilder(publish_params(tmp_path, url), pip).execute()
         assert again["changed"] is False and again["published"] == [] and len(pip.uploads) == 1
