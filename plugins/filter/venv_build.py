@@ -311,8 +311,9 @@ def venv_role_plan(asks, groups, build_host_waits=None, build_host_infos=None, w
         inputs = dict(ask.get("inputs") or {}, platform=platforms.get(ask["host"], ""), wheels=_truthy(ask.get("wheels")),
                       build_host=ask.get("build_host") or "", build_group=ask.get("build_group") or "",
                       repo_url=ask.get("repo_url") or "", wheel_path=ask.get("wheel_path") or "",
-                      push_path=ask.get("push_path") or "", index_url=ask.get("index_url") or "",
-                      publish_url=ask.get("publish_url") or "")
+                      push_path=ask.get("push_path") or "")
+        # only when set: the inputs_id that venvs installed before 0.3.0 record stays the same
+        inputs.update((key, ask[key]) for key in ("index_url", "publish_url") if ask.get(key))
         ask["inputs_id"] = venv_inputs_id(inputs)
         # a rollback switches to a kept venv: no inputs are used, no build host is asked
         ask["reasons"] = [] if _truthy(ask.get("rollback", False)) else _needs(ask, ask["inputs_id"])

@@ -472,6 +472,12 @@ def test_role_plan_index_urls_are_inputs_but_the_credentials_are_not():
            for kw in ({}, INDEX, dict(INDEX, index_username="other"),
                       dict(INDEX, index_url="http://other.example/simple/"))]
     assert ids[0] != ids[1] == ids[2] != ids[3]
+    # without an index the inputs are those of 0.2.0: no venv installed then is installed again for it
+    ask = _ask("t1")
+    before = f.venv_inputs_id(dict(ask["inputs"], platform="debian-12-x86_64-py3.11", wheels=True, build_host="",
+                                   build_group="repo_all", repo_url="", wheel_path=ask["wheel_path"],
+                                   push_path=ask["push_path"]))
+    assert ids[0] == before
 
 
 def test_role_plan_refuses_conflicting_index_settings_before_any_change():
