@@ -19,6 +19,7 @@ from urllib.parse import urlsplit, urlunsplit
 from ansible.module_utils.parsing.convert_bool import BOOLEANS, boolean
 
 from ansible_collections.wheelhouse.venv.plugins.module_utils._masking import strip_credentials
+from ansible_collections.wheelhouse.venv.plugins.module_utils._publish import with_credentials
 
 # Each filter is documented in plugins/filter/<filter name>.yml (DOCUMENTATION, EXAMPLES, RETURN).
 
@@ -248,7 +249,36 @@ def _build_host_messages(waits, timeout):
     return messages
 
 
+def _index_errors(ask):
+    """What is wrong with this host's package index settings (venv_wheel_index_*), before any change."""
+    host, index, publish = ask["host"], ask.get("index_url") or "", ask.get("publish_url") or ""
+    if not index and not publish:
+        return []
+    errors = []
+    for name, url in (("venv_wheel_index_url", index), ("venv_wheel_index_publish_url", publish)):
+        if url and urlsplit(url).scheme not in ("http", "https"):
+            errors.append("%s: %s %r must be an http:// or https:// URL" % (host, name, strip_credentials(url)))
+    if bool(index) != bool(publish):
+        errors.append("%s: venv_wheel_index_url and venv_wheel_index_publish_url go together (the index the targets "
+                      "install from, and where the build host uploads the wheels): set both, or neither" % host)
+    if index and ask.get("repo_url"):
+        errors.append("%s: venv_wheel_index_url and venv_wheel_repo_url are both set, but the targets install from one "
+                      "wheel source: empty venv_wheel_repo_url to install from the index, or venv_wheel_index_url to "
+                      "pull from the wheel repository" % host)
+    if not _truthy(ask.get("wheels")):
+        errors.append("%s: venv_wheel_index_url is set, but wheel building is disabled for this host "
+                      "(venv_wheel_build_enable): the index gets the wheels a build host builds; enable wheel building, "
+                      "or empty venv_wheel_index_url and venv_wheel_index_publish_url" % host)
+    if bool(ask.get("index_username")) != _truthy(ask.get("index_password_set", False)):
+        errors.append("%s: venv_wheel_index_username and venv_wheel_index_password go together: set both, or neither"
+                      % host)
+    return errors
+
+
 def _find_links(ask, source):
+    if source == "index":  # the installer reads the index (index_url): no wheel folder
+        url = ask["index_url"]
+        return [], ([urlsplit(url).hostname] if urlsplit(url).scheme == "http" else [])
     if source == "local":
         return [ask["wheel_path"]], []
     if source == "push":
@@ -263,8 +293,8 @@ def venv_role_plan(asks, groups, build_host_waits=None, build_host_infos=None, w
 
     asks: one dict per play host (in play order), what the host asks for, with keys host, probe (its
     venv_host_info result, with venv), wheels, build_host (given, or empty), build_group, allow_index_installs,
-    rebuild, wheels_rebuild, rollback, wheel_path, repo_path, repo_url, push_path and inputs (everything its venv and wheels
-    are made from). groups: the inventory's groups. build_host_waits, build_host_infos: the loop results of
+    rebuild, wheels_rebuild, rollback, wheel_path, repo_path, repo_url, push_path, index_url, publish_url,
+    index_username, index_password_set and inputs (everything its venv and wheels are made from). groups: the inventory's groups. build_host_waits, build_host_infos: the loop results of
     wait_for_connection and venv_host_info on the build hosts outside the play (once probe_build_hosts asked for them).
 
     A target needs nothing when its venv is intact and records the inputs it would get now (inputs_id),
@@ -298,6 +328,8 @@ def venv_role_plan(asks, groups, build_host_waits=None, build_host_infos=None, w
                       build_host=ask.get("build_host") or "", build_group=ask.get("build_group") or "",
                       repo_url=ask.get("repo_url") or "", wheel_path=ask.get("wheel_path") or "",
                       push_path=ask.get("push_path") or "")
+        # only when set: the inputs_id that venvs installed before 0.3.0 record stays the same
+        inputs.update((key, ask[key]) for key in ("index_url", "publish_url") if ask.get(key))
         ask["inputs_id"] = venv_inputs_id(inputs)
         # a rollback switches to a kept venv: no inputs are used, no build host is asked
         ask["reasons"] = [] if _truthy(ask.get("rollback", False)) else _needs(ask, ask["inputs_id"])
@@ -316,10 +348,14 @@ def venv_role_plan(asks, groups, build_host_waits=None, build_host_infos=None, w
             targets_of_group[ask.get("build_group")] = venv_build_targets(platforms, group, play)
         build_host = (ask.get("build_host") or targets_of_group[ask.get("build_group")].get(platform, "")) if wheels else ""
         source = "none"
-        if wheels:
+        index_errors = _index_errors(ask)
+        errors.extend(index_errors)
+        if wheels and ask.get("index_url"):
+            source = "index"
+        elif wheels:
             source = "local" if build_host == host else "pull" if ask.get("repo_url") and build_host in group else "push"
         find_links, trusted = [], []
-        if wheels and not wanted:
+        if wheels and not wanted and not index_errors:
             try:
                 find_links, trusted = _find_links(ask, source)
             except VenvFilterError as exc:
@@ -327,7 +363,8 @@ def venv_role_plan(asks, groups, build_host_waits=None, build_host_infos=None, w
         hosts[host] = {"platform": platform, "needs": bool(ask["reasons"]), "reasons": ask["reasons"], "wheels": wheels,
                        "build_host": build_host, "source": source, "find_links": find_links, "trusted_hosts": trusted,
                        "inputs_id": ask["inputs_id"], "leads": False, "leader": "", "build_key": "",
-                       "push_needed": False, "build_host_info": {}, "rollback": _truthy(ask.get("rollback", False)),
+                       "push_needed": False, "publish": False, "build_host_info": {},
+                       "rollback": _truthy(ask.get("rollback", False)),
                        "held": "" if ask["reasons"] else _held_message(ask, ask["inputs_id"])}
         python = (ask.get("probe") or {}).get("python") or {}
         if not python.get("version"):
@@ -349,6 +386,8 @@ def venv_role_plan(asks, groups, build_host_waits=None, build_host_infos=None, w
             hosts[target].update(leader=build["leader"], build_key="%s|%s" % (key, hosts[build["leader"]]["inputs_id"]))
         leader = hosts[build["leader"]]
         leader.update(leads=True, push_needed=any(hosts[t]["source"] == "push" for t in build["targets"]),
+                      # the build host uploads the set to the index some target of this build installs from
+                      publish=any(hosts[t]["source"] == "index" for t in build["targets"]),
                       build_host_info=dict((k, probes.get(build["build_host"], {}).get(k))
                                            for k in ("platform_facts", "python", "distro_packages")))
     return {"errors": errors, "hosts": hosts, "probe_build_hosts": wanted, "builds": checked["builds"],
@@ -439,6 +478,11 @@ def venv_wheel_url(wheel_path, repo_path, repo_url):
     if rel != ".":
         path += "/" + rel
     return urlunsplit((parts.scheme, parts.netloc, path + "/", "", ""))
+
+
+def venv_index_url(url, username="", password=""):
+    """url with username and password in it (quoted), for the one task that uses it; url as it is without them."""
+    return with_credentials(str(url or ""), str(username or ""), str(password or ""))
 
 
 def venv_package_task_needed(info, names, state, cache_valid_time):
@@ -559,6 +603,7 @@ class FilterModule(object):
             "venv_role_plan": venv_role_plan,
             "venv_reduce_requirements": venv_reduce_requirements,
             "venv_wheel_url": venv_wheel_url,
+            "venv_index_url": venv_index_url,
             "venv_package_task_needed": venv_package_task_needed,
             "venv_argument_errors": venv_argument_errors,
         }

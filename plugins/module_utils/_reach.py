@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 
 from urllib.error import HTTPError, URLError
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from ansible.module_utils.urls import open_url
 
@@ -33,7 +33,9 @@ def _open(url, method, trusted_hosts, environment):
     netloc = parts.hostname + (":%d" % parts.port if parts.port else "")
     return open_url(
         parts._replace(netloc=netloc).geturl(), method=method, timeout=TIMEOUT,
-        url_username=parts.username, url_password=parts.password, force_basic_auth=bool(parts.username),
+        # unquoted as pip reads them: a password with '@' or '/' is given quoted in the URL
+        url_username=unquote(parts.username) if parts.username else parts.username,
+        url_password=unquote(parts.password) if parts.password else parts.password, force_basic_auth=bool(parts.username),
         validate_certs=parts.hostname not in trusted_hosts, ca_path=_ca_path(environment),
         http_agent="wheelhouse.venv reachability check", follow_redirects="all")
 

@@ -39,6 +39,7 @@ import time
 
 from ansible_collections.wheelhouse.venv.plugins.module_utils import _commands as commands, _masking as masking, _pep508 as pep508
 from ansible_collections.wheelhouse.venv.plugins.module_utils import _constraintfiles as cfiles, _pylock as pylock
+from ansible_collections.wheelhouse.venv.plugins.module_utils import _publish as publish
 from ansible_collections.wheelhouse.venv.plugins.module_utils._errors import VenvBuildError
 from ansible_collections.wheelhouse.venv.plugins.module_utils._fsops import path_lock
 from ansible_collections.wheelhouse.venv.plugins.module_utils._hostfiles import MaskedLog, write_atomic
@@ -478,8 +479,11 @@ class WheelBuilder(object):
             state = read_state(self.state_file)
             status, problem = assess(state, want, self.wheel_path)
             self.check_lock_owner()
+            # a build would make another set: what it would upload is not known, the build's change says enough
+            published = self.unpublished(state) if state and status == "current" else []
             return self.result(status, problem, state, want, check=True,
-                               lock_changed=bool(state) and read_text(self.lock_file) != self.lock_text(state))
+                               lock_changed=bool(state) and read_text(self.lock_file) != self.lock_text(state),
+                               published=published)
         self.ensure_dir(self.req_path)
         self.ensure_dir(self.wheel_path)
         with file_lock(os.path.join(self.req_path, LOCK_FILE), self.p.get("lock_timeout", 3600)):
@@ -493,7 +497,20 @@ class WheelBuilder(object):
             if status != "current":
                 state = self.build(inputs, want)
             lock_changed = self.write_lock(self.lock_file, state, self.name)
-            return self.result(status, problem, state, want, lock_changed=lock_changed)
+            published = self.unpublished(state)
+            if published:
+                self.publisher().upload(self.wheel_path, published)
+            return self.result(status, problem, state, want, lock_changed=lock_changed, published=published)
+
+    def publisher(self):
+        return publish.Publisher(self.p["publish"], self.p["builder_venv"], self.p.get("environment"),
+                                 trusted_hosts(self.p.get("build_args")), self.runner, self.log_file)
+
+    def unpublished(self, state):
+        """The wheels and tool wheels of the set that the package index of the publish option lacks."""
+        if not self.p.get("publish"):
+            return []
+        return self.publisher().missing(sort_wheels(state.get("wheels", [])) + sort_wheels(state.get("tool_wheels", [])))
 
     def lock_text(self, state, name=None):
         """The pylock text of a recorded wheel set (this one unless name says another)."""
@@ -519,10 +536,10 @@ class WheelBuilder(object):
         self.log("wrote %s" % path)
         return True
 
-    def result(self, status, problem, state, want, check=False, lock_changed=False):
+    def result(self, status, problem, state, want, check=False, lock_changed=False, published=()):
         wheels = sort_wheels(state.get("wheels", [])) if state else []
         tools = sort_wheels(state.get("tool_wheels", [])) if state else []
-        changed = status != "current" or lock_changed
+        changed = status != "current" or lock_changed or bool(published)
         # Check mode cannot know the set a build would make: no install lines from the old one.
         known = wheels and not (check and changed)
         return {
@@ -535,6 +552,8 @@ class WheelBuilder(object):
             "install_requirements": render_hashes(wheels) if known else [],
             "install_constraints": render_constraints(wheels) if known else [],
             "commands": self.commands,
+            # the files uploaded to the package index of the publish option (in check mode, that would be)
+            "published": [w["filename"] for w in published],
             "state_file": self.state_file,
             "lock": self.lock_file,
             # the sha256 of the lock as it is (or, in check mode, would be) written; unknown before a build

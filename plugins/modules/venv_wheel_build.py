@@ -183,6 +183,41 @@ options:
     elements: str
     default: []
     version_added: 0.2.0
+  publish:
+    description:
+      - Upload the wheel set (its wheels and O(tool_wheels)) to a package index after the build, or when the set is
+        current, only the files the index lacks - the PEP 503 page of each project of the set under
+        O(publish.index_url) is read (one GET per project); the missing files are uploaded with C(twine upload)
+        of the builder venv (it must hold C(twine)) to O(publish.url); then the pages are read again and every
+        uploaded file must be listed with its sha256. RV(published) names the uploaded files; RV(changed) is true
+        only when a file was uploaded (or a build ran).
+      - A file the index already holds under the same name with another sha256 fails the task before anything is
+        uploaded - targets installing the set with hash checking would refuse it.
+      - The credentials go to twine through its environment (C(TWINE_USERNAME), C(TWINE_PASSWORD)), never on a
+        command line; O(publish.password) shows in no result or log. A plain C(http) index needs no certificate;
+        for C(https) the CA bundle variables of O(environment) (C(REQUESTS_CA_BUNDLE), C(PIP_CERT)) apply.
+      - In check mode the pages are read and RV(published) lists what would be uploaded; nothing is uploaded.
+    type: dict
+    version_added: 0.3.0
+    suboptions:
+      url:
+        description: The upload endpoint (the legacy upload API twine uses), for example pypiserver's C(http://host:8080/)
+          or devpi's C(https://host/user/index/).
+        type: str
+        required: true
+      index_url:
+        description: The PEP 503 simple index of the same server, from which the targets install (for example
+          C(http://host:8080/simple/)).
+        type: str
+        required: true
+      username:
+        description: The user name for uploading and for reading the index.
+        type: str
+        default: ''
+      password:
+        description: The password.
+        type: str
+        default: ''
   owner:
     description:
       - Owner (name or uid) of the folders, files and wheels this module makes.
@@ -267,7 +302,8 @@ EXAMPLES = r"""
 
 RETURN = r"""
 changed:
-  description: Whether a build ran, the lock file RV(lock) was written or the builder venv changed (in check mode - would).
+  description: Whether a build ran, the lock file RV(lock) was written, a file was uploaded (O(publish)) or the builder
+    venv changed (in check mode - would).
   returned: always
   type: bool
   sample: true
@@ -354,6 +390,15 @@ install_constraints:
   type: list
   elements: str
   sample: ["flask==3.1.0", "werkzeug==3.1.3"]
+published:
+  description:
+    - The files uploaded to the package index of O(publish) (in check mode, the files that would be). Empty
+      without O(publish), or when the index held every file already.
+  returned: always
+  type: list
+  elements: str
+  sample: ["markupsafe-3.0.3-cp311-cp311-linux_x86_64.whl"]
+  version_added: 0.3.0
 commands:
   description: The command lines this run executed, credentials masked. Empty when nothing had to be built.
   returned: always
@@ -414,6 +459,12 @@ ARGUMENT_SPEC = dict(
     platform=dict(type="str", default=""),
     tool_wheels=dict(type="list", elements="str", default=[]),
     build_tools=dict(type="list", elements="str", default=[]),
+    publish=dict(type="dict", options=dict(
+        url=dict(type="str", required=True),
+        index_url=dict(type="str", required=True),
+        username=dict(type="str", default=""),
+        password=dict(type="str", default="", no_log=True),
+    )),
     owner=dict(type="str"),
     group=dict(type="str"),
     lock_timeout=dict(type="int", default=3600),

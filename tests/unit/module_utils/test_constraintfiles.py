@@ -132,6 +132,16 @@ def test_a_url_is_read_with_its_credentials_which_are_never_shown_nor_fingerprin
         spec(constraints=["-c %sgone.txt" % base]).load_constraint_files()
 
 
+def test_a_percent_quoted_password_is_sent_unquoted_as_pip_sends_it(tmp_path):
+    """A password with '@', '/' or ':' can only be written quoted in a URL; pip unquotes it, so must the module."""
+    folder = tmp_path / "served"
+    folder.mkdir()
+    (folder / "upper.txt").write_text("beta===1.0\n")
+    with serve(basic_auth("deploy", "p@ss/w:rd", protected="/private/", strip=True), folder) as base:
+        url = base.replace("http://", "http://deploy:p%40ss%2Fw%3Ard@") + "private/upper.txt"
+        assert spec(constraints=["-c %s" % url]).constraints_text.count("beta===1.0") == 1
+
+
 class RecordingPip(FakePip):
     """FakePip that keeps what the resolver's constraints files held."""
 

@@ -471,3 +471,61 @@ def test_role_plan_keeps_a_venv_rolled_back_away_from_the_current_inputs():
         odd = _installed(_ask("t1"), inputs_id="x")
         odd["probe"]["venv"]["rolled_back_from"] = value
         assert f.venv_role_plan([odd], GROUPS)["hosts"]["t1"]["needs"] is True
+
+
+INDEX = {"index_url": "http://pypi.example:8080/simple/", "publish_url": "http://pypi.example:8080/",
+         "index_username": "uploader", "index_password_set": True}
+
+
+def test_role_plan_index_source_installs_from_the_index_and_the_leader_publishes():
+    plan = f.venv_role_plan([_ask("t1", **INDEX), _ask("t2", **INDEX)], GROUPS, [{"item": "repo1"}], [REPO1])
+    assert plan["errors"] == []
+    t1, t2 = plan["hosts"]["t1"], plan["hosts"]["t2"]
+    assert t1["source"] == t2["source"] == "index" and t1["build_host"] == "repo1"
+    assert t1["find_links"] == [] and t1["trusted_hosts"] == ["pypi.example"]
+    assert t1["leads"] and t1["publish"] and not t1["push_needed"] and not t2["leads"] and not t2["publish"]
+    https = f.venv_role_plan([_ask("t1", **dict(INDEX, index_url="https://pypi.example/simple/"))], GROUPS,
+                             [{"item": "repo1"}], [REPO1])
+    assert https["hosts"]["t1"]["trusted_hosts"] == [] and https["hosts"]["t1"]["source"] == "index"
+    # a build host that is its own target installs from the index too: the index's files are what it gets
+    alone = f.venv_role_plan([_ask("t1", **INDEX)], {"all": ["t1"]})
+    assert alone["hosts"]["t1"]["source"] == "index" and alone["hosts"]["t1"]["publish"]
+
+
+def test_role_plan_index_urls_are_inputs_but_the_credentials_are_not():
+    ids = [f.venv_role_plan([_ask("t1", **kw)], GROUPS)["hosts"]["t1"]["inputs_id"]
+           for kw in ({}, INDEX, dict(INDEX, index_username="other"),
+                      dict(INDEX, index_url="http://other.example/simple/"))]
+    assert ids[0] != ids[1] == ids[2] != ids[3]
+    # without an index the inputs are those of 0.2.0: no venv installed then is installed again for it
+    ask = _ask("t1")
+    before = f.venv_inputs_id(dict(ask["inputs"], platform="debian-12-x86_64-py3.11", wheels=True, build_host="",
+                                   build_group="repo_all", repo_url="", wheel_path=ask["wheel_path"],
+                                   push_path=ask["push_path"]))
+    assert ids[0] == before
+
+
+def test_role_plan_refuses_conflicting_index_settings_before_any_change():
+    cases = [
+        (dict(INDEX, publish_url=""), "venv_wheel_index_url and venv_wheel_index_publish_url go together"),
+        (dict(INDEX, index_url=""), "venv_wheel_index_url and venv_wheel_index_publish_url go together"),
+        (dict(INDEX, repo_url="http://repo1:8181"), "venv_wheel_index_url and venv_wheel_repo_url are both set"),
+        (dict(INDEX, wheels=False), "venv_wheel_index_url is set, but wheel building is disabled"),
+        (dict(INDEX, index_password_set=False), "venv_wheel_index_username and venv_wheel_index_password go together"),
+        (dict(INDEX, index_username=""), "venv_wheel_index_username and venv_wheel_index_password go together"),
+        (dict(INDEX, index_url="ftp://u:secret@pypi.example/simple/"), "venv_wheel_index_url 'ftp://pypi.example/simple/' "
+                                                                        "must be an http:// or https:// URL"),
+    ]
+    for kw, message in cases:
+        plan = f.venv_role_plan([_ask("t1", **kw)], GROUPS, [{"item": "repo1"}], [REPO1])
+        assert any(e.startswith("t1: ") and message in e for e in plan["errors"]), (kw, plan["errors"])
+        assert "secret" not in str(plan["errors"])
+    fine = dict(INDEX, index_username="", index_password_set=False)  # an index open for upload
+    assert f.venv_role_plan([_ask("t1", **fine)], GROUPS, [{"item": "repo1"}], [REPO1])["errors"] == []
+
+
+def test_index_url_gets_quoted_credentials_and_is_left_alone_without_a_username():
+    assert f.venv_index_url("https://pypi.example/simple/", "deploy", "p@s:s/w") == \
+        "https://deploy:p%40s%3As%2Fw@pypi.example/simple/"
+    assert f.venv_index_url("http://old:x@pypi.example:8080/simple/", "new", "y") == "http://new:y@pypi.example:8080/simple/"
+    assert f.venv_index_url("https://pypi.example/simple/", "", "ignored") == "https://pypi.example/simple/"

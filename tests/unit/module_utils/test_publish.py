@@ -1,0 +1,164 @@
+"""plugins/module_utils/_publish.py through WheelBuilder's publish option: a real HTTP index (simple pages and files
+of a folder, tests/lib/httpserve.py); a stand-in for twine that 'uploads' by adding the file and its page entry.
+
+The real twine against a real index server (pypiserver) runs in molecule/index.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+
+import pytest
+
+from httpserve import QuietHandler, basic_auth, serve
+
+from ansible_collections.wheelhouse.venv.plugins.module_utils import _publish as publish, _wheelbuild as wb
+from ansible_collections.wheelhouse.venv.plugins.module_utils._errors import VenvBuildError
+
+from test_wheelbuild import FakePip, params
+
+SECRET = "s3cr@t/pw"
+
+
+class Index(object):
+    """A PEP 503 index in a folder: simple/<project>/index.html linking ../../packages/<file>#sha256=..."""
+
+    def __init__(self, root, hashes=True):
+        self.root = root
+        self.hashes = hashes
+        (root / "packages").mkdir(parents=True, exist_ok=True)
+
+    def add(self, filename, data):
+        (self.root / "packages" / filename).write_bytes(data)
+        self.write_page(filename)
+
+    def remove(self, filename):
+        os.unlink(str(self.root / "packages" / filename))
+        self.write_page(filename)
+
+    def write_page(self, filename):
+        project = publish.canonical_name(filename.split("-")[0])
+        page = self.root / "simple" / project
+        page.mkdir(parents=True, exist_ok=True)
+        links = []
+        for name in sorted(os.listdir(str(self.root / "packages"))):
+            if publish.canonical_name(name.split("-")[0]) == project:
+                digest = hashlib.sha256((self.root / "packages" / name).read_bytes()).hexdigest()
+                links.append('<a href="../../packages/%s%s">%s</a>' % (name, "#sha256=" + digest if self.hashes else "", name))
+        (page / "index.html").write_text("<html><body>%s</body></html>" % "\n".join(links))
+
+
+class Twine(FakePip):
+    """pip-compile and pip wheel as FakePip; `twine upload` adds each file to the index (skip_all: adds none)."""
+
+    def __init__(self, pins, index, skip_all=False):
+        FakePip.__init__(self, pins)
+        self.index = index
+        self.skip_all = skip_all
+        self.uploads = []
+
+    def __call__(self, argv, env, cwd):
+        if not argv[0].endswith("/twine"):
+            return FakePip.__call__(self, argv, env, cwd)
+        self.calls.append((list(argv), dict(env), cwd))
+        files = argv[argv.index("--repository-url") + 2:]
+        self.uploads.append([os.path.basename(f) for f in files])
+        for path in files if not self.skip_all else []:
+            with open(path, "rb") as handle:
+                self.index.add(os.path.basename(path), handle.read())
+        return 0, "Uploading distributions\n", ""
+
+
+def builder_with_twine(tmp_path):
+    p = params(tmp_path)
+    twine = os.path.join(p["builder_venv"], "bin", "twine")
+    os.makedirs(os.path.dirname(twine), exist_ok=True)
+    with open(twine, "w") as handle:
+        handle.write("#!/bin/sh\nexit 1\n")  # never run: the runner stands in for it
+    os.chmod(twine, 0o755)
+    return p
+
+
+def publish_params(tmp_path, url, user="", password=""):
+    return dict(builder_with_twine(tmp_path), publish={"url": url, "index_url": url + "simple/",
+                                                       "username": user, "password": password})
+
+
+def test_only_what_the_index_lacks_is_uploaded_and_a_second_run_uploads_nothing(tmp_path):
+    index = Index(tmp_path / "index")
+    with serve(QuietHandler, tmp_path / "index") as url:
+        pip = Twine([("alpha", "1.0"), ("beta", "1.0")], index)
+        first = wb.WheelBuilder(publish_params(tmp_path, url), pip).execute()
+        assert first["changed"] and first["published"] == ["alpha-1.0-py3-none-any.whl", "beta-1.0-py3-none-any.whl"]
+        assert pip.uploads == [first["published"]]
+        twine_argv = pip.calls[-1][0]
+        assert twine_argv[1:6] == ["--no-color", "upload", "--disable-progress-bar", "--repository-url", url]
+
+        again = wb.WheelBuilder(publish_params(tmp_path, url), pip).execute()
+        assert again["changed"] is False and again["published"] == [] and len(pip.uploads) == 1
+        assert again["commands"] == []
+
+        # a file gone from the index (another release cleaned up): only that one goes up again, a no-op build
+        index.remove("beta-1.0-py3-none-any.whl")
+        predicted = wb.WheelBuilder(publish_params(tmp_path, url), pip, check_mode=True).execute()
+        assert predicted["changed"] and predicted["published"] == ["beta-1.0-py3-none-any.whl"]
+        assert len(pip.uploads) == 1  # check mode uploads nothing
+        repaired = wb.WheelBuilder(publish_params(tmp_path, url), pip).execute()
+        assert repaired["changed"] and repaired["status"] == "current"
+        assert pip.uploads[-1] == ["beta-1.0-py3-none-any.whl"] == repaired["published"]
+
+
+def test_without_publish_nothing_is_read_or_uploaded(tmp_path):
+    pip = Twine([("alpha", "1.0")], None)
+    result = wb.WheelBuilder(builder_with_twine(tmp_path), pip).execute()
+    assert result["published"] == [] and pip.uploads == []
+
+
+@pytest.mark.parametrize("hashes", [True, False], ids=["sha256 on the page", "sha256 of the file"])
+def test_a_file_of_the_same_name_with_other_bytes_fails_before_anything_is_uploaded(tmp_path, hashes):
+    index = Index(tmp_path / "index", hashes=hashes)
+    index.add("alpha-1.0-py3-none-any.whl", b"not the wheel the build made")
+    with serve(QuietHandler, tmp_path / "index") as url:
+        pip = Twine([("alpha", "1.0"), ("beta", "1.0")], index)
+        with pytest.raises(VenvBuildError) as failed:
+            wb.WheelBuilder(publish_params(tmp_path, url), pip).execute()
+    held = hashlib.sha256(b"not the wheel the build made").hexdigest()
+    assert "holds alpha-1.0-py3-none-any.whl with sha256 %s, but the wheel set has it with sha256" % held in failed.value.msg
+    assert "would refuse it" in failed.value.msg and "nothing was uploaded" in failed.value.msg
+    assert pip.uploads == []
+
+
+def test_an_upload_the_index_does_not_list_afterwards_fails(tmp_path):
+    index = Index(tmp_path / "index")
+    with serve(QuietHandler, tmp_path / "index") as url:
+        pip = Twine([("alpha", "1.0")], index, skip_all=True)
+        with pytest.raises(VenvBuildError) as failed:
+            wb.WheelBuilder(publish_params(tmp_path, url), pip).execute()
+    assert "does not list alpha-1.0-py3-none-any.whl" in failed.value.msg
+
+
+def test_credentials_read_the_index_and_reach_twine_only_through_its_environment(tmp_path):
+    index = Index(tmp_path / "index")
+    with serve(basic_auth("uploader", SECRET), tmp_path / "index") as url:
+        pip = Twine([("alpha", "1.0")], index)
+        result = wb.WheelBuilder(publish_params(tmp_path, url, "uploader", SECRET), pip).execute()
+        assert result["published"] == ["alpha-1.0-py3-none-any.whl"]
+        argv, env, _cwd = pip.calls[-1]
+        assert env["TWINE_USERNAME"] == "uploader" and env["TWINE_PASSWORD"] == SECRET
+        assert SECRET not in " ".join(argv) and SECRET not in str(result)
+        assert SECRET not in (tmp_path / "logs" / "build.log").read_text()
+        # a wrong password: the page refuses, the message says so and shows no password
+        with pytest.raises(VenvBuildError) as failed:
+            wb.WheelBuilder(publish_params(tmp_path, url, "uploader", "wrong-pw"), pip).execute()
+    assert "refused access (HTTP 401): check the credentials" in failed.value.msg
+    assert "wrong-pw" not in failed.value.msg
+
+
+def test_simple_page_links_are_read_with_their_sha256_and_absolute_urls():
+    html = ('<a href="../../packages/Alpha-1.0-py3-none-any.whl#sha256=ABC">x</a>'
+            '<a href="https://files.example/b/beta-2.0.tar.gz#md5=1">y</a><a>no link</a>')
+    assert publish.parse_simple_page(html, "http://idx/simple/alpha/") == {
+        "Alpha-1.0-py3-none-any.whl": ("abc", "http://idx/packages/Alpha-1.0-py3-none-any.whl"),
+        "beta-2.0.tar.gz": ("", "https://files.example/b/beta-2.0.tar.gz")}
+    assert publish.canonical_name("Zope.Interface_x") == "zope-interface-x"
