@@ -294,8 +294,9 @@ def venv_role_plan(asks, groups, build_host_waits=None, build_host_infos=None, w
     asks: one dict per play host (in play order), what the host asks for, with keys host, probe (its
     venv_host_info result, with venv), wheels, build_host (given, or empty), build_group, allow_index_installs,
     rebuild, wheels_rebuild, rollback, wheel_path, repo_path, repo_url, push_path, index_url, publish_url,
-    index_username, index_password_set and inputs (everything its venv and wheels are made from). groups: the inventory's groups. build_host_waits, build_host_infos: the loop results of
-    wait_for_connection and venv_host_info on the build hosts outside the play (once probe_build_hosts asked for them).
+    index_username, index_password_set and inputs (everything its venv and wheels are made from). groups: the
+    inventory's groups. build_host_waits, build_host_infos: the loop results of wait_for_connection and
+    venv_host_info on the build hosts outside the play (once probe_build_hosts asked for them).
 
     A target needs nothing when its venv is intact and records the inputs it would get now (inputs_id),
     and neither venv_rebuild nor venv_wheels_rebuild is set: then no build host is used for it (nor when venv_rollback

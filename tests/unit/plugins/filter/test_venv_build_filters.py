@@ -484,7 +484,7 @@ def test_role_plan_index_source_installs_from_the_index_and_the_leader_publishes
     assert t1["source"] == t2["source"] == "index" and t1["build_host"] == "repo1"
     assert t1["find_links"] == [] and t1["trusted_hosts"] == ["pypi.example"]
     assert t1["leads"] and t1["publish"] and not t1["push_needed"] and not t2["leads"] and not t2["publish"]
-    https = f.venv_role_plan([_ask("t1", **dict(INDEX, index_url="https://pypi.example/simple/"))], GROUPS,
+    https = f.venv_role_plan([_ask("t1", **{**INDEX, "index_url": "https://pypi.example/simple/"})], GROUPS,
                              [{"item": "repo1"}], [REPO1])
     assert https["hosts"]["t1"]["trusted_hosts"] == [] and https["hosts"]["t1"]["source"] == "index"
     # a build host that is its own target installs from the index too: the index's files are what it gets
@@ -513,14 +513,14 @@ def test_role_plan_refuses_conflicting_index_settings_before_any_change():
         (dict(INDEX, wheels=False), "venv_wheel_index_url is set, but wheel building is disabled"),
         (dict(INDEX, index_password_set=False), "venv_wheel_index_username and venv_wheel_index_password go together"),
         (dict(INDEX, index_username=""), "venv_wheel_index_username and venv_wheel_index_password go together"),
-        (dict(INDEX, index_url="ftp://u:secret@pypi.example/simple/"), "venv_wheel_index_url 'ftp://pypi.example/simple/' "
-                                                                        "must be an http:// or https:// URL"),
+        (dict(INDEX, index_url="ftp://u:secret@pypi.example/simple/"),
+         "venv_wheel_index_url 'ftp://pypi.example/simple/' must be an http:// or https:// URL"),
     ]
     for kw, message in cases:
         plan = f.venv_role_plan([_ask("t1", **kw)], GROUPS, [{"item": "repo1"}], [REPO1])
         assert any(e.startswith("t1: ") and message in e for e in plan["errors"]), (kw, plan["errors"])
         assert "secret" not in str(plan["errors"])
-    fine = dict(INDEX, index_username="", index_password_set=False)  # an index open for upload
+    fine = {**INDEX, "index_username": "", "index_password_set": False}  # an index open for upload
     assert f.venv_role_plan([_ask("t1", **fine)], GROUPS, [{"item": "repo1"}], [REPO1])["errors"] == []
 
 
