@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """ssh's ProxyCommand for the molecule test bed: connects to a container's sshd on its podman network.
 
     ProxyCommand /usr/bin/python3 tests/podman/ssh_proxy.py %h %p
@@ -31,6 +30,7 @@ def address_of(name):
 
 
 def connect(address, port):
+    """A TCP connection to address:port, waiting while nothing listens there yet."""
     deadline = time.monotonic() + CONNECT_WAIT
     while True:
         try:
@@ -42,6 +42,7 @@ def connect(address, port):
 
 
 def main():
+    """Connects to the container named in argv and passes the socket to ssh."""
     name, port = sys.argv[1], int(sys.argv[2])
     address = address_of(name)
     try:
