@@ -40,3 +40,43 @@ wh_copy_collection() {
   )
   (cd "$dest" && git init -q && git add -A)
 }
+
+# The SSH side of the molecule test bed (docs/testing.md): a fresh key pair, known_hosts and ssh config in
+# DIR (default $WH_TMP/ssh/manual), exported as WH_SSH_DIR, which the scenarios' molecule.yml read. Containers
+# get the public key as root's authorized_keys; the plays reach them with `ssh -F $WH_SSH_DIR/config <name>`.
+wh_ssh_setup() {
+  local dir="${1:-$WH_TMP/ssh/manual}"
+  # ControlPath is <dir>/<container name>; ssh adds 17 characters while it makes the socket, and a socket
+  # path has at most 107. Container names of the scenarios stay under 24 characters.
+  if [ $(( ${#dir} + 1 + 24 + 17 )) -gt 107 ]; then
+    echo "wh_ssh_setup: $dir is too long for ssh's control sockets: use a shorter checkout path" >&2
+    return 1
+  fi
+  rm -rf "$dir"
+  mkdir -p "$dir" || return 1
+  chmod 700 "$dir"
+  ssh-keygen -q -t ed25519 -N '' -C "wheelhouse-test $(date -u +%Y%m%dT%H%M%S)" -f "$dir/id_ed25519" || return 1
+  : >"$dir/known_hosts"
+  # Host names are container names; tests/podman/ssh_proxy.py connects to the container's address on its
+  # podman network and hands the socket to ssh. One master connection per host, kept between plays and runs.
+  cat >"$dir/config" <<CONFIG
+# Made by scripts/env.sh wh_ssh_setup for one run of the molecule test bed: ssh -F $dir/config <container>
+Host *
+  User root
+  IdentityFile $dir/id_ed25519
+  IdentitiesOnly yes
+  UserKnownHostsFile $dir/known_hosts
+  GlobalKnownHostsFile /dev/null
+  StrictHostKeyChecking accept-new
+  BatchMode yes
+  LogLevel ERROR
+  ControlMaster auto
+  ControlPersist 120s
+  ControlPath $dir/%h
+  ServerAliveInterval 10
+  ServerAliveCountMax 3
+  ProxyCommand /usr/bin/python3 $WH_ROOT/tests/podman/ssh_proxy.py %h %p
+  ProxyUseFdpass yes
+CONFIG
+  export WH_SSH_DIR="$dir"
+}

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the container images of the molecule test bed, or reuses them while their recipe is unchanged:
-#   localhost/wheelhouse-test:<suite>-<hash>        target: minbase + python3, python3-venv, ca-certificates
+#   localhost/wheelhouse-test:<suite>-<hash>        target: minbase + python3, python3-venv, ca-certificates, openssh-server
 #   localhost/wheelhouse-test:<suite>-build-<hash>  build host: the target image + compilers, python3-dev, git, nginx
 # The moving tags localhost/wheelhouse-test:<suite> and :<suite>-build, which molecule.yml names, are pointed at
 # the current recipe's images; images of older recipes are removed. Prints WH_IMAGE_<SUITE>[_BUILD]=<tag> lines.
@@ -13,11 +13,12 @@ repo="localhost/wheelhouse-test"
 # The mirror the host itself uses, so images get the same packages the host's apt sees.
 mirror="${WH_DEBIAN_MIRROR:-$(awk '/^URIs:/ && $2 ~ /\/debian\/?$/ {print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)}"
 mirror="${mirror:-http://deb.debian.org/debian}"
-target_packages="python3,python3-venv,ca-certificates"
+# openssh-server: the scenarios' plays reach the hosts over SSH (docs/testing.md).
+target_packages="python3,python3-venv,ca-certificates,openssh-server"
 # Build hosts only (the role's build packages and wheel_repo.yml's nginx, preinstalled so prepare stays cheap);
 # the tests tell a build host from a target by the compiler.
 build_packages="build-essential python3-dev git nginx"
-recipe_version=1
+recipe_version=2
 
 cleanup=()
 # Half-built root filesystems are large: never leave them behind, also not on failure.
@@ -49,6 +50,12 @@ build_target_image() {
   cp /etc/resolv.conf "$root/etc/resolv.conf"
   chroot "$root" apt-get -o APT::Sandbox::User=root update -qq >/dev/null || die "apt-get update in the $suite root failed: is $mirror reachable?"
   rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/cache/apt/*.bin "$root"/var/log/*.log
+  # sshd, which the scenarios run in the foreground: host keys made here (the containers of an image share
+  # them; each run's known_hosts is fresh), its privilege separation directory, root logins by key only.
+  chroot "$root" ssh-keygen -A >/dev/null || die "ssh-keygen -A in the $suite root failed"
+  mkdir -p "$root/run/sshd"
+  printf '%s\n' "PermitRootLogin prohibit-password" "PasswordAuthentication no" "KbdInteractiveAuthentication no" \
+    >"$root/etc/ssh/sshd_config.d/wheelhouse-test.conf"
   # Containers resolve names through podman's DNS; the host's files must not leak in.
   : >"$root/etc/resolv.conf"
   # STOPSIGNAL: the containers' PID 1 is a shell that ignores SIGTERM; destroy should not wait 10 s for it.

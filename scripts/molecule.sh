@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs `molecule test` for every scenario of the test bed, in a fixed order, on podman containers:
+# Runs `molecule test` for every scenario of the test bed, in a fixed order, on podman containers that the
+# plays reach over SSH (a key pair, known_hosts and ssh config of this run in .tmp/ssh/molecule):
 #   scripts/molecule.sh              every scenario listed below
 #   scripts/molecule.sh default uv   only the named ones (for development)
 # Images are built (or reused) first by scripts/images.sh. Exits non-zero when any scenario fails,
@@ -36,10 +37,19 @@ if [ "$jobs_max" -gt 1 ]; then
   fi
 fi
 
-if ! "$WH_ROOT/scripts/images.sh"; then
+if ! images="$("$WH_ROOT/scripts/images.sh")"; then
   echo "molecule.sh: FAILED: the test images could not be built (see above); no scenario ran" >&2
   exit 1
 fi
+# The scenarios use this recipe's images by their exact tags (WH_IMAGE_<SUITE>[_BUILD]), not the moving tags
+# that a run from another checkout may point elsewhere meanwhile.
+while IFS='=' read -r name tag; do
+  case "$name" in WH_IMAGE_*) export "$name=$tag" ;; esac
+done <<<"$images"
+printf '%s\n' "$images"
+
+# A fresh key pair and known_hosts for every run; scenarios running side by side share them.
+wh_ssh_setup "$WH_TMP/ssh/molecule" || { echo "molecule.sh: FAILED: no SSH key pair for the test bed" >&2; exit 1; }
 
 logs="$WH_TMP/molecule"
 mkdir -p "$logs"

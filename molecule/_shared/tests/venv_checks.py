@@ -6,6 +6,7 @@ Each function takes a testinfra host and asserts; the scenarios' test modules ca
 import json
 import os
 import re
+import subprocess
 
 import testinfra
 import testinfra.utils.ansible_runner
@@ -115,3 +116,15 @@ def handler_runs(host):
     log = host.file(HANDLER_LOG)
     assert log.is_file, "the 'venv changed' handler never ran"
     return len(log.content_string.splitlines())
+
+
+def assert_ssh_logins(host):
+    """sshd on the host logged logins with this run's key (scripts/env.sh wh_ssh_setup): the plays came over SSH."""
+    public_key = os.path.join(os.environ["WH_SSH_DIR"], "id_ed25519.pub")
+    # "256 SHA256:... comment (ED25519)": sshd logs the key by this fingerprint.
+    fingerprint = subprocess.run(["ssh-keygen", "-l", "-f", public_key], check=True, capture_output=True,
+                                 text=True).stdout.split()[1]
+    log = host.file("/var/log/sshd.log").content_string
+    accepted = [line for line in log.splitlines() if line.startswith("Accepted publickey for root ")]
+    assert accepted, f"sshd accepted no login: the plays did not come over SSH\n{log[-2000:]}"
+    assert all(line.endswith(fingerprint) for line in accepted), (fingerprint, accepted)
