@@ -276,16 +276,15 @@ def _index_errors(ask):
 
 
 def _find_links(ask, source):
-    if source == "index":  # the installer reads the index (index_url): no wheel folder
-        url = ask["index_url"]
-        return [], ([urlsplit(url).hostname] if urlsplit(url).scheme == "http" else [])
     if source == "local":
         return [ask["wheel_path"]], []
     if source == "push":
         return [ask["push_path"]], []
-    url = venv_wheel_url(ask["wheel_path"], ask["repo_path"], ask["repo_url"])
-    # pip ignores find-links over plain HTTP unless the host is trusted (upstream adds --trusted-host too).
-    return [url], ([urlsplit(url).hostname] if urlsplit(url).scheme == "http" else [])
+    # pull: the wheel repository's folder; index: the installer reads the index (index_url), no wheel folder.
+    # pip ignores either over plain HTTP unless the host is trusted (upstream adds --trusted-host too).
+    url = ask["index_url"] if source == "index" else venv_wheel_url(ask["wheel_path"], ask["repo_path"], ask["repo_url"])
+    trusted = [urlsplit(url).hostname] if urlsplit(url).scheme == "http" else []
+    return ([] if source == "index" else [url]), trusted
 
 
 def venv_role_plan(asks, groups, build_host_waits=None, build_host_infos=None, wait_timeout=15):

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 
 from html.parser import HTMLParser
 from urllib.parse import quote, urljoin, urlsplit, urlunsplit
@@ -22,11 +21,7 @@ from urllib.parse import quote, urljoin, urlsplit, urlunsplit
 from ansible_collections.wheelhouse.venv.plugins.module_utils import _reach as reach
 from ansible_collections.wheelhouse.venv.plugins.module_utils._errors import VenvBuildError
 from ansible_collections.wheelhouse.venv.plugins.module_utils._masking import mask_text
-
-
-def canonical_name(name):
-    """PEP 503's normalized project name."""
-    return re.sub(r"[-_.]+", "-", str(name)).lower()
+from ansible_collections.wheelhouse.venv.plugins.module_utils._pep508 import canonical_name
 
 
 class _Links(HTMLParser):
