@@ -52,9 +52,17 @@ wh_ssh_setup() {
     echo "wh_ssh_setup: $dir is too long for ssh's control sockets: use a shorter checkout path" >&2
     return 1
   fi
-  rm -rf "$dir"
-  mkdir -p "$dir" || return 1
-  chmod 700 "$dir"
+  # A folder an earlier call made (it holds the mark .wh_ssh_setup) is renewed: only the key pair, known_hosts,
+  # the config and the control sockets go, nothing else in it. Any other folder that is not empty is refused,
+  # before anything is touched: DIR could be ~/.ssh, whose id_ed25519 is not ours to replace.
+  if [ -d "$dir" ] && [ ! -e "$dir/.wh_ssh_setup" ] && [ -n "$(ls -A "$dir")" ]; then
+    echo "wh_ssh_setup: $dir exists, is not empty and was not made by wh_ssh_setup: name a new or empty folder" >&2
+    return 1
+  fi
+  mkdir -p "$dir" && chmod 700 "$dir" || return 1
+  rm -f "$dir/id_ed25519" "$dir/id_ed25519.pub" "$dir/known_hosts" "$dir/config" || return 1
+  find "$dir" -maxdepth 1 -type s -delete || return 1
+  echo "Made by scripts/env.sh wh_ssh_setup: a later call renews its files here." >"$dir/.wh_ssh_setup"
   ssh-keygen -q -t ed25519 -N '' -C "wheelhouse-test $(date -u +%Y%m%dT%H%M%S)" -f "$dir/id_ed25519" || return 1
   : >"$dir/known_hosts"
   # Host names are container names; tests/podman/ssh_proxy.py connects to the container's address on its
