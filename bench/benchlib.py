@@ -111,6 +111,14 @@ def _children_cpu():
     return usage.ru_utime + usage.ru_stime
 
 
+def machine_cpu():
+    """CPU seconds the whole machine has spent busy since boot, all cores (/proc/stat: everything but idle and
+    iowait): the difference over a run counts what the containers used too, not only the controller."""
+    with open("/proc/stat") as handle:
+        fields = [int(x) for x in handle.readline().split()[1:]]
+    return (sum(fields[:8]) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
+
+
 def run(argv, env=None, cwd=None, check=True):
     """Run argv to completion; return (seconds of wall time, CompletedProcess). Output is captured.
 
@@ -446,6 +454,19 @@ def write_results(name, data, markdown):
     with open(base + ".md", "w") as handle:
         handle.write(markdown + "\n")
     return base + ".md"
+
+
+def finish(name, data, markdown, doc=None, marker=None, log=None):
+    """The end of a bench script's run: the figures to bench/results/ (write_results), the Markdown printed, and
+    with doc the block marker of that file replaced by it. Returns 0, main()'s exit code."""
+    path = write_results(name, data, markdown)
+    print(markdown)
+    say = log or (lambda text: print(text, file=sys.stderr))
+    say("figures written to %s" % os.path.relpath(path, REPO))
+    if doc:
+        replace_marked_block(doc, marker or name, markdown)
+        say("tables written to %s" % os.path.relpath(doc, REPO))
+    return 0
 
 
 def replace_marked_block(path, marker, text):

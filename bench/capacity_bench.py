@@ -12,8 +12,8 @@ other. Each level is bounded: 2*C installs (at least 8), then it stops by itself
 test network. Measured: wall time, requests and bytes per second, seconds per install (median, p95),
 errors, and the CPU seconds nginx's processes used (from /proc in the server container).
 
-Controller: the empty play (facts and one ping) on F targets (whc-t1..whc-tF, containers.podman.podman
-connection) with --forks F; the resident memory of every ansible-playbook process (the controller and its
+Controller: the empty play (facts and one ping) on F targets (whc-t1..whc-tF, over ssh as fleet_bench.py
+reaches its hosts, or --connection podman) with --forks F; the resident memory of every ansible-playbook process (the controller and its
 workers) is sampled every 50 ms, the peak of their sum reported with the number of processes.
 
 Both share the 2 cores of this machine with the containers they measure: the server's figures are what
@@ -42,6 +42,7 @@ SERVER = "whc-server"
 CLIENT = "whc-client"
 DOC = os.path.join(bl.REPO, "docs", "capacity.md")
 WORK = os.path.join(bl.CACHE, "work", "capacity_bench")
+OWNER_LABEL = "whb.owner=capacity_bench"
 
 # What one target does: the listing, then every wheel in turn (pip downloads one file at a time).
 CLIENT_SCRIPT = r'''
@@ -114,18 +115,24 @@ def podman(*args, check=True):
 
 
 def our_containers():
-    return [n for n in podman("ps", "-a", "--format", "{{.Names}}").split() if n.startswith(PREFIX)]
+    """The containers a run of this script started (by its label), not others that share the name prefix."""
+    names = podman("ps", "-a", "--filter", "label=" + OWNER_LABEL, "--format", "{{.Names}}").split()
+    return [n for n in names if n.startswith(PREFIX)]
 
 
 def cleanup():
     names = our_containers()
+    fb.close_masters(names)
     if names:
         podman("rm", "--force", "--time", "0", *names, check=False)
     podman("network", "rm", "--force", NETWORK, check=False)
 
 
-def start(name, image, command):
-    podman("run", "--detach", "--name", name, "--hostname", name, "--network", NETWORK, image, *command)
+def start(name, image, command, ssh=False):
+    """A container of this run; with ssh, reachable as fleet_bench.py's are (this run's key for root)."""
+    extra = ["--volume", "%s/id_ed25519.pub:/root/.ssh/authorized_keys:ro" % fb.SSH_DIR] if ssh else []
+    podman("run", "--detach", "--name", name, "--hostname", name, "--network", NETWORK, "--label", OWNER_LABEL,
+           *extra, image, *command)
 
 
 def percentile(values, fraction):
@@ -200,18 +207,18 @@ def sample_peak(inventory, peak, done):
         time.sleep(0.05)
 
 
-def controller(forks_levels):
+def controller(forks_levels, connection):
     rows = []
     most = max(forks_levels)
     for i in range(1, most + 1):
-        start("%st%d" % (PREFIX, i), fb.BASE_TARGET_IMAGE, ["sleep", "infinity"])
+        start("%st%d" % (PREFIX, i), fb.BASE_TARGET_IMAGE, ["sh", "-c", "exec " + fb.SSHD], ssh=True)
     os.makedirs(WORK, exist_ok=True)
     for forks in forks_levels:
         hosts = ["%st%d" % (PREFIX, i) for i in range(1, forks + 1)]
         inventory = os.path.join(WORK, "inventory-%d.json" % forks)
         with open(inventory, "w") as handle:
-            json.dump({"all": {"vars": {"ansible_connection": "containers.podman.podman",
-                                        "ansible_python_interpreter": "/usr/bin/python3"},
+            json.dump({"all": {"vars": dict(fb.connection_vars(connection),
+                                            ansible_python_interpreter="/usr/bin/python3"),
                                "children": {"fleet_targets": {"hosts": dict((h, {}) for h in hosts)}}}}, handle)
         peak = [0, 0]
         done = threading.Event()
@@ -230,7 +237,7 @@ def controller(forks_levels):
 
 # --- report ------------------------------------------------------------------------------------------
 
-def render(info, url, size, server_rows, controller_rows, command):
+def render(info, url, size, server_rows, controller_rows, command, connection):
     lines = ["### Machine and run", "", bl.markdown_table(["", ""], [
         ("date", info["date"]), ("CPU", "%s, %s cores (nproc)" % (info["cpu"], info["nproc"])),
         ("RAM", "%s GiB" % info["ram_gib"]), ("controller", "Python %s, %s" % (info["controller_python"], info["ansible_core"])),
@@ -250,7 +257,9 @@ def render(info, url, size, server_rows, controller_rows, command):
                      "%.1f" % r["nginx_cpu"], len(r["errors"])))
     lines += [bl.markdown_table(["targets at once", "installs", "wall s", "requests/s", "MB/s", "installs/s",
                                  "s per install (median / p95)", "nginx CPU s", "errors"], rows), ""]
-    lines += ["### Controller memory (empty play: facts + ping, podman connection)", ""]
+    lines += ["### Controller memory (empty play: facts + ping, %s connection)" % connection, "",
+              "The ansible-playbook processes only: over ssh each host also has an ssh master process "
+              "(ControlPersist, a few MB), not counted here.", ""]
     rows = [(r["forks"], r["processes"], "%.0f" % (r["peak_rss_kb"] / 1024),
              "%.0f" % (r["peak_rss_kb"] / 1024 / max(1, r["processes"])), "%.1f" % r["wall"], "%.1f" % r["cpu"])
             for r in controller_rows]
@@ -267,13 +276,16 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--levels", default="1,4,16,64", help="targets fetching at once (default 1,4,16,64)")
     parser.add_argument("--forks", default="1,8,16", help="forks = targets of the controller runs (default 1,8,16)")
+    parser.add_argument("--connection", default="ssh", choices=fb.CONNECTIONS,
+                        help="how the controller runs reach their targets (default ssh)")
     parser.add_argument("--write-docs", action="store_true", help="put the tables into docs/capacity.md")
     args = parser.parse_args(argv)
     levels = [int(x) for x in args.levels.split(",")]
     forks_levels = [int(x) for x in args.forks.split(",")]
     if min(levels + forks_levels) < 1:
         parser.error("--levels and --forks take positive numbers")
-    defaults = (("--levels", args.levels, "1,4,16,64"), ("--forks", args.forks, "1,8,16"))
+    defaults = (("--levels", args.levels, "1,4,16,64"), ("--forks", args.forks, "1,8,16"),
+                ("--connection", args.connection, "ssh"))
     command = "python bench/capacity_bench.py" + "".join(
         " %s %s" % (flag, value) for flag, value, default in defaults if value != default)
     signal.signal(signal.SIGTERM, _terminate)
@@ -282,6 +294,7 @@ def main(argv=None):
     started = time.time()
     try:
         cleanup()
+        fb.ssh_setup()
         podman("network", "create", NETWORK)
         if not fb.image_exists(fb.IMAGES["repo-warm"]):  # the build host with its wheels, made by fleet_bench.py
             log("no %s: building it as fleet_bench.py does (untimed, ~5 min)" % fb.IMAGES["repo-warm"])
@@ -292,19 +305,16 @@ def main(argv=None):
             finally:
                 fb.cleanup()
         url, size, server_rows = wheel_server(levels)
-        controller_rows = controller(forks_levels)
+        controller_rows = controller(forks_levels, args.connection)
     finally:
         cleanup()
     info["loadavg_end"] = os.getloadavg()
-    markdown = render(info, url, size, server_rows, controller_rows, command)
-    path = bl.write_results("capacity_bench", {"machine": info, "server": server_rows, "controller": controller_rows,
-                                               "url": url, "set_bytes": size, "command": command}, markdown)
-    print(markdown)
-    log("figures written to %s (%.1f min)" % (os.path.relpath(path, bl.REPO), (time.time() - started) / 60))
-    if args.write_docs:
-        bl.replace_marked_block(DOC, "capacity_bench", markdown)
-        log("tables written to %s" % os.path.relpath(DOC, bl.REPO))
-    return 0
+    markdown = render(info, url, size, server_rows, controller_rows, command, args.connection)
+    log("done in %.1f min" % ((time.time() - started) / 60))
+    return bl.finish("capacity_bench", {"machine": info, "server": server_rows, "controller": controller_rows,
+                                        "url": url, "set_bytes": size, "command": command,
+                                        "connection": args.connection}, markdown,
+                     DOC if args.write_docs else None, "capacity_bench", log)
 
 
 if __name__ == "__main__":

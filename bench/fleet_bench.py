@@ -43,7 +43,15 @@ import benchlib as bl  # noqa: E402  (bench/ is not a package)
 
 WORK = os.path.join(bl.CACHE, "work", "fleet_bench")
 DOC = os.path.join(bl.REPO, "docs", "benchmarks.md")
-CHART = os.path.join(bl.REPO, "docs", "img", "fleet_bench.png")
+
+
+def doc_marker():
+    """The block of docs/benchmarks.md a run fills: one per connection (the podman run of issue 13 stays)."""
+    return "fleet_bench" if SETUP["connection"] == "podman" else "fleet_bench_" + SETUP["connection"]
+
+
+def chart_path():
+    return os.path.join(bl.REPO, "docs", "img", doc_marker() + ".png")
 os.environ.setdefault("CONTAINERS_CONF", os.path.join(bl.REPO, "tests", "podman", "containers.conf"))
 
 PREFIX = "whb-"
@@ -58,6 +66,8 @@ IMAGES = {
     "target-converged": "localhost/whb-target:converged",  # the venvs of every contender installed
 }
 REPO_URL = "http://%s:8181" % REPO_HOST
+# Containers carry this label: cleanup removes only what a run of this script started.
+OWNER_LABEL = "whb.owner=fleet_bench"
 REPO_PATH = "/var/www/repo"
 FILES_DIR = "/opt/bench-files"
 APT_VALID = 604800  # the images carry this week's package lists (scripts/images.sh)
@@ -65,7 +75,17 @@ APT_VALID = 604800  # the images carry this week's package lists (scripts/images
 NO_BINARY = ("markupsafe", "simplejson")
 NO_BINARY_ENV = {"PIP_NO_BINARY": ",".join(NO_BINARY), "UV_NO_BINARY_PACKAGE": " ".join(NO_BINARY)}
 
-PHASES = ("cold", "warm", "noop")
+PHASES = ("ping", "cold", "warm", "noop")
+CONVERGE_PHASES = PHASES[1:]
+# How the plays reach the hosts (--connection): ssh as operators do (sshd in every container, this run's key pair,
+# known_hosts and ssh config from scripts/env.sh wh_ssh_setup, pipelining, ControlPersist), or podman's own
+# connection plugin (several podman exec per task). The phase ping measures both, whatever --connection says.
+CONNECTIONS = ("ssh", "podman")
+SSH_DIR = os.path.join(bl.REPO, ".tmp", "ssh", "fleet")
+SSHD = "/usr/sbin/sshd -D -E /var/log/sshd.log"
+SETUP = {"connection": "ssh"}
+PING_CONTENDERS = ("ping-ssh", "ping-podman")
+PINGS = 10  # ping tasks of bench/playbooks/fleet_ping.yml
 CONTENDERS = ("role-pip", "role-uv", "role-nowheels", "builtin-pip", "empty")
 LABELS = {
     "role-pip": "role, build host, pip",
@@ -75,6 +95,8 @@ LABELS = {
     "empty": "empty play (facts + ping)",
     "floor-pip": "floor: venv + pip install",
     "floor-uv": "floor: uv install + uv venv + uv pip install",
+    "ping-ssh": "%d ping tasks over ssh (pipelining, ControlPersist)" % PINGS,
+    "ping-podman": "%d ping tasks over containers.podman.podman" % PINGS,
 }
 VENVS = {"role-pip": "/opt/venvs/svc-pip", "role-uv": "/opt/venvs/svc-uv",
          "role-nowheels": "/opt/venvs/svc-nowheels", "builtin-pip": "/opt/venvs/svc-builtin"}
@@ -85,6 +107,7 @@ NO_BUILD_HOST = ("role-nowheels", "builtin-pip")
 INSTALL_TASK = re.compile(r"(^|: )Install the venv( |$)")
 BUILD_TASK = re.compile(r"(^|: )Build the wheels of ")
 PING_TASK = re.compile(r"(^|: )Answer ping$")
+PING_N_TASK = re.compile(r"(^|: )Ping (\d+)$")
 
 GOAL_FLOOR = 1.3
 GOAL_COLD_SPEEDUP = 3.0
@@ -103,6 +126,7 @@ ESTIMATE = {
     ("warm", "floor-pip"): (15, 0), ("warm", "floor-uv"): (20, 0),
     ("noop", "role-pip"): (12, 1.5), ("noop", "role-uv"): (12, 1.5), ("noop", "role-nowheels"): (12, 1.5),
     ("noop", "builtin-pip"): (12, 2), ("noop", "empty"): (6, 1),
+    ("ping", "ping-ssh"): (4, 0.5), ("ping", "ping-podman"): (12, 1),
 }
 SETUP_ESTIMATE = 300  # prepared images (when missing) and the warm/converged images
 
@@ -119,12 +143,14 @@ def podman(*args, check=True):
 
 
 def our_containers():
-    names = podman("ps", "-a", "--filter", "name=^" + PREFIX, "--format", "{{.Names}}").split()
+    """The containers a run of this script started (by its label), not others that share the name prefix."""
+    names = podman("ps", "-a", "--filter", "label=" + OWNER_LABEL, "--format", "{{.Names}}").split()
     return [n for n in names if n.startswith(PREFIX)]
 
 
 def remove_containers(names=None):
     names = [n for n in (our_containers() if names is None else names) if n.startswith(PREFIX)]
+    close_masters(names)
     if names:
         podman("rm", "--force", "--time", "0", *names, check=False)
 
@@ -151,8 +177,35 @@ def image_exists(image):
 
 
 def start(name, image, repo=False):
-    command = ["sh", "-c", "nginx -c /etc/nginx/nginx.conf; exec sleep infinity"] if repo else ["sleep", "infinity"]
-    podman("run", "--detach", "--name", name, "--hostname", name, "--network", NETWORK, image, *command)
+    """A container that answers both connections: sshd in the foreground with this run's key (and nginx first on
+    the build host)."""
+    command = "nginx -c /etc/nginx/nginx.conf; exec %s" % SSHD if repo else "exec %s" % SSHD
+    podman("run", "--detach", "--name", name, "--hostname", name, "--network", NETWORK, "--label", OWNER_LABEL,
+           "--volume", "%s/id_ed25519.pub:/root/.ssh/authorized_keys:ro" % SSH_DIR, image, "sh", "-c", command)
+
+
+# --- ssh ------------------------------------------------------------------------------------------
+
+def ssh_setup():
+    """This run's key pair, known_hosts and ssh config in SSH_DIR (scripts/env.sh wh_ssh_setup, as molecule's)."""
+    script = '. "%s/scripts/env.sh" && wh_ssh_setup "$1"' % bl.REPO
+    bl.run(["bash", "-c", script, "ssh_setup", SSH_DIR], env=bl.clean_env())
+
+
+def close_masters(names):
+    """Stop the ssh master connections to these hosts (ControlPersist): a container of the same name started
+    next must not be reached through the master of one removed."""
+    for name in names:
+        if os.path.exists(os.path.join(SSH_DIR, name)):
+            bl.run(["ssh", "-F", os.path.join(SSH_DIR, "config"), "-O", "exit", name], env=bl.clean_env(), check=False)
+
+
+def connection_vars(connection):
+    """Inventory variables that reach the hosts over connection."""
+    if connection == "podman":
+        return {"ansible_connection": "containers.podman.podman"}
+    return {"ansible_connection": "ssh", "ansible_ssh_args": "-F %s" % os.path.join(SSH_DIR, "config"),
+            "ansible_pipelining": True, "ansible_host_key_checking": True}
 
 
 def targets(n):
@@ -185,20 +238,21 @@ def commit(container, image, stamp):
 
 # --- the plays ------------------------------------------------------------------------------------
 
-def write_inventory(n):
+def write_inventory(n, connection=None):
+    connection = connection or SETUP["connection"]
     inventory = {"all": {
-        "vars": {"ansible_connection": "containers.podman.podman", "ansible_python_interpreter": "/usr/bin/python3",
-                 "venv_distro_cache_valid_time": APT_VALID},
+        "vars": dict(connection_vars(connection), ansible_python_interpreter="/usr/bin/python3",
+                     venv_distro_cache_valid_time=APT_VALID),
         "children": {"repo_all": {"hosts": {REPO_HOST: {}}},
                      "fleet_targets": {"hosts": dict((t, {}) for t in targets(n))}}}}
-    path = os.path.join(WORK, "inventory-%d.json" % n)
+    path = os.path.join(WORK, "inventory-%d-%s.json" % (n, connection))
     with open(path, "w") as handle:
         json.dump(inventory, handle, indent=1)
     return path
 
 
 def play_vars(workload, contender):
-    if contender == "empty":
+    if contender == "empty" or contender.startswith("ping-"):
         return {}
     if contender == "builtin-pip":
         return {"bench_venv": VENVS[contender], "bench_files_dir": FILES_DIR,
@@ -223,19 +277,34 @@ def play_vars(workload, contender):
 
 
 def playbook_of(contender):
-    name = {"empty": "fleet_empty.yml", "builtin-pip": "fleet_pip.yml"}.get(contender, "fleet_role.yml")
+    name = {"empty": "fleet_empty.yml", "builtin-pip": "fleet_pip.yml", "ping-ssh": "fleet_ping.yml",
+            "ping-podman": "fleet_ping.yml"}.get(contender, "fleet_role.yml")
     return os.path.join(bl.PLAYBOOKS, name)
 
 
 def converge(workload, contender, n):
-    """One timed ansible-playbook run of contender on n targets; fails when any host failed."""
-    return bl.playbook(playbook_of(contender), play_vars(workload, contender), inventory=write_inventory(n),
-                       connection=None, args=["--forks", str(n + 1)])
+    """One timed ansible-playbook run of contender on n targets; fails when any host failed. The run gets
+    `busy`: the CPU seconds the whole machine spent meanwhile (controller, ssh, podman and containers)."""
+    connection = contender[len("ping-"):] if contender.startswith("ping-") else None
+    before = bl.machine_cpu()
+    run = bl.playbook(playbook_of(contender), play_vars(workload, contender), inventory=write_inventory(n, connection),
+                      connection=None, args=["--forks", str(n + 1)])
+    run.busy = bl.machine_cpu() - before
+    return run
 
 
 def task_seconds(run, pattern):
     found = [t for t in run.tasks if pattern.search(t["name"])]
     return found[0]["seconds"] if found else 0.0
+
+
+def ping_figures(run):
+    """fleet_ping.yml: the first ping task (it opens the connections) and the median of the others."""
+    found = sorted((int(PING_N_TASK.search(t["name"]).group(2)), t["seconds"]) for t in run.tasks
+                   if PING_N_TASK.search(t["name"]))
+    if len(found) != PINGS:
+        raise bl.BenchError("fleet_ping.yml ran %d ping tasks, not %d" % (len(found), PINGS))
+    return {"first": found[0][1], "ping": statistics.median(s for dummy, s in found[1:])}
 
 
 def changed_hosts(run):
@@ -381,6 +450,8 @@ def cell_runs(phase, n, runs, cold_runs=None):
 
 def cell_contenders(phase, n, only):
     names = [c for c in CONTENDERS if c in only]
+    if phase == "ping":
+        return list(PING_CONTENDERS)
     if phase == "warm":
         names = [c for c in names if c not in NO_BUILD_HOST]
         if n == 1:
@@ -390,7 +461,8 @@ def cell_contenders(phase, n, only):
 
 def run_cell(workload, phase, n, names, runs, profiles, progress_log):
     hosts = targets(n)
-    images = {"cold": (IMAGES["repo-prepared"], IMAGES["target-prepared"]),
+    images = {"ping": (IMAGES["repo-prepared"], IMAGES["target-prepared"]),
+              "cold": (IMAGES["repo-prepared"], IMAGES["target-prepared"]),
               "warm": (IMAGES["repo-warm"], IMAGES["target-prepared"]),
               "noop": (IMAGES["repo-warm"], IMAGES["target-converged"])}[phase]
     noop_changes = dict((c, []) for c in names)
@@ -407,7 +479,11 @@ def run_cell(workload, phase, n, names, runs, profiles, progress_log):
     def play(contender):
         def run_once():
             run = converge(workload, contender, n)
-            figures = {"wall": run.wall, "cpu": run.cpu, "ping": task_seconds(run, PING_TASK)}
+            figures = {"wall": run.wall, "cpu": run.cpu, "busy": run.busy}
+            if phase == "ping":
+                figures.update(ping_figures(run))
+                return figures
+            figures["ping"] = task_seconds(run, PING_TASK)
             if contender in ROLE_CONTENDERS:
                 figures["install"] = task_seconds(run, INSTALL_TASK)
             if contender in ("role-pip", "role-uv"):
@@ -509,20 +585,52 @@ def goals(cells):
                 ratio = bl.ratio_summary(s[ours], s["empty"], "wall")
                 rows.append(["no-op, %d target(s): %s converge / empty play" % (n, LABELS[ours]), bl.fmt_ratio(ratio),
                              "<= %.1fx" % GOAL_NOOP_WALL, verdict(ratio["of_medians"] <= GOAL_NOOP_WALL), ours, key])
-    for ours in ("role-pip", "role-uv"):
+    for phase, ours in [(p, c) for p in ("warm", "noop") for c in ("role-pip", "role-uv", "empty")]:
         points = [(int(k.split("/")[1]), med(c["samples"][ours])) for k, c in cells.items()
-                  if k.startswith("warm/") and ours in c["samples"]]
+                  if k.startswith(phase + "/") and ours in c["samples"]]
         slope, intercept = least_squares(points)
         if slope is not None:
-            rows.append(["warm converge, %s: seconds per added target (least squares over N=%s)"
-                         % (LABELS[ours], ",".join(str(p[0]) for p in sorted(points))),
+            rows.append(["%s converge, %s: seconds per added target (least squares over N=%s)"
+                         % (phase, LABELS[ours], ",".join(str(p[0]) for p in sorted(points))),
                          "%.2f s/target (intercept %.1f s)" % (slope, intercept), "reported", "-", ours, None])
     return rows
 
 
+def cpu_note(samples, n):
+    """The CPU behind a wall time: the controller's (ansible-playbook and what it waited for) and the whole
+    machine's (containers included), medians, and how much of the cores' time the run kept busy."""
+    if "busy" not in samples[0]:
+        return None
+    wall = med(samples)
+    busy = med(samples, "busy")
+    return "CPU controller %.1f s, machine %.1f s (%.0f%% of %d cores)" % (
+        med(samples, "cpu"), busy, 100.0 * busy / (wall * (os.cpu_count() or 1)), os.cpu_count() or 1)
+
+
+def render_pings(cells):
+    """Phase ping: the cost of one task over each connection (the nine pings after the first), per N."""
+    keys = sorted((k for k in cells if k.startswith("ping/")), key=lambda k: int(k.split("/")[1]))
+    rows = []
+    for key in keys:
+        n, s = int(key.split("/")[1]), cells[key]["samples"]
+        for name in PING_CONTENDERS:
+            if name in s:
+                rows.append([n, name[len("ping-"):], bl.fmt_seconds(bl.figure_summary(s[name], "ping")),
+                             bl.fmt_seconds(bl.figure_summary(s[name], "first")),
+                             bl.fmt_seconds(bl.figure_summary(s[name], "wall")), cpu_note(s[name], n) or "-",
+                             len(s[name])])
+    if not rows:
+        return ""
+    return ("Ten `ansible.builtin.ping` tasks on N targets (`fleet_ping.yml`, no facts, forks N+1), fresh containers "
+            "every run: the task seconds of pings 2-10 (median of the nine, then median (min-max) over the runs), "
+            "the first ping (it opens the connections: the ssh handshake and master) and the whole play.\n\n"
+            + bl.markdown_table(["N", "connection", "one more task, s", "first task, s", "play wall, s", "CPU",
+                                 "runs"], rows))
+
+
 def render_cells(cells):
     parts = []
-    for phase in PHASES:
+    for phase in CONVERGE_PHASES:
         keys = sorted((k for k in cells if k.startswith(phase + "/")), key=lambda k: int(k.split("/")[1]))
         if not keys:
             continue
@@ -543,6 +651,8 @@ def render_cells(cells):
                     extra = ["%s %s" % (label, bl.fmt_seconds(bl.figure_summary(s[name], key)))
                              for key, label in (("tool", "uv itself"), ("venv", "venv"), ("install", "install"))
                              if key in s[name][0]]
+                elif cpu_note(s[name], n):
+                    extra.append(cpu_note(s[name], n))
                 over = "-" if base is None or name == "empty" or name.startswith("floor-") \
                     else "%+.2f s (%.2f s/host)" % (wall["median"] - base, (wall["median"] - base) / n)
                 rows.append([n, LABELS[name], bl.fmt_seconds(wall), over, "; ".join(extra) or "-", wall["n"]])
@@ -604,7 +714,7 @@ def chart(cells, path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.8))
-    for ax, phase in zip(axes, PHASES):
+    for ax, phase in zip(axes, CONVERGE_PHASES):
         for name in CONTENDERS:
             source = "cold" if phase == "warm" and name in NO_BUILD_HOST else phase
             points = sorted((int(k.split("/")[1]), c["samples"][name]) for k, c in cells.items()
@@ -623,8 +733,12 @@ def chart(cells, path):
         ax.set_ylabel("ansible-playbook wall time, s")
         ax.set_ylim(bottom=0)
         ax.grid(alpha=0.3)
-    axes[0].legend(fontsize=8)
-    fig.suptitle("wheelhouse.venv fleet benchmark: converge time vs fleet size (median, min-max)")
+    for ax in axes:
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=8)
+            break
+    fig.suptitle("wheelhouse.venv fleet benchmark over %s: converge time vs fleet size (median, min-max)"
+                 % SETUP["connection"])
     fig.tight_layout()
     os.makedirs(os.path.dirname(path), exist_ok=True)
     fig.savefig(path, dpi=90)
@@ -634,14 +748,16 @@ def chart(cells, path):
 def render(info, workload, command, plan, elapsed, cells, profiles):
     """The Markdown of a run (and the chart): (markdown, goal rows)."""
     goal_rows = goals(cells)
-    chart(cells, CHART)
+    chart(cells, chart_path())
     markdown = "\n\n".join(part for part in [
         "### Machine and run\n\n" + render_machine(info, workload, command, plan, elapsed),
         "### Goals\n\n" + bl.markdown_table(["goal", "figure (median; per-round min-max)", "threshold", ""],
                                             [r[:4] for r in goal_rows]),
+        "### One task over each connection\n\n" + render_pings(cells) if render_pings(cells) else "",
         "### Converge times\n\nansible-playbook wall time in seconds, median (min-max); \"over the empty play\": "
-        "the contender's median minus the empty play's in the same cell, and that per host.\n\n"
-        "![converge time vs fleet size](img/fleet_bench.png)\n\n" + render_cells(cells),
+        "the contender's median minus the empty play's in the same cell, and that per host. Connection: %s.\n\n"
+        "![converge time vs fleet size](img/%s)\n\n" % (SETUP["connection"], os.path.basename(chart_path()))
+        + render_cells(cells),
         "### No-op: the venv_build task against a ping\n\n" + noop_task_vs_ping(cells) if "noop/1" in cells else "",
         "### Where the time goes (missed goals)\n\n" + render_profiles(goal_rows, profiles)
         if render_profiles(goal_rows, profiles) else "",
@@ -649,7 +765,7 @@ def render(info, workload, command, plan, elapsed, cells, profiles):
     return markdown, goal_rows
 
 
-ROUND_LINE = re.compile(r"^fleet: (cold|warm|noop)/(\d+) round (\d+)/(\d+) (\S+)\s+(.*)$")
+ROUND_LINE = re.compile(r"^fleet: (ping|cold|warm|noop)/(\d+) round (\d+)/(\d+) (\S+)\s+(.*)$")
 START_LINE = re.compile(r"^fleet: started (.+ UTC), load average ([\d.]+) ([\d.]+) ([\d.]+): (.*)$")
 
 
@@ -671,7 +787,7 @@ def from_log(path):
                 dict((k, float(v)) for k, v in re.findall(r"(\w+) (-?[\d.]+)s", figures)))
     plan, cells = [], {}
     for (phase, n), cell in rounds.items():
-        names = [c for c in list(CONTENDERS) + ["floor-pip", "floor-uv"] if c in cell["samples"]]
+        names = [c for c in list(CONTENDERS) + ["floor-pip", "floor-uv"] + list(PING_CONTENDERS) if c in cell["samples"]]
         if any(len(cell["samples"][c]) < cell["runs"] for c in names):
             continue  # the cell was cut short: left out
         plan.append((phase, n, names, cell["runs"]))
@@ -691,16 +807,13 @@ def render_log(path, workload_name, write_docs):
     elapsed = os.path.getmtime(path) - time.mktime(time.strptime(start[0], "%Y-%m-%d %H:%M UTC")) + time.timezone
     last = "%s/%d" % plan[-1][:2]
     command = "%s (stopped after the cell %s; rendered from its log with --from-log)" % (start[2], last)
+    found = re.search(r"--connection (\w+)", start[2])
+    SETUP["connection"] = found.group(1) if found else "ssh"
     markdown, goal_rows = render(info, bl.Workload(workload_name), command, plan, elapsed, cells, {})
     data = {"machine": info, "workload": workload_name, "plan": plan, "cells": cells, "profiles": {},
-            "goals": goal_rows, "elapsed": elapsed, "command": command, "log": os.path.abspath(path)}
-    written = bl.write_results("fleet_bench", data, markdown)
-    print(markdown)
-    log("figures written to %s" % os.path.relpath(written, bl.REPO))
-    if write_docs:
-        bl.replace_marked_block(DOC, "fleet_bench", markdown)
-        log("tables written to %s" % os.path.relpath(DOC, bl.REPO))
-    return 0
+            "goals": goal_rows, "elapsed": elapsed, "command": command, "log": os.path.abspath(path),
+            "connection": SETUP["connection"]}
+    return bl.finish("fleet_bench", data, markdown, DOC if write_docs else None, doc_marker(), log)
 
 
 def render_machine(info, workload, command, plan, elapsed):
@@ -713,6 +826,9 @@ def render_machine(info, workload, command, plan, elapsed):
         ["images", "targets from %s, build host from %s (prepared once, then `podman commit`)"
          % (BASE_TARGET_IMAGE, BASE_BUILD_IMAGE)],
         ["controller", "Python %s, %s" % (info["controller_python"], info["ansible_core"])],
+        ["connection", {"ssh": "ssh (OpenSSH client of the controller, sshd in every container, pipelining, "
+                               "ControlMaster/ControlPersist 120 s, ProxyCommand tests/podman/ssh_proxy.py)",
+                        "podman": "containers.podman.podman (podman exec)"}[SETUP["connection"]]],
         ["load average at start / end", "%s / %s" % (" ".join("%.2f" % x for x in info["loadavg_start"]),
                                                      " ".join("%.2f" % x for x in info["loadavg_end"]))],
         ["workload", "%s: %d requirements, %d pinned distributions; %s built from sdist"
@@ -735,7 +851,9 @@ def main(argv=None):
     parser.add_argument("--runs", type=int, default=3,
                         help="timed rounds per cell (default 3; cold at N=4 at most 2, cold at N=8 at most 1)")
     parser.add_argument("--sizes", default="1,2,4,8", help="fleet sizes N (default 1,2,4,8)")
-    parser.add_argument("--phases", default=",".join(PHASES), help="cold,warm,noop (default all)")
+    parser.add_argument("--phases", default=",".join(PHASES), help="ping,cold,warm,noop (default all)")
+    parser.add_argument("--connection", default="ssh", choices=CONNECTIONS,
+                        help="how the converges reach the hosts (default ssh; the phase ping measures both)")
     parser.add_argument("--cold-runs", type=int, default=0, help="at most this many rounds of cold cells (default: --runs)")
     parser.add_argument("--cold-sizes", default="", help="fleet sizes of the cold phase (default: --sizes)")
     parser.add_argument("--only", default=",".join(CONTENDERS), help="contenders (default all: %s)" % ",".join(CONTENDERS))
@@ -754,8 +872,10 @@ def main(argv=None):
         parser.error("unknown contenders or phases: %s" % ", ".join(sorted(unknown)))
     if args.from_log:
         return render_log(args.from_log, args.workload, args.write_docs)
+    SETUP["connection"] = args.connection
     command = "python bench/fleet_bench.py" + "".join(
         " %s %s" % (flag, value) for flag, value, default in (
+            ("--connection", args.connection, "ssh"),
             ("--runs", str(args.runs), "3"), ("--sizes", args.sizes, "1,2,4,8"), ("--phases", args.phases, ",".join(PHASES)),
             ("--only", args.only, ",".join(CONTENDERS)), ("--cold-runs", str(args.cold_runs), "0"),
             ("--cold-sizes", args.cold_sizes, "")) if value != default)
@@ -778,6 +898,7 @@ def main(argv=None):
     cells, profiles = {}, {}
     try:
         cleanup()
+        ssh_setup()
         podman("network", "create", NETWORK)
         prepare_images(workload, args.rebuild_images)
         progress.started = time.time()
@@ -804,15 +925,9 @@ def main(argv=None):
         json.dump({"machine": info, "plan": plan, "cells": cells, "profiles": profiles, "command": command}, handle)
     markdown, goal_rows = render(info, workload, command, plan, elapsed, cells, profiles)
     data = {"machine": info, "workload": workload.name, "plan": plan, "cells": cells, "profiles": profiles,
-            "goals": goal_rows, "elapsed": elapsed, "command": command}
-    path = bl.write_results("fleet_bench", data, markdown)
-    print(markdown)
-    log("figures written to %s, chart to %s (%.1f min)"
-        % (os.path.relpath(path, bl.REPO), os.path.relpath(CHART, bl.REPO), elapsed / 60))
-    if args.write_docs:
-        bl.replace_marked_block(DOC, "fleet_bench", markdown)
-        log("tables written to %s" % os.path.relpath(DOC, bl.REPO))
-    return 0
+            "goals": goal_rows, "elapsed": elapsed, "command": command, "connection": SETUP["connection"]}
+    log("chart written to %s (%.1f min)" % (os.path.relpath(chart_path(), bl.REPO), elapsed / 60))
+    return bl.finish("fleet_bench", data, markdown, DOC if args.write_docs else None, doc_marker(), log)
 
 
 if __name__ == "__main__":

@@ -358,14 +358,9 @@ def main(argv=None):
                      % (GOAL_FRESH_OVERHEAD, "met" if met else "MISSED"))
     markdown = "\n\n".join(["### Machine and run\n\n" + render_machine(info, workload, args.runs, command)]
                            + sections)
-    path = bl.write_results("module_bench", data, markdown)
-    print(markdown)
+    status = bl.finish("module_bench", data, markdown, DOC if args.write_docs else None, "module_bench", log)
     print("\n" + "\n".join("goal: " + g for g in goals))
-    log("figures written to %s" % os.path.relpath(path, bl.REPO))
-    if args.write_docs:
-        bl.replace_marked_block(DOC, "module_bench", markdown)
-        log("tables written to %s" % os.path.relpath(DOC, bl.REPO))
-    return 0
+    return status
 
 
 if __name__ == "__main__":

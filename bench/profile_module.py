@@ -213,13 +213,7 @@ def main(argv=None):
     data = {"procs": procs, "imports": imports, "logic_times": logic["times"], "task_seconds": task_seconds,
             "ping_seconds": ping_seconds, "uses": uses,
             "machine": bl.machine_info()}
-    path = bl.write_results("profile_module", data, markdown)
-    print(markdown)
-    log("written to %s" % os.path.relpath(path, bl.REPO))
-    if args.write_docs:
-        bl.replace_marked_block(DOC, "profile_module", markdown)
-        log("tables written to %s" % os.path.relpath(DOC, bl.REPO))
-    return 0
+    return bl.finish("profile_module", data, markdown, DOC if args.write_docs else None, "profile_module", log)
 
 
 if __name__ == "__main__":
