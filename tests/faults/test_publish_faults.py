@@ -47,7 +47,12 @@ class IndexServer(object):
     """pypiserver serving the folder root: uploads for USER only (htpasswd), sha256 on the links, no fallback."""
 
     def __init__(self, base):
-        from passlib.apache import HtpasswdFile
+        try:
+            import pypiserver  # noqa: F401  pylint: disable=unused-import
+            from passlib.apache import HtpasswdFile
+        except ImportError as missing:
+            raise AssertionError("%s: pypiserver and passlib come with requirements-dev.txt (scripts/bootstrap.sh "
+                                 "makes .venv anew when that file changes)" % missing)
 
         self.root = os.path.join(base, "packages")
         os.makedirs(self.root)

@@ -1,7 +1,8 @@
 """plugins/module_utils/_publish.py through WheelBuilder's publish option: a real HTTP index (simple pages and files
 of a folder, tests/lib/httpserve.py); a stand-in for twine that 'uploads' by adding the file and its page entry.
 
-The real twine against a real index server (pypiserver) runs in molecule/index.
+The real twine against a real index server (pypiserver) runs in molecule/index, and under kill -9 in
+tests/faults/test_publish_faults.py.
 """
 
 from __future__ import annotations
