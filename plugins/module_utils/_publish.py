@@ -6,8 +6,9 @@
 What the index holds is read from the PEP 503 simple page of each project of the set (one GET each):
 files it lacks are uploaded with twine from the builder venv; files it holds with the same sha256 are
 left alone; a file it holds with other bytes fails the run before any target installs (the targets
-install with hash checking and would refuse it). After an upload the pages are read again: every
-uploaded file must be listed with its sha256.
+install with hash checking and would refuse it; one that is the start of the set's wheel is named as an upload
+cut off: pypiserver keeps what it received when twine is killed mid-upload). After an upload the pages are read
+again: every uploaded file must be listed with its sha256.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from urllib.parse import quote, urljoin, urlsplit, urlunsplit
 
 from ansible_collections.wheelhouse.venv.plugins.module_utils import _reach as reach
 from ansible_collections.wheelhouse.venv.plugins.module_utils._errors import VenvBuildError
+from ansible_collections.wheelhouse.venv.plugins.module_utils._faults import fault_point
 from ansible_collections.wheelhouse.venv.plugins.module_utils._masking import mask_text
 from ansible_collections.wheelhouse.venv.plugins.module_utils._pep508 import canonical_name
 
@@ -65,8 +67,9 @@ class Publisher(object):
     """params: the module's publish option (url, index_url, username, password); environment and trusted
     hosts as for the build (CA bundle variables, plain-HTTP hosts); runner: the module's commands.Runner."""
 
-    def __init__(self, params, builder_venv, environment, trusted_hosts, runner, log_file=""):
+    def __init__(self, params, builder_venv, environment, trusted_hosts, runner, log_file="", wheel_path=""):
         self.p = params
+        self.wheel_path = wheel_path
         self.builder_venv = builder_venv
         self.environment = dict(environment or {})
         self.trusted = list(trusted_hosts or [])
@@ -95,9 +98,21 @@ class Publisher(object):
         digest, url = listed
         if digest:
             return digest
-        data = reach.fetch(with_credentials(url, self.p.get("username") or "", self.p.get("password") or ""),
+        return hashlib.sha256(self.held_bytes(url)).hexdigest()
+
+    def held_bytes(self, url):
+        return reach.fetch(with_credentials(url, self.p.get("username") or "", self.p.get("password") or ""),
                            "the file on the package index", self.trusted, self.environment)
-        return hashlib.sha256(data).hexdigest()
+
+    def cut_short(self, listed, wheel):
+        """(bytes held, bytes of the wheel) when the index holds the start of the set's wheel, else None."""
+        try:
+            with open(os.path.join(self.wheel_path, wheel["filename"]), "rb") as handle:
+                ours = handle.read()
+            held = self.held_bytes(listed[1])
+        except (IOError, OSError, VenvBuildError):
+            return None
+        return (len(held), len(ours)) if len(held) < len(ours) and ours.startswith(held) else None
 
     def missing(self, wheels):
         """The wheels (records with name, filename, sha256) the index lacks; fails on one it holds with other bytes."""
@@ -111,6 +126,14 @@ class Publisher(object):
                 lacking.append(wheel)
                 continue
             held = self.held_sha256(listed)
+            cut = self.cut_short(listed, wheel) if held != wheel["sha256"] and self.wheel_path else None
+            if cut:
+                raise VenvBuildError(
+                    "the package index %s holds %s cut short: its %d bytes are the start of the wheel of the set (%d "
+                    "bytes), an upload that was cut off (twine or the run killed mid-upload; pypiserver keeps what it "
+                    "received). The targets install with hash checking and would refuse it. Remove that file from the "
+                    "index, then run again: the next run uploads it whole; nothing was uploaded"
+                    % (mask_text(self.p["index_url"]), wheel["filename"], cut[0], cut[1]))
             if held != wheel["sha256"]:
                 raise VenvBuildError(
                     "the package index %s holds %s with sha256 %s, but the wheel set has it with sha256 %s: the targets "
@@ -138,6 +161,7 @@ class Publisher(object):
             raise VenvBuildError(mask_text("the upload to %s failed (rc=%d): %s\n%s%s"
                                            % (self.p["url"], rc, self.runner.commands[-1],
                                               (err or out or "").strip()[-2000:], where)), rc=rc)
+        fault_point("publish-uploaded")
         still = self.missing(wheels)
         if still:
             raise VenvBuildError("twine uploaded to %s, but the index %s does not list %s: check that the upload "

@@ -504,7 +504,7 @@ class WheelBuilder(object):
 
     def publisher(self):
         return publish.Publisher(self.p["publish"], self.p["builder_venv"], self.p.get("environment"),
-                                 trusted_hosts(self.p.get("build_args")), self.runner, self.log_file)
+                                 trusted_hosts(self.p.get("build_args")), self.runner, self.log_file, self.wheel_path)
 
     def unpublished(self, state):
         """The wheels and tool wheels of the set that the package index of the publish option lacks."""

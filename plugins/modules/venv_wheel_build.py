@@ -192,7 +192,9 @@ options:
         uploaded file must be listed with its sha256. RV(published) names the uploaded files; RV(changed) is true
         only when a file was uploaded (or a build ran).
       - A file the index already holds under the same name with another sha256 fails the task before anything is
-        uploaded - targets installing the set with hash checking would refuse it.
+        uploaded - targets installing the set with hash checking would refuse it. When that file is the start of the
+        set's wheel (an upload cut off - pypiserver keeps what it received when twine is killed mid-upload), the
+        message says it is cut short; once it is removed from the index the next run uploads it whole.
       - The credentials go to twine through its environment (C(TWINE_USERNAME), C(TWINE_PASSWORD)), never on a
         command line; O(publish.password) shows in no result or log. A plain C(http) index needs no certificate;
         for C(https) the CA bundle variables of O(environment) (C(REQUESTS_CA_BUNDLE), C(PIP_CERT)) apply.

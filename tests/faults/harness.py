@@ -1,8 +1,8 @@
-"""The fault-injection harness: ansible-playbook runs of venv_build that can be killed, and the invariants.
+"""The fault-injection harness: ansible-playbook runs of venv_build (and venv_wheel_build) that can be killed.
 
 Real processes and files only: a run is killed with SIGKILL (its whole process tree, or the installer
-alone) at a moment seen from outside (a process or a directory entry appearing), or kills itself at a
-named step (WHEELHOUSE_VENV_FAULT_AT, plugins/module_utils/_faults.py).
+or twine alone) at a moment seen from outside (a process or a directory entry appearing), or kills itself
+at a named step (WHEELHOUSE_VENV_FAULT_AT, plugins/module_utils/_faults.py).
 """
 
 from __future__ import annotations
@@ -64,6 +64,15 @@ def installer_pid(root_pid, path_part):
     return None
 
 
+def uploader_pid(root_pid):
+    """The `twine upload` process below root_pid (venv_wheel_build's publish), or None."""
+    for pid in descendants(root_pid):
+        argv = _cmdline(pid)
+        if "upload" in argv and any(os.path.basename(a) == "twine" for a in argv[:2]):
+            return pid
+    return None
+
+
 def kill(pid):
     try:
         os.kill(pid, signal.SIGKILL)
@@ -112,16 +121,17 @@ class Running(object):
 
 
 class Player(object):
-    """Starts one-task plays of venv_build on localhost (the json callback gives the result)."""
+    """Starts one-task plays of a module (venv_build unless told) on localhost (the json callback gives the result)."""
 
-    def __init__(self, workdir):
+    def __init__(self, workdir, module="venv_build"):
         self.workdir = workdir
+        self.module = module
         self.count = 0
 
     def start(self, args, fault_at=None):
         self.count += 1
         playbook = os.path.join(self.workdir, "fault-play%d.yml" % self.count)
-        task = {"name": "venv_build", "wheelhouse.venv.venv_build": args, "register": "r"}
+        task = {"name": self.module, "wheelhouse.venv.%s" % self.module: args, "register": "r"}
         play = {"hosts": "localhost", "gather_facts": False, "vars": {"ansible_python_interpreter": TARGET_PYTHON},
                 "tasks": [task]}
         with open(playbook, "w") as handle:

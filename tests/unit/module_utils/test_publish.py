@@ -1,7 +1,8 @@
 """plugins/module_utils/_publish.py through WheelBuilder's publish option: a real HTTP index (simple pages and files
 of a folder, tests/lib/httpserve.py); a stand-in for twine that 'uploads' by adding the file and its page entry.
 
-The real twine against a real index server (pypiserver) runs in molecule/index.
+The real twine against a real index server (pypiserver) runs in molecule/index, and under kill -9 in
+tests/faults/test_publish_faults.py.
 """
 
 from __future__ import annotations
@@ -52,10 +53,11 @@ class Index(object):
 class Twine(FakePip):
     """pip-compile and pip wheel as FakePip; `twine upload` adds each file to the index (skip_all: adds none)."""
 
-    def __init__(self, pins, index, skip_all=False):
+    def __init__(self, pins, index, skip_all=False, cut=False):
         FakePip.__init__(self, pins)
         self.index = index
         self.skip_all = skip_all
+        self.cut = cut  # as twine killed while it sends the first file: the index keeps its first half
         self.uploads = []
 
     def __call__(self, argv, env, cwd):
@@ -66,7 +68,11 @@ class Twine(FakePip):
         self.uploads.append([os.path.basename(f) for f in files])
         for path in files if not self.skip_all else []:
             with open(path, "rb") as handle:
-                self.index.add(os.path.basename(path), handle.read())
+                data = handle.read()
+            if self.cut:
+                self.index.add(os.path.basename(path), data[:len(data) // 2])
+                return -9, "Uploading distributions\n", ""
+            self.index.add(os.path.basename(path), data)
         return 0, "Uploading distributions\n", ""
 
 
@@ -127,6 +133,25 @@ def test_a_file_of_the_same_name_with_other_bytes_fails_before_anything_is_uploa
     assert "holds alpha-1.0-py3-none-any.whl with sha256 %s, but the wheel set has it with sha256" % held in failed.value.msg
     assert "would refuse it" in failed.value.msg and "nothing was uploaded" in failed.value.msg
     assert pip.uploads == []
+
+
+def test_a_file_cut_short_by_a_killed_upload_is_named_so_and_uploaded_whole_once_removed(tmp_path):
+    """An index server that keeps the start of an upload cut off (pypiserver): the next run says what it holds."""
+    index = Index(tmp_path / "index")
+    with serve(QuietHandler, tmp_path / "index") as url:
+        with pytest.raises(VenvBuildError) as killed:
+            wb.WheelBuilder(publish_params(tmp_path, url), Twine([("alpha", "1.0"), ("beta", "1.0")], index, cut=True)).execute()
+        assert "the upload to %s failed (rc=-9)" % url in killed.value.msg
+        pip = Twine([("alpha", "1.0"), ("beta", "1.0")], index)
+        with pytest.raises(VenvBuildError) as failed:
+            wb.WheelBuilder(publish_params(tmp_path, url), pip).execute()
+        size = os.path.getsize(str(tmp_path / "p" / "wheels" / "alpha-1.0-py3-none-any.whl"))
+        assert ("holds alpha-1.0-py3-none-any.whl cut short: its %d bytes are the start of the wheel of the set (%d bytes)"
+                % (size // 2, size)) in failed.value.msg, failed.value.msg
+        assert "Remove that file from the index" in failed.value.msg and pip.uploads == []
+        index.remove("alpha-1.0-py3-none-any.whl")
+        repaired = wb.WheelBuilder(publish_params(tmp_path, url), pip).execute()
+    assert repaired["published"] == ["alpha-1.0-py3-none-any.whl", "beta-1.0-py3-none-any.whl"] == pip.uploads[0]
 
 
 def test_an_upload_the_index_does_not_list_afterwards_fails(tmp_path):
