@@ -258,8 +258,8 @@ def render(info, url, size, server_rows, controller_rows, command, connection):
     lines += [bl.markdown_table(["targets at once", "installs", "wall s", "requests/s", "MB/s", "installs/s",
                                  "s per install (median / p95)", "nginx CPU s", "errors"], rows), ""]
     lines += ["### Controller memory (empty play: facts + ping, %s connection)" % connection, "",
-              "The ansible-playbook processes only: over ssh each host also has an ssh master process "
-              "(ControlPersist, a few MB), not counted here.", ""]
+              "The ansible-playbook processes only: over ssh each host also has its ssh master process "
+              "(ControlPersist), not counted here.", ""]
     rows = [(r["forks"], r["processes"], "%.0f" % (r["peak_rss_kb"] / 1024),
              "%.0f" % (r["peak_rss_kb"] / 1024 / max(1, r["processes"])), "%.1f" % r["wall"], "%.1f" % r["cpu"])
             for r in controller_rows]
