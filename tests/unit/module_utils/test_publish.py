@@ -173,6 +173,10 @@ def test_credentials_read_the_index_and_reach_twine_only_through_its_environment
         assert env["TWINE_USERNAME"] == "uploader" and env["TWINE_PASSWORD"] == SECRET
         assert SECRET not in " ".join(argv) and SECRET not in str(result)
         assert SECRET not in (tmp_path / "logs" / "build.log").read_text()
+        # the lock the targets get with their install names the wheels by file name, not the index nor its user
+        lock = open(result["lock"]).read()
+        assert result["lock_content"] == lock and "path = \"alpha-1.0-py3-none-any.whl\"" in lock
+        assert not any(word in lock for word in ("uploader", SECRET, "127.0.0.1", "http", "url"))
         # a wrong password: the page refuses, the message says so and shows no password
         with pytest.raises(VenvBuildError) as failed:
             wb.WheelBuilder(publish_params(tmp_path, url, "uploader", "wrong-pw"), pip).execute()
