@@ -498,7 +498,7 @@ options:
         RV(wheelhouse.venv.venv_wheel_build#module:lock_sha256)); the role C(wheelhouse.venv.python_venv_build)
         passes it. The venv is installed from O(requirements) (with their hashes), not from the lock; a run that
         installs reads it (with the credentials of its URL) for the hashes of the SBOM's wheels, when its content
-        has the O(lock.sha256) given. With O(lock.content) it reads nothing: the content given is the lock.
+        has the O(lock.sha256) given. With O(lock.content) it reads nothing - the content given is the lock.
       - Recorded in the state file (key C(lock)) and returned in RV(lock). It is not part of the inputs - a new
         lock of an otherwise unchanged venv is recorded without running anything and with C(changed=false) (no
         handler runs for a new reference to the same packages); an install records the lock given, or none.
