@@ -1,5 +1,5 @@
 """plugins/module_utils/_publish.py through WheelBuilder's publish option: a real HTTP index (simple pages and files
-of a folder, tests/lib/httpserve.py); a stand-in for twine that 'uploads' by adding the file and its page entry.
+of a folder, tests/lib/pkgindex.py); a stand-in for twine that 'uploads' by adding the file and its page entry.
 
 The real twine against a real index server (pypiserver) runs in molecule/index, and under kill -9 in
 tests/faults/test_publish_faults.py.
@@ -13,6 +13,7 @@ import os
 import pytest
 
 from httpserve import QuietHandler, basic_auth, serve
+from pkgindex import Index
 
 from ansible_collections.wheelhouse.venv.plugins.module_utils import _publish as publish, _wheelbuild as wb
 from ansible_collections.wheelhouse.venv.plugins.module_utils._errors import VenvBuildError
@@ -20,34 +21,6 @@ from ansible_collections.wheelhouse.venv.plugins.module_utils._errors import Ven
 from test_wheelbuild import FakePip, params
 
 SECRET = "s3cr@t/pw"
-
-
-class Index(object):
-    """A PEP 503 index in a folder: simple/<project>/index.html linking ../../packages/<file>#sha256=..."""
-
-    def __init__(self, root, hashes=True):
-        self.root = root
-        self.hashes = hashes
-        (root / "packages").mkdir(parents=True, exist_ok=True)
-
-    def add(self, filename, data):
-        (self.root / "packages" / filename).write_bytes(data)
-        self.write_page(filename)
-
-    def remove(self, filename):
-        os.unlink(str(self.root / "packages" / filename))
-        self.write_page(filename)
-
-    def write_page(self, filename):
-        project = publish.canonical_name(filename.split("-")[0])
-        page = self.root / "simple" / project
-        page.mkdir(parents=True, exist_ok=True)
-        links = []
-        for name in sorted(os.listdir(str(self.root / "packages"))):
-            if publish.canonical_name(name.split("-")[0]) == project:
-                digest = hashlib.sha256((self.root / "packages" / name).read_bytes()).hexdigest()
-                links.append('<a href="../../packages/%s%s">%s</a>' % (name, "#sha256=" + digest if self.hashes else "", name))
-        (page / "index.html").write_text("<html><body>%s</body></html>" % "\n".join(links))
 
 
 class Twine(FakePip):
