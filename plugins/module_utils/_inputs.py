@@ -149,7 +149,10 @@ def _check_url_list(values, option):
 
 
 def _lock_record(lock):
-    """{location, sha256} of the lock option (credentials stripped from the location), {} when not given."""
+    """{location, sha256} of the lock option (credentials stripped from the location), {} when not given.
+
+    With lock.content, the sha256 is that of the content: lock.sha256, when given, must be the same.
+    """
     if not lock:
         return {}
     location = masking.strip_credentials(str(lock.get("location") or "").strip())
@@ -160,6 +163,14 @@ def _lock_record(lock):
     if sha256 and not re.match(r"^[0-9a-f]{64}$", sha256):
         raise VenvBuildError("lock.sha256 must be 64 hexadecimal digits (the sha256 of the lock file's content, as "
                              "venv_wheel_build returns it in lock_sha256), got %r" % lock.get("sha256"))
+    content = lock.get("content")
+    if content is not None:
+        digest = hashlib.sha256(str(content).encode("utf-8")).hexdigest()
+        if sha256 and digest != sha256:
+            raise VenvBuildError("lock.content is not the lock of lock.sha256: the content given has sha256 %s, "
+                                 "lock.sha256 is %s (pass the text venv_wheel_build returns in lock_content with "
+                                 "its lock_sha256, unchanged)" % (digest, sha256))
+        sha256 = digest
     return {"location": location, "sha256": sha256}
 
 
@@ -233,6 +244,9 @@ class VenvSpec(object):
         self.lock = _lock_record(params.get("lock"))
         # where to read it, as given (credentials kept: never shown, logged nor recorded): its hashes go in the SBOM
         self.lock_source = str((params.get("lock") or {}).get("location") or "").strip()
+        # or its text, given with it (the lock is not where the target can read it): read instead of lock_source
+        content = (params.get("lock") or {}).get("content")
+        self.lock_content = None if content is None else str(content)
 
         self.requirements = normalize_lines(params.get("requirements"))
         self.requirements_files = [os.path.abspath(p) for p in params.get("requirements_files") or []]

@@ -945,15 +945,19 @@ class Sync(object):
                         sbom.sbom_text(venv, os.path.basename(spec.path), spec.find_links, known=known), "the SBOM")
 
     def lock_packages(self):
-        """{name: (version, sha256, wheel)} of the lock this run installs from (option lock), {} when there is
-        none or it cannot be read or its sha256 is not lock.sha256 (then the SBOM leaves those hashes out)."""
+        """{name: (version, sha256, wheel)} of the lock this run installs from (option lock: its content, else the
+        file at its location), {} when there is none or it cannot be read or its sha256 is not lock.sha256 (then the
+        SBOM leaves those hashes out)."""
         spec = self.spec
         source = spec.lock_source
         if not source:
             return {}
         shown = masking.strip_credentials(source)
         try:
-            data = constraintfiles.read_reference(source, "the lock file", spec.trusted_hosts, spec.environment)
+            if spec.lock_content is not None:  # given with the option (its sha256 checked before any change)
+                data = spec.lock_content.encode("utf-8")
+            else:
+                data = constraintfiles.read_reference(source, "the lock file", spec.trusted_hosts, spec.environment)
             if spec.lock.get("sha256") and hashlib.sha256(data).hexdigest() != spec.lock["sha256"]:
                 self.log("the lock file %s is not the one of lock.sha256: the SBOM states no hashes from it" % shown)
                 return {}

@@ -542,6 +542,8 @@ class WheelBuilder(object):
         changed = status != "current" or lock_changed or bool(published)
         # Check mode cannot know the set a build would make: no install lines from the old one.
         known = wheels and not (check and changed)
+        # the lock as it is (or, in check mode, would be) written; unknown before a build
+        lock_text = self.lock_text(state) if state and not (check and status != "current") else ""
         return {
             "changed": changed,
             "status": status,
@@ -556,9 +558,9 @@ class WheelBuilder(object):
             "published": [w["filename"] for w in published],
             "state_file": self.state_file,
             "lock": self.lock_file,
-            # the sha256 of the lock as it is (or, in check mode, would be) written; unknown before a build
-            "lock_sha256": hashlib.sha256(self.lock_text(state).encode("utf-8")).hexdigest()
-            if state and not (check and status != "current") else "",
+            "lock_sha256": hashlib.sha256(lock_text.encode("utf-8")).hexdigest() if lock_text else "",
+            # its text, for targets that cannot read the file (they install from a package index)
+            "lock_content": lock_text,
         }
 
     def clean_stale(self, parent):

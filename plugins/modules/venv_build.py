@@ -498,7 +498,7 @@ options:
         RV(wheelhouse.venv.venv_wheel_build#module:lock_sha256)); the role C(wheelhouse.venv.python_venv_build)
         passes it. The venv is installed from O(requirements) (with their hashes), not from the lock; a run that
         installs reads it (with the credentials of its URL) for the hashes of the SBOM's wheels, when its content
-        has the O(lock.sha256) given.
+        has the O(lock.sha256) given. With O(lock.content) it reads nothing - the content given is the lock.
       - Recorded in the state file (key C(lock)) and returned in RV(lock). It is not part of the inputs - a new
         lock of an otherwise unchanged venv is recorded without running anything and with C(changed=false) (no
         handler runs for a new reference to the same packages); an install records the lock given, or none.
@@ -511,9 +511,21 @@ options:
         type: str
         required: true
       sha256:
-        description: sha256 of the lock file's content (64 hexadecimal digits); empty - not recorded.
+        description:
+          - sha256 of the lock file's content (64 hexadecimal digits); empty - not recorded (with O(lock.content) -
+            the sha256 of the content is recorded).
         type: str
         default: ""
+      content:
+        description:
+          - The lock file's text, for a target that cannot read the lock at O(lock.location) - the role passes it
+            when the targets install from a package index (its RV(wheelhouse.venv.venv_wheel_build#module:lock_content)),
+            with O(lock.location) naming the build host and the path there (C(<build host>:<path>)).
+          - Given, O(lock.location) is not read; the SBOM's wheel hashes come from this text. Its sha256 must be
+            O(lock.sha256) (when given), else the module fails before any change, naming both.
+          - Never recorded nor returned - the state file and RV(lock) have O(lock.location) and O(lock.sha256) only.
+        type: str
+        version_added: 0.3.0
   log_file:
     description:
       - Where the commands this module runs, their output, exit codes and durations are appended (credentials masked).
@@ -852,6 +864,7 @@ ARGUMENT_SPEC = dict(
     lock=dict(type="dict", options=dict(
         location=dict(type="str", required=True),
         sha256=dict(type="str", default=""),
+        content=dict(type="str"),
     )),
 )
 

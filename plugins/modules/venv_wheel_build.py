@@ -423,6 +423,17 @@ lock_sha256:
   type: str
   sample: 9b1d3e...
   version_added: 0.3.0
+lock_content:
+  description:
+    - The text of the lock file (RV(lock_sha256) is its sha256), for a target that cannot read the lock where it
+      is - the role passes it to targets that install from a package index
+      (O(wheelhouse.venv.venv_build#module:lock.content)). The lock names each wheel by its file name and its
+      sha256, no index and no URL (no credentials).
+    - Empty when RV(lock_sha256) is.
+  returned: always
+  type: str
+  sample: "lock-version = \"1.0\"\ncreated-by = \"wheelhouse.venv\"\n..."
+  version_added: 0.3.0
 state_file:
   description: The state file of this wheel set.
   returned: always

@@ -6,6 +6,7 @@ pip cannot be the consumer: pip 25.x writes PEP 751 locks (pip lock) but install
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -14,6 +15,7 @@ import tomllib
 from packaging.pylock import Pylock
 
 from conftest import ROOT
+from httpserve import QuietHandler, serve
 
 from ansible_collections.wheelhouse.venv.plugins.module_utils._venvstate import (
     STATE_FILE,
@@ -119,3 +121,44 @@ def test_a_new_lock_of_the_same_packages_is_recorded_without_an_install(ansible,
     # none given: the recorded one stays, nothing is written
     assert run(None)["lock"] == two
     assert os.stat(os.path.join(venv, STATE_FILE)).st_mtime_ns == written
+
+
+def test_a_lock_given_with_its_content_is_recorded_by_location_and_states_the_sbom_hashes(ansible, tmp_path, wheelhouse):
+    # index mode: the wheels come over HTTP (no local folder to compare them with) and the lock is not where the
+    # target can read it; its text comes with the option, the location names it on the build host
+    tree = tmp_path
+    wheels = build_wheels(ansible, tree, wheelhouse)
+    assert wheels["lock_content"] == (tree / "repo" / "wheels" / "pylock.app.toml").read_text()
+    location = "build1:" + wheels["lock"]
+    venv = str(tree / "venvs" / "app")
+    with serve(QuietHandler, tree / "repo" / "wheels") as url:
+        # a content that is not the one of lock.sha256: refused before any change, naming both
+        altered = wheels["lock_content"].replace('version = "1.0"', 'version = "9.9"', 1)
+        proc = ansible.play([{"name": "venv_build", "wheelhouse.venv.venv_build": dict(
+            install_args(tree, wheels, url), lock={"location": location, "sha256": wheels["lock_sha256"],
+                                                   "content": altered})}])
+        assert proc.returncode != 0
+        assert "lock.content is not the lock of lock.sha256" in proc.stdout, proc.stdout
+        assert hashlib.sha256(altered.encode()).hexdigest() in proc.stdout and wheels["lock_sha256"] in proc.stdout
+        assert not os.path.exists(venv) and not os.path.exists(str(tree / "venv_build.log"))
+
+        installed = task_result(ansible, "venv_build", dict(install_args(tree, wheels, url), lock={
+            "location": location, "sha256": wheels["lock_sha256"], "content": wheels["lock_content"]}))
+    assert installed["changed"]
+    # the state records where the lock is and its sha256, never its text
+    assert installed["lock"] == state(venv)["lock"] == {"location": location, "sha256": wheels["lock_sha256"]}
+    with open(os.path.join(venv, STATE_FILE)) as handle:
+        assert "lock-version" not in handle.read()
+    with open(os.path.join(venv, "sbom.cdx.json")) as handle:
+        components = dict((c["name"], c) for c in json.load(handle)["components"])
+    for wheel in wheels["wheels"]:
+        component = components[wheel["name"]]
+        assert component["hashes"] == [{"alg": "SHA-256", "content": wheel["sha256"]}], component
+        assert {"name": "wheelhouse.venv:wheel-hash-from", "value": "lock"} in component["properties"]
+
+
+def install_args(tree, wheels, url):
+    """venv_build's options of an install from the wheels served at url (no local wheel folder)."""
+    return {"path": str(tree / "venvs" / "app"), "python": BUILDER_PYTHON, "requirements": wheels["install_requirements"],
+            "find_links": [url], "no_index": True, "require_hashes": True,
+            "log_file": str(tree / "venv_build.log"), "facts_dir": str(tree / "facts.d")}

@@ -1,6 +1,7 @@
 """Scenario index: index-repo1 built the wheels and uploaded them to pypiserver on index-pypi1; index-target1
 installed from that index, every wheel pinned by its sha256."""
 
+import json
 import re
 
 import testinfra
@@ -11,6 +12,7 @@ testinfra_hosts = venv_checks.hosts_of("venv_targets")
 
 MODULES = ("six", "idna", "markupsafe", "markupsafe._speedups")
 REQUIREMENTS = "/var/www/repo/wheelhouse/main/debian-12-x86_64-py3.11/requirements"
+WHEELS = "/var/www/repo/wheelhouse/main/debian-12-x86_64-py3.11/wheels"
 
 
 def _other(group):
@@ -46,6 +48,20 @@ def test_the_index_holds_every_wheel_of_the_set_with_its_hash():
     held = dict((venv_checks.normalize(path.rsplit("/", 1)[1].split("-")[0]), digest) for digest, path in
                 (line.split() for line in index.check_output("sha256sum /srv/pypi/*").splitlines()))
     assert held == _hashed_set()
+
+
+def test_the_venv_records_the_lock_on_the_build_host_and_its_sbom_has_the_wheel_hashes(host):
+    # the index holds no lock: its text came with the install, the state names it on the build host
+    state = json.loads(host.file(venv_checks.VENV + "/wheelhouse-venv.json").content_string)
+    build = _other("repo_all")
+    lock = "%s/pylock.demo.toml" % WHEELS
+    assert state["lock"] == {"location": "%s:%s" % (build.backend.name, lock),
+                             "sha256": build.check_output("sha256sum %s", lock).split()[0]}, state["lock"]
+    sbom = json.loads(host.file(venv_checks.VENV + "/sbom.cdx.json").content_string)
+    stated = dict((venv_checks.normalize(c["name"]), [h["content"] for h in c.get("hashes") or [] if h["alg"] == "SHA-256"])
+                  for c in sbom["components"])
+    for name, digest in _hashed_set().items():
+        assert stated.get(name) == [digest], (name, stated.get(name), digest)
 
 
 def test_the_password_is_in_no_file_the_role_wrote(host):

@@ -16,6 +16,7 @@ import configparser
 import hashlib
 import json
 import os
+import pathlib
 import re
 import socket
 import subprocess
@@ -24,12 +25,16 @@ import uuid
 import pytest
 import yaml
 
+from httpserve import serve
+from pkgindex import Index, upload_handler
 from playenv import plain_pip_environment
 from wheelfactory import make_sdist_running, make_wheel
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 PYTHON = os.environ.get("WH_TARGET_PYTHON", "/usr/bin/python3")
 FACTS_DIR = "/etc/ansible/facts.d"
+# The uploader's password of the index-mode test: '@', '/' and ':' test the quoting.
+INDEX_SECRET = "Idx-s3cr@t/pw:x"
 
 
 def environment(dev_tools_on_path=True):
@@ -151,7 +156,11 @@ def run_role(lab, run_id, inventory=None, check=False, dev_tools_on_path=True, s
 
 
 def platform_dir(lab):
-    base = os.path.join(lab["repo"], "wheelhouse", "main")
+    return platform_dir_of(lab["repo"])
+
+
+def platform_dir_of(repo):
+    base = os.path.join(repo, "wheelhouse", "main")
     entries = os.listdir(base)
     assert len(entries) == 1, entries
     return os.path.join(base, entries[0])
@@ -438,6 +447,37 @@ def test_uv_resolves_on_the_build_host_and_installs_on_the_target(lab):
     assert "tinypkg==0.3 --hash=sha256:" in open(os.path.join(uv_venv, "requirements.txt")).read()
     again = run_role(lab, "uv2", **options)
     assert again.rc == 0 and again.changed == 0, again
+
+
+def test_index_mode_uploads_the_set_and_the_venv_records_the_lock_and_the_sbom_hashes(lab):
+    """Source index on localhost (build host and target): the real twine uploads to a small index
+    (tests/lib/pkgindex.py) behind a password; the index holds no lock, its text comes with the install."""
+    index = Index(pathlib.Path(lab["work"]) / "pkgindex")
+    repo = os.path.join(lab["work"], "repo-index")
+    venv = os.path.join(lab["work"], "venvs", "idxapp")
+    with serve(upload_handler(index, "uploader", INDEX_SECRET), index.root) as url:
+        options = dict(venv_install_destination_path=venv, venv_wheel_repo_path=repo,
+                       venv_pip_packages=["alpha"], venv_packages_to_symlink=[],
+                       # twine joins the builder's tools: a builder of its own, the shared one stays as it is
+                       venv_build_host_venv_path=os.path.join(lab["work"], "builder-index"),
+                       venv_wheel_index_url=url + "simple/", venv_wheel_index_publish_url=url,
+                       venv_wheel_index_username="uploader", venv_wheel_index_password=INDEX_SECRET)
+        run = run_role(lab, "idx1", **options)
+        assert run.rc == 0, run
+        uploaded = sorted(os.listdir(str(index.root / "packages")))
+        assert [w.split("-")[0] for w in uploaded] == ["alpha", "beta"], uploaded
+        lock = os.path.join(platform_dir_of(repo), "wheels", "pylock.idxapp.toml")
+        assert recorded_lock(venv) == {"location": "localhost:" + lock, "sha256": sha256_of(lock)}
+        with open(os.path.join(venv, "sbom.cdx.json")) as handle:
+            components = dict((c["name"], c) for c in json.load(handle)["components"])
+        for wheel in uploaded:
+            name = wheel.split("-")[0]
+            assert components[name]["hashes"] == [
+                {"alg": "SHA-256", "content": sha256_of(str(index.root / "packages" / wheel))}], components[name]
+            assert {"name": "wheelhouse.venv:wheel-hash-from", "value": "lock"} in components[name]["properties"]
+        assert INDEX_SECRET not in run.out
+        again = run_role(lab, "idx2", **options)
+        assert again.rc == 0 and again.changed == 0, again
 
 
 def test_index_credentials_stay_out_of_the_served_files_and_the_output(lab):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import stat
@@ -155,6 +156,26 @@ def test_lock_is_recorded_without_credentials_and_stays_out_of_the_fingerprint()
     assert spec(lock={"location": "/srv/w/pylock.app.toml"}).lock == {"location": "/srv/w/pylock.app.toml", "sha256": ""}
     # the lock names where the packages came from; the requirements (with their hashes) decide the venv
     assert given.fingerprint("3.11.2") == spec().fingerprint("3.11.2")
+
+
+def test_a_lock_given_with_its_content_records_location_and_sha256_only():
+    text = 'lock-version = "1.0"\ncreated-by = "wheelhouse.venv"\n'
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    given = spec(lock={"location": "build1:/srv/w/pylock.app.toml", "sha256": digest.upper(), "content": text})
+    assert given.lock == {"location": "build1:/srv/w/pylock.app.toml", "sha256": digest}
+    assert given.lock_content == text and given.lock_source == "build1:/srv/w/pylock.app.toml"
+    # no sha256 given: that of the content is known, and recorded
+    assert spec(lock={"location": "build1:/srv/w/pylock.app.toml", "content": text}).lock["sha256"] == digest
+    assert spec(lock={"location": "/srv/w/pylock.app.toml", "sha256": digest}).lock_content is None
+
+
+def test_a_lock_content_that_is_not_the_one_of_its_sha256_is_refused_naming_both():
+    text = 'lock-version = "1.0"\n'
+    other = hashlib.sha256(b"another lock\n").hexdigest()
+    with pytest.raises(VenvBuildError) as failed:
+        spec(lock={"location": "build1:/srv/w/pylock.app.toml", "sha256": other, "content": text})
+    assert "lock.content is not the lock of lock.sha256" in failed.value.msg
+    assert hashlib.sha256(text.encode("utf-8")).hexdigest() in failed.value.msg and other in failed.value.msg
 
 
 @pytest.mark.parametrize("lock, problem", [

@@ -1,5 +1,5 @@
 """plugins/module_utils/_publish.py through WheelBuilder's publish option: a real HTTP index (simple pages and files
-of a folder, tests/lib/httpserve.py); a stand-in for twine that 'uploads' by adding the file and its page entry.
+of a folder, tests/lib/pkgindex.py); a stand-in for twine that 'uploads' by adding the file and its page entry.
 
 The real twine against a real index server (pypiserver) runs in molecule/index, and under kill -9 in
 tests/faults/test_publish_faults.py.
@@ -13,6 +13,7 @@ import os
 import pytest
 
 from httpserve import QuietHandler, basic_auth, serve
+from pkgindex import Index
 
 from ansible_collections.wheelhouse.venv.plugins.module_utils import _publish as publish, _wheelbuild as wb
 from ansible_collections.wheelhouse.venv.plugins.module_utils._errors import VenvBuildError
@@ -20,34 +21,6 @@ from ansible_collections.wheelhouse.venv.plugins.module_utils._errors import Ven
 from test_wheelbuild import FakePip, params
 
 SECRET = "s3cr@t/pw"
-
-
-class Index(object):
-    """A PEP 503 index in a folder: simple/<project>/index.html linking ../../packages/<file>#sha256=..."""
-
-    def __init__(self, root, hashes=True):
-        self.root = root
-        self.hashes = hashes
-        (root / "packages").mkdir(parents=True, exist_ok=True)
-
-    def add(self, filename, data):
-        (self.root / "packages" / filename).write_bytes(data)
-        self.write_page(filename)
-
-    def remove(self, filename):
-        os.unlink(str(self.root / "packages" / filename))
-        self.write_page(filename)
-
-    def write_page(self, filename):
-        project = publish.canonical_name(filename.split("-")[0])
-        page = self.root / "simple" / project
-        page.mkdir(parents=True, exist_ok=True)
-        links = []
-        for name in sorted(os.listdir(str(self.root / "packages"))):
-            if publish.canonical_name(name.split("-")[0]) == project:
-                digest = hashlib.sha256((self.root / "packages" / name).read_bytes()).hexdigest()
-                links.append('<a href="../../packages/%s%s">%s</a>' % (name, "#sha256=" + digest if self.hashes else "", name))
-        (page / "index.html").write_text("<html><body>%s</body></html>" % "\n".join(links))
 
 
 class Twine(FakePip):
@@ -173,6 +146,10 @@ def test_credentials_read_the_index_and_reach_twine_only_through_its_environment
         assert env["TWINE_USERNAME"] == "uploader" and env["TWINE_PASSWORD"] == SECRET
         assert SECRET not in " ".join(argv) and SECRET not in str(result)
         assert SECRET not in (tmp_path / "logs" / "build.log").read_text()
+        # the lock the targets get with their install names the wheels by file name, not the index nor its user
+        lock = open(result["lock"]).read()
+        assert result["lock_content"] == lock and "path = \"alpha-1.0-py3-none-any.whl\"" in lock
+        assert not any(word in lock for word in ("uploader", SECRET, "127.0.0.1", "http", "url"))
         # a wrong password: the page refuses, the message says so and shows no password
         with pytest.raises(VenvBuildError) as failed:
             wb.WheelBuilder(publish_params(tmp_path, url, "uploader", "wrong-pw"), pip).execute()

@@ -204,6 +204,18 @@ def test_the_lock_of_the_run_is_read_from_its_url_with_credentials_and_only_when
     assert "not the one of lock.sha256" in logged and "cannot be read" in logged and "l0ck-pw" not in logged
 
 
+def test_the_lock_given_with_its_content_is_read_from_the_content_not_from_its_location(tmp_path):
+    # index mode: the location names the lock on the build host, which the target cannot read
+    text = pylock.render([{"name": "alpha", "version": "1.0", "filename": "alpha-1.0-py3-none-any.whl",
+                           "sha256": "a" * 64}], "3.11", "app", "p")
+    log = str(tmp_path / "venv_build.log")
+    lock = {"location": "build1:%s" % (tmp_path / "nowhere" / "pylock.app.toml"), "content": text,
+            "sha256": hashlib.sha256(text.encode()).hexdigest()}
+    found = sync_mod.Sync(VenvSpec(params(str(tmp_path / "venv"), lock=lock, log_file=log)), False, None).lock_packages()
+    assert found == {"alpha": ("1.0", "a" * 64, "alpha-1.0-py3-none-any.whl")}
+    assert not os.path.exists(log), "nothing to say: the content was the lock"
+
+
 def test_the_lock_of_the_run_is_read_from_a_path_or_file_url_and_a_fifo_in_its_place_is_refused(tmp_path):
     text = pylock.render([{"name": "alpha", "version": "1.0", "filename": "alpha-1.0-py3-none-any.whl",
                            "sha256": "a" * 64}], "3.11", "app", "p")

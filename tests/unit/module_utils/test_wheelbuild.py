@@ -414,10 +414,13 @@ def test_a_build_writes_the_lock_beside_the_wheels_and_a_no_op_writes_nothing(tm
     pip = FakePip([("alpha", "1.0"), ("beta", "1.0")])
     lock = tmp_path / "p" / "wheels" / "pylock.app.toml"
     predicted = wb.WheelBuilder(params(tmp_path), pip, check_mode=True).execute()
-    assert predicted["lock"] == str(lock) and predicted["lock_sha256"] == "" and not lock.exists()
+    assert predicted["lock"] == str(lock) and predicted["lock_sha256"] == predicted["lock_content"] == ""
+    assert not lock.exists()
     built = wb.WheelBuilder(params(tmp_path, tool_wheels=["uv"]), pip).execute()
     assert built["changed"] and built["lock"] == str(lock)
     assert built["lock_sha256"] == wb.sha256_file(str(lock))
+    # its text comes back too (for targets that install from an index and cannot read the file)
+    assert built["lock_content"] == lock.read_text()
     data = tomllib.loads(lock.read_text())
     assert data["requires-python"] == "==3.11.*" and data["tool"]["wheelhouse-venv"]["platform"] == "deb12"
     # the venv's distributions, not the tool wheels beside them
@@ -426,6 +429,7 @@ def test_a_build_writes_the_lock_beside_the_wheels_and_a_no_op_writes_nothing(tm
     before = os.stat(str(lock))
     again = wb.WheelBuilder(params(tmp_path, tool_wheels=["uv"]), pip).execute()
     assert not again["changed"] and again["lock_sha256"] == built["lock_sha256"]
+    assert again["lock_content"] == built["lock_content"]
     assert os.stat(str(lock)).st_mtime_ns == before.st_mtime_ns and os.stat(str(lock)).st_ino == before.st_ino
     assert wb.WheelBuilder(params(tmp_path, tool_wheels=["uv"]), pip, check_mode=True).execute()["changed"] is False
 
