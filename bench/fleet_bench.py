@@ -44,14 +44,6 @@ import benchlib as bl  # noqa: E402  (bench/ is not a package)
 WORK = os.path.join(bl.CACHE, "work", "fleet_bench")
 DOC = os.path.join(bl.REPO, "docs", "benchmarks.md")
 
-
-def doc_marker():
-    """The block of docs/benchmarks.md a run fills: one per connection (the podman run of issue 13 stays)."""
-    return "fleet_bench" if SETUP["connection"] == "podman" else "fleet_bench_" + SETUP["connection"]
-
-
-def chart_path():
-    return os.path.join(bl.REPO, "docs", "img", doc_marker() + ".png")
 os.environ.setdefault("CONTAINERS_CONF", os.path.join(bl.REPO, "tests", "podman", "containers.conf"))
 
 PREFIX = "whb-"
@@ -133,6 +125,15 @@ SETUP_ESTIMATE = 300  # prepared images (when missing) and the warm/converged im
 
 def log(text):
     print("fleet: " + text, file=sys.stderr, flush=True)
+
+
+def doc_marker():
+    """The block of docs/benchmarks.md a run fills: one per connection (the podman run of issue 13 stays)."""
+    return "fleet_bench" if SETUP["connection"] == "podman" else "fleet_bench_" + SETUP["connection"]
+
+
+def chart_path():
+    return os.path.join(bl.REPO, "docs", "img", doc_marker() + ".png")
 
 
 # --- podman ---------------------------------------------------------------------------------------
