@@ -288,6 +288,17 @@ def build_tool_versions(builder_venv, lines):
     return result
 
 
+def isolation_warning(build_tools, build_args, environment):
+    """A warning when build tools are given to builds that run isolated (their Python cannot import them)."""
+    if not normalize_lines(build_tools) or "--no-build-isolation" in shlex.split(build_args or ""):
+        return None
+    if set(environment or {}) & {"PIP_NO_BUILD_ISOLATION", "UV_NO_BUILD_ISOLATION"}:
+        return None
+    return ("build_tools are given but build_args lack --no-build-isolation: sdists are then built in isolated "
+            "environments, where a Python console script of the builder venv (cython, for example) cannot "
+            "import its own package; binary tools (maturin) still work")
+
+
 def resolver_command(tool, builder_venv, infile, outfile, build_args, rebuild):
     """The command line that resolves infile into the complete pinned outfile."""
     args = shlex.split(build_args or "")
@@ -323,8 +334,9 @@ def wheel_command(builder_venv, compiled, wheel_dir, build_args, reuse_dir, rebu
     return commands.hide_credentials(cmd + shlex.split(build_args or ""), "pip")
 
 
-_CAUSE = re.compile(r"^(?:ERROR|error|Error|Could not|No matching distribution|Requirements conflict|"
-                    r"Because |And because |  \u2570|\s*\S+Error: |\S+Impossible)")
+# pip indents what a build subprocess prints (pip >= 26 its ERROR lines too), uv its verdict: any indent
+_CAUSE = re.compile(r"^\s*(?:ERROR|error|Error|Could not|No matching distribution|Requirements conflict|"
+                    r"Because |And because |\u2570|\S+Error: |\S+Impossible)")
 
 
 def failure_summary(output, tail_lines=25):

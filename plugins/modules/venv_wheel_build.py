@@ -179,6 +179,9 @@ options:
         these tools and the console scripts of the builder's other requirements are found.
       - The version of each tool in the builder venv is part of the fingerprint - a new version builds
         the set again.
+      - Python tools (C(cython)) run by a build need C(--no-build-isolation) in O(build_args), because pip
+        builds every sdist in an isolated environment otherwise, where the builder venv's packages cannot
+        be imported. The role passes it by default; the module warns when it is missing.
     type: list
     elements: str
     default: []
@@ -450,7 +453,8 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.wheelhouse.venv.plugins.module_utils._errors import VenvBuildError
 from ansible_collections.wheelhouse.venv.plugins.module_utils._masking import find_secrets_in, mask_text
-from ansible_collections.wheelhouse.venv.plugins.module_utils._wheelbuild import WheelBuilder, ensure_builder, environment_secrets
+from ansible_collections.wheelhouse.venv.plugins.module_utils._wheelbuild import (
+    WheelBuilder, ensure_builder, environment_secrets, isolation_warning)
 
 ARGUMENT_SPEC = dict(
     name=dict(type="str", required=True),
@@ -500,7 +504,9 @@ def main():
     kept = None
     try:
         kept, warnings = ensure_builder(module.params, module.check_mode, run)
-        for warning in warnings:
+        isolated = isolation_warning(module.params["build_tools"], module.params["build_args"],
+                                     module.params["environment"])
+        for warning in warnings + ([isolated] if isolated else []):
             module.warn(mask_text(warning))
         result = builder.execute()
     except VenvBuildError as exc:

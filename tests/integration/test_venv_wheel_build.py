@@ -223,8 +223,12 @@ def test_build_tools_go_into_the_builder_and_its_bin_is_on_path_for_the_build(an
     # needstool's setup.py runs wh-buildtool-version, a console script of wh-buildtool: found only on PATH.
     make_wheel(str(tree / "wheelhouse"), "wh-buildtool", "1.0", console_script=True)
     make_sdist_running(str(tree / "wheelhouse"), "needstool", "1.0", ["wh-buildtool-version"])
+    # pip's isolated build environments hide the builder's packages from the Python processes a build
+    # runs (pip >= 25.3 builds every sdist that way), so build tools go with --no-build-isolation, as in
+    # the role's defaults.
     builder = tree / "builder"
     options = {"requirements": ["needstool"], "builder_venv": str(builder),
+               "build_args": "--no-index --find-links %s --no-build-isolation" % (tree / "wheelhouse"),
                "builder": {"python": "/usr/bin/python3", "requirements": ["pip-tools>=7.4", "setuptools>=77"],
                            "environment": {"PIP_FIND_LINKS": str(tree / "wheelhouse")}}}
     without = build(ansible, tree, **options)

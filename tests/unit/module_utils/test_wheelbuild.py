@@ -240,6 +240,24 @@ def test_failure_summary_keeps_the_error_of_a_build_subprocess_before_a_long_tra
     assert "No such file or directory: 'cython'" in wb.failure_summary(output)
 
 
+def test_isolation_warning_only_for_build_tools_under_isolation():
+    assert "--no-build-isolation" in wb.isolation_warning(["cython"], "--no-index", {})
+    assert wb.isolation_warning(["cython"], "--no-index --no-build-isolation", {}) is None
+    assert wb.isolation_warning(["cython"], "", {"UV_NO_BUILD_ISOLATION": "1"}) is None
+    assert wb.isolation_warning([], "", {}) is None and wb.isolation_warning(["# a comment"], None, None) is None
+
+
+def test_failure_summary_keeps_indented_error_lines_of_pip_26():
+    # pip 26 indents the ERROR lines of the isolated build's own pip run; a long tail must not hide them.
+    output = "\n".join(["  Installing build dependencies: finished with status 'error'",
+                        "  error: subprocess-exited-with-error",
+                        "        ERROR: No matching distribution found for setuptools>=40.8.0"]
+                       + ["  note: line %d" % n for n in range(60)])
+    summary = wb.failure_summary(output)
+    assert "ERROR: No matching distribution found for setuptools>=40.8.0" in summary
+    assert summary.index("setuptools>=40.8.0") < summary.index("note: line 59")
+
+
 # --- WheelBuilder, with a runner standing in for pip-compile and pip wheel ---------------------------
 
 
