@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 
 from html.parser import HTMLParser
 from urllib.parse import quote, urljoin, urlsplit, urlunsplit
@@ -143,11 +144,48 @@ class Publisher(object):
         return lacking
 
     def upload(self, wheel_path, wheels):
-        """Upload the wheels with the builder venv's twine, then check that the index lists each with its sha256."""
+        """Upload the wheels with the builder venv's twine, then check that the index lists each with its sha256.
+
+        Returns (the file names this run uploaded, warnings). Another build publishing the same file at the same
+        time (a pure-Python wheel from PyPI is in the set of every platform, and the build hosts of a play publish
+        at once) makes twine fail on the first file the index already holds: when the index then lists that file
+        with the set's sha256, the pages are read again and twine uploads what is still lacking; a file with other
+        bytes fails as missing() says, any other failure of twine fails the run.
+        """
         twine = os.path.join(self.builder_venv, "bin", "twine")
         if not os.access(twine, os.X_OK):
             raise VenvBuildError("%s does not exist: the builder venv needs twine to upload to %s (the role installs it "
                                  "when venv_wheel_index_publish_url is set)" % (twine, mask_text(self.p["url"])))
+        uploaded, warnings, lacking = [], [], list(wheels)
+        while lacking:
+            rc, sent, error = self.twine(twine, wheel_path, lacking)
+            if rc == 0:
+                uploaded += [w["filename"] for w in lacking]
+                break
+            # twine stops at the file it could not upload, the last one it names; the ones before it went up
+            failed = sent[-1] if sent and rc > 0 else None
+            uploaded += sent[:-1]
+            if failed is None:
+                raise error
+            still = self.missing(lacking)
+            if failed in [w["filename"] for w in still]:
+                raise error
+            warnings.append("twine could not upload %s to %s, and the index now lists it with the sha256 of the set: "
+                            "another build uploaded it at the same time (a wheel that the sets of two build hosts "
+                            "share); the files still lacking were uploaded after it"
+                            % (failed, mask_text(self.p["url"])))
+            lacking = still
+        fault_point("publish-uploaded")
+        still = self.missing(wheels)
+        if still:
+            raise VenvBuildError("twine uploaded to %s, but the index %s does not list %s: check that the upload "
+                                 "endpoint belongs to that index" % (mask_text(self.p["url"]),
+                                                                     mask_text(self.p["index_url"]),
+                                                                     ", ".join(w["filename"] for w in still)))
+        return uploaded, warnings
+
+    def twine(self, twine, wheel_path, wheels):
+        """One `twine upload` of the wheels: (rc, the file names twine said it was uploading, the error to raise)."""
         env = dict((str(k), str(v)) for k, v in self.environment.items())
         # credentials through the environment: never on a command line, in the commands or the log
         env.update(TWINE_USERNAME=self.p.get("username") or "", TWINE_PASSWORD=self.p.get("password") or "",
@@ -156,15 +194,14 @@ class Publisher(object):
         argv = [twine, "--no-color", "upload", "--disable-progress-bar", "--repository-url", self.p["url"]]
         argv += [os.path.join(wheel_path, w["filename"]) for w in wheels]
         rc, out, err = self.runner(argv, env, wheel_path)
-        if rc != 0:
-            where = " The whole output is in %s." % self.log_file if self.log_file else ""
-            raise VenvBuildError(mask_text("the upload to %s failed (rc=%d): %s\n%s%s"
-                                           % (self.p["url"], rc, self.runner.commands[-1],
-                                              (err or out or "").strip()[-2000:], where)), rc=rc)
-        fault_point("publish-uploaded")
-        still = self.missing(wheels)
-        if still:
-            raise VenvBuildError("twine uploaded to %s, but the index %s does not list %s: check that the upload "
-                                 "endpoint belongs to that index" % (mask_text(self.p["url"]),
-                                                                     mask_text(self.p["index_url"]),
-                                                                     ", ".join(w["filename"] for w in still)))
+        # twine prints `Uploading <file>` before it sends one, folded at the width of its console: read without
+        # the white space
+        said = re.sub(r"\s+", "", out or "")
+        found = [(said.find("Uploading" + w["filename"]), w["filename"]) for w in wheels]
+        sent = [name for at, name in sorted(found) if at >= 0]
+        where = " The whole output is in %s." % self.log_file if self.log_file else ""
+        # twine's log lines come padded to the width
+        told = "\n".join(line.rstrip() for line in (err or out or "").strip().splitlines())
+        error = VenvBuildError(mask_text("the upload to %s failed (rc=%d): %s\n%s%s"
+                                         % (self.p["url"], rc, self.runner.commands[-1], told[-2000:], where)), rc=rc)
+        return rc, sent, error

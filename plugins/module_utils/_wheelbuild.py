@@ -412,6 +412,7 @@ class WheelBuilder(object):
         for key in ("builder_venv", "requirements_path", "wheel_path"):
             self.p[key] = os.path.abspath(os.path.expanduser(self.p[key]))
         self.check_mode = check_mode
+        self.warnings = []  # for the module to show (module.warn)
         self.runner = commands.Runner(run, self.log)
         self.commands = self.runner.commands
         self.name = re.sub(r"[^A-Za-z0-9._-]+", "_", self.p["name"])
@@ -511,7 +512,10 @@ class WheelBuilder(object):
             lock_changed = self.write_lock(self.lock_file, state, self.name)
             published = self.unpublished(state)
             if published:
-                self.publisher().upload(self.wheel_path, published)
+                uploaded, warnings = self.publisher().upload(self.wheel_path, published)
+                self.warnings += warnings
+                # files another build uploaded at the same time are not this run's change
+                published = [w for w in published if w["filename"] in uploaded]
             return self.result(status, problem, state, want, lock_changed=lock_changed, published=published)
 
     def publisher(self):

@@ -198,6 +198,11 @@ options:
         uploaded - targets installing the set with hash checking would refuse it. When that file is the start of the
         set's wheel (an upload cut off - pypiserver keeps what it received when twine is killed mid-upload), the
         message says it is cut short; once it is removed from the index the next run uploads it whole.
+      - Build hosts of several platforms publishing to one index at once share the wheels that are the same on every
+        platform (pure-Python wheels from PyPI). When another build uploads such a file between this task's reading
+        of the page and its upload, twine fails on it; the task reads the pages again and, when the index lists that
+        file with the set's sha256, uploads the files still lacking and warns. RV(published) names only the files
+        this task uploaded.
       - The credentials go to twine through its environment (C(TWINE_USERNAME), C(TWINE_PASSWORD)), never on a
         command line; O(publish.password) shows in no result or log. A plain C(http) index needs no certificate;
         for C(https) the CA bundle variables of O(environment) (C(REQUESTS_CA_BUNDLE), C(PIP_CERT)) apply.
@@ -509,6 +514,8 @@ def main():
         for warning in warnings + ([isolated] if isolated else []):
             module.warn(mask_text(warning))
         result = builder.execute()
+        for warning in builder.warnings:
+            module.warn(mask_text(warning))
     except VenvBuildError as exc:
         details = dict(exc.details)
         details.setdefault("commands", list(builder.commands))

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -184,6 +185,7 @@ class Publishing(object):
         self.player = Player(workdir, module="venv_wheel_build")
         self.outputs = []
         self.wheels = {}  # file name -> sha256 of the set, from the build
+        self.builder_venv = os.path.join(root, "builder")
 
     def saved(self, template):
         """A copy of the build (requirements, wheels, lock) in template, for restore; template."""
@@ -200,7 +202,7 @@ class Publishing(object):
         self.outputs = []
 
     def args(self, publish=True):
-        args = {"name": "app", "builder_venv": os.path.join(self.root, "builder"),
+        args = {"name": "app", "builder_venv": self.builder_venv,
                 "builder": {"python": TARGET_PYTHON, "requirements": BUILDER_REQUIREMENTS},
                 "requirements": ["alpha"], "requirements_path": os.path.join(self.platform, "requirements"),
                 "wheel_path": os.path.join(self.platform, "wheels"), "lock_timeout": 5, "log_file": self.log_file,
@@ -371,3 +373,37 @@ def test_publish_kill_twine(publishing, moment):
     faulty = kill_during_publish(publishing, moment, whole_tree=False)
     assert faulty and faulty.get("failed") and "failed (rc=-9)" in faulty["msg"], faulty
     publishing.check("publish, twine killed at: %s" % moment, faulty)
+
+
+def test_two_build_hosts_publish_the_same_set_at_once(publishing, tmp_path):
+    """Two build hosts whose sets share their files (pure-Python wheels, the same on every platform) publish to one
+    index at once, as the build hosts of a play do. The first run's twine is held (SIGSTOP) as it starts, after the
+    run read the pages; the other build host publishes the whole set meanwhile; then twine goes on and pypiserver
+    answers 409 for a file it holds. The first run must take the index as it is (every file listed with the set's
+    sha256), report no upload of its own and warn; the index holds the set. Not a kill: no entry in reliability.md.
+    """
+    site = publishing
+    other = Publishing(str(tmp_path / "other"), site.server, str(tmp_path / "other"))
+    other.wheelhouse, other.builder_venv, other.wheels = site.wheelhouse, site.builder_venv, site.wheels
+    copy_tree(site.platform, other.platform)
+    run = site.start()
+    twine = run.wait_for(lambda r: uploader_pid(r.proc.pid))
+    assert twine, "the run ended before twine started: %s" % run.result()
+    os.kill(twine, signal.SIGSTOP)
+    try:
+        # pypiserver answers one request at a time: a twine held in the middle of one would hold the other run too
+        assert site.server.upload_link.pumps == 0, "twine had connected to the index before it was held"
+        second = other.run()
+    finally:
+        os.kill(twine, signal.SIGCONT)
+    first = run.result()
+    assert first is not None, "the first run printed no result"
+    site.outputs.append(first["raw_output"])
+    assert not second.get("failed") and sorted(second["published"]) == sorted(site.wheels), second["raw_output"]
+    assert not first.get("failed"), first["msg"]
+    assert first["published"] == [] and first["changed"] is False, first["raw_output"]
+    assert any("another build uploaded it at the same time" in w for w in first.get("warnings", [])), first["raw_output"]
+    assert site.server.files() == site.wheels and not site.broken()
+    for again in (site.run(), other.run()):
+        assert again["changed"] is False and again["published"] == [], again["raw_output"]
+    assert not site.leaked() and not other.leaked()

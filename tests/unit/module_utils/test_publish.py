@@ -24,13 +24,17 @@ SECRET = "s3cr@t/pw"
 
 
 class Twine(FakePip):
-    """pip-compile and pip wheel as FakePip; `twine upload` adds each file to the index (skip_all: adds none)."""
+    """pip-compile and pip wheel as FakePip; `twine upload` adds each file to the index (skip_all: adds none), and
+    prints what twine prints: `Uploading <file>` before each (folded), and stops with rc 1 at a file the index already holds
+    (pypiserver answers 409) or at the file named `refused` (the server fails it)."""
 
-    def __init__(self, pins, index, skip_all=False, cut=False):
+    def __init__(self, pins, index, skip_all=False, cut=False, meanwhile=None, refused=None):
         FakePip.__init__(self, pins)
         self.index = index
         self.skip_all = skip_all
         self.cut = cut  # as twine killed while it sends the first file: the index keeps its first half
+        self.meanwhile = meanwhile  # what another build does as twine starts (called once, with the file paths)
+        self.refused = refused
         self.uploads = []
 
     def __call__(self, argv, env, cwd):
@@ -39,14 +43,24 @@ class Twine(FakePip):
         self.calls.append((list(argv), dict(env), cwd))
         files = argv[argv.index("--repository-url") + 2:]
         self.uploads.append([os.path.basename(f) for f in files])
+        if self.meanwhile:
+            meanwhile, self.meanwhile = self.meanwhile, None
+            meanwhile(files)
+        out = "Uploading distributions to %s\n" % argv[argv.index("--repository-url") + 1]
         for path in files if not self.skip_all else []:
+            name = os.path.basename(path)
+            # twine's console folds a long line at its width (80 columns; 24 here, for these short names)
+            line = "Uploading %s" % name
+            out += "\n".join(line[i:i + 24] for i in range(0, len(line), 24)) + "\n"
+            if os.path.exists(str(self.index.root / "packages" / name)) or name == self.refused:
+                return 1, out, "ERROR    HTTPError: 409 Conflict from %s\n" % argv[argv.index("--repository-url") + 1]
             with open(path, "rb") as handle:
                 data = handle.read()
             if self.cut:
-                self.index.add(os.path.basename(path), data[:len(data) // 2])
-                return -9, "Uploading distributions\n", ""
-            self.index.add(os.path.basename(path), data)
-        return 0, "Uploading distributions\n", ""
+                self.index.add(name, data[:len(data) // 2])
+                return -9, out, ""
+            self.index.add(name, data)
+        return 0, out, ""
 
 
 def builder_with_twine(tmp_path):
@@ -125,6 +139,69 @@ def test_a_file_cut_short_by_a_killed_upload_is_named_so_and_uploaded_whole_once
         index.remove("alpha-1.0-py3-none-any.whl")
         repaired = wb.WheelBuilder(publish_params(tmp_path, url), pip).execute()
     assert repaired["published"] == ["alpha-1.0-py3-none-any.whl", "beta-1.0-py3-none-any.whl"] == pip.uploads[0]
+
+
+def another_build_uploads(index, *names):
+    """What a build host of another platform with the same files does as twine starts: uploads them first."""
+    def upload(paths):
+        for path in paths:
+            if os.path.basename(path) in names:
+                with open(path, "rb") as handle:
+                    index.add(os.path.basename(path), handle.read())
+    return upload
+
+
+def test_a_file_another_build_uploads_at_the_same_time_is_taken_and_the_rest_uploaded(tmp_path):
+    """Two build hosts publish the same pure wheel to one index at once: twine fails on it (409); it is listed with
+    the set's sha256, so the run uploads the files still lacking, warns, and reports only its own uploads."""
+    index = Index(tmp_path / "index")
+    with serve(QuietHandler, tmp_path / "index") as url:
+        pip = Twine([("alpha", "1.0"), ("beta", "1.0"), ("gamma", "1.0")], index,
+                    meanwhile=another_build_uploads(index, "beta-1.0-py3-none-any.whl"))
+        builder = wb.WheelBuilder(publish_params(tmp_path, url), pip)
+        result = builder.execute()
+        assert result["changed"] and result["published"] == ["alpha-1.0-py3-none-any.whl", "gamma-1.0-py3-none-any.whl"]
+        assert pip.uploads == [["alpha-1.0-py3-none-any.whl", "beta-1.0-py3-none-any.whl", "gamma-1.0-py3-none-any.whl"],
+                               ["gamma-1.0-py3-none-any.whl"]]
+        assert len(builder.warnings) == 1 and builder.warnings[0].startswith(
+            "twine could not upload beta-1.0-py3-none-any.whl to %s, and the index now lists it with the sha256 of "
+            "the set: another build uploaded it at the same time" % url), builder.warnings
+        again = wb.WheelBuilder(publish_params(tmp_path, url), pip).execute()
+        assert again["changed"] is False and again["published"] == [] and len(pip.uploads) == 2
+
+
+def test_a_set_another_build_uploaded_whole_meanwhile_is_no_change_of_this_run(tmp_path):
+    index = Index(tmp_path / "index")
+    pins = [("alpha", "1.0"), ("beta", "1.0")]
+    wb.WheelBuilder(builder_with_twine(tmp_path), Twine(pins, None)).execute()  # built before, not published
+    with serve(QuietHandler, tmp_path / "index") as url:
+        pip = Twine(pins, index, meanwhile=another_build_uploads(index, "alpha-1.0-py3-none-any.whl",
+                                                                 "beta-1.0-py3-none-any.whl"))
+        builder = wb.WheelBuilder(publish_params(tmp_path, url), pip)
+        result = builder.execute()
+    assert result["changed"] is False and result["status"] == "current" and result["published"] == []
+    assert len(pip.uploads) == 1 and "alpha-1.0-py3-none-any.whl" in builder.warnings[0]
+
+
+@pytest.mark.parametrize("case", ["refused", "other bytes"])
+def test_a_failed_upload_of_a_file_the_index_does_not_list_as_the_set_has_it_fails(tmp_path, case):
+    """twine fails on a file that the index still lacks (the server refused it), or that another build uploaded
+    with other bytes: no retry, the run fails naming it."""
+    index = Index(tmp_path / "index")
+    with serve(QuietHandler, tmp_path / "index") as url:
+        if case == "refused":
+            pip = Twine([("alpha", "1.0"), ("beta", "1.0")], index, refused="beta-1.0-py3-none-any.whl")
+        else:
+            pip = Twine([("alpha", "1.0"), ("beta", "1.0")], index,
+                        meanwhile=lambda paths: index.add("beta-1.0-py3-none-any.whl", b"another build's beta"))
+        with pytest.raises(VenvBuildError) as failed:
+            wb.WheelBuilder(publish_params(tmp_path, url), pip).execute()
+    assert len(pip.uploads) == 1
+    if case == "refused":
+        assert "the upload to %s failed (rc=1)" % url in failed.value.msg and "409 Conflict" in failed.value.msg
+    else:
+        assert "holds beta-1.0-py3-none-any.whl with sha256 %s" % hashlib.sha256(b"another build's beta").hexdigest() \
+            in failed.value.msg
 
 
 def test_an_upload_the_index_does_not_list_afterwards_fails(tmp_path):
