@@ -115,8 +115,10 @@ class Publisher(object):
             return None
         return (len(held), len(ours)) if len(held) < len(ours) and ours.startswith(held) else None
 
-    def missing(self, wheels):
-        """The wheels (records with name, filename, sha256) the index lacks; fails on one it holds with other bytes."""
+    def missing(self, wheels, before=True):
+        """The wheels (records with name, filename, sha256) the index lacks; fails on one it holds with other bytes
+        (before: read before any upload of this run, as the message says)."""
+        nothing = "; nothing was uploaded" if before else ""
         pages, lacking = {}, []
         for wheel in wheels:
             project = canonical_name(wheel["name"])
@@ -131,16 +133,17 @@ class Publisher(object):
             if cut:
                 raise VenvBuildError(
                     "the package index %s holds %s cut short: its %d bytes are the start of the wheel of the set (%d "
-                    "bytes), an upload that was cut off (twine or the run killed mid-upload; pypiserver keeps what it "
-                    "received). The targets install with hash checking and would refuse it. Remove that file from the "
-                    "index, then run again: the next run uploads it whole; nothing was uploaded"
-                    % (mask_text(self.p["index_url"]), wheel["filename"], cut[0], cut[1]))
+                    "bytes), an upload that was cut off (twine or the run killed mid-upload, or the index server unable to "
+                    "write it whole - a full disk; pypiserver keeps what it received). The targets install with hash "
+                    "checking and would refuse it. Remove that file from the index, then run again: the next run "
+                    "uploads it whole%s"
+                    % (mask_text(self.p["index_url"]), wheel["filename"], cut[0], cut[1], nothing))
             if held != wheel["sha256"]:
                 raise VenvBuildError(
                     "the package index %s holds %s with sha256 %s, but the wheel set has it with sha256 %s: the targets "
                     "install with hash checking and would refuse it. Remove that file from the index (it was altered, "
-                    "or another build uploaded a wheel of the same name), then run again; nothing was uploaded"
-                    % (mask_text(self.p["index_url"]), wheel["filename"], held, wheel["sha256"]))
+                    "or another build uploaded a wheel of the same name), then run again%s"
+                    % (mask_text(self.p["index_url"]), wheel["filename"], held, wheel["sha256"], nothing))
         return lacking
 
     def upload(self, wheel_path, wheels):
@@ -167,7 +170,10 @@ class Publisher(object):
             uploaded += sent[:-1]
             if failed is None:
                 raise error
-            still = self.missing(lacking)
+            try:
+                still = self.missing(lacking, before=False)
+            except VenvBuildError as found:
+                raise VenvBuildError("%s\nThe index read again after that: %s" % (error.msg, found.msg), rc=rc)
             if failed in [w["filename"] for w in still]:
                 raise error
             warnings.append("twine could not upload %s to %s, and the index now lists it with the sha256 of the set: "
@@ -176,7 +182,7 @@ class Publisher(object):
                             % (failed, mask_text(self.p["url"])))
             lacking = still
         fault_point("publish-uploaded")
-        still = self.missing(wheels)
+        still = self.missing(wheels, before=False)
         if still:
             raise VenvBuildError("twine uploaded to %s, but the index %s does not list %s: check that the upload "
                                  "endpoint belongs to that index" % (mask_text(self.p["url"]),

@@ -196,8 +196,9 @@ options:
         only when a file was uploaded (or a build ran).
       - A file the index already holds under the same name with another sha256 fails the task before anything is
         uploaded - targets installing the set with hash checking would refuse it. When that file is the start of the
-        set's wheel (an upload cut off - pypiserver keeps what it received when twine is killed mid-upload), the
-        message says it is cut short; once it is removed from the index the next run uploads it whole.
+        set's wheel (an upload cut off - pypiserver keeps what it received when twine is killed mid-upload or its disk
+        is full), the message says it is cut short; once it is removed from the index the next run uploads it whole.
+        When twine fails, the message holds its output and what the index holds afterwards.
       - Build hosts of several platforms publishing to one index at once share the wheels that are the same on every
         platform (pure-Python wheels from PyPI). When another build uploads such a file between this task's reading
         of the page and its upload, twine fails on it; the task reads the pages again and, when the index lists that

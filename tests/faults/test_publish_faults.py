@@ -47,7 +47,7 @@ def free_port():
 class IndexServer(object):
     """pypiserver serving the folder root: uploads for USER only (htpasswd), sha256 on the links, no fallback."""
 
-    def __init__(self, base):
+    def __init__(self, base, root=None):
         try:
             import pypiserver  # noqa: F401  pylint: disable=unused-import
             from passlib.apache import HtpasswdFile
@@ -55,8 +55,9 @@ class IndexServer(object):
             raise AssertionError("%s: pypiserver and passlib come with requirements-dev.txt (scripts/bootstrap.sh "
                                  "makes .venv anew when that file changes)" % missing)
 
-        self.root = os.path.join(base, "packages")
-        os.makedirs(self.root)
+        # root: a folder of the caller's (a small tmpfs), else packages/ under base
+        self.root = root or os.path.join(base, "packages")
+        os.makedirs(self.root, exist_ok=bool(root))
         self.log = os.path.join(base, "pypiserver.log")
         passwords = HtpasswdFile(os.path.join(base, "htpasswd"), new=True)
         passwords.set_password(USER, SECRET)
@@ -407,3 +408,43 @@ def test_two_build_hosts_publish_the_same_set_at_once(publishing, tmp_path):
     for again in (site.run(), other.run()):
         assert again["changed"] is False and again["published"] == [], again["raw_output"]
     assert not site.leaked() and not other.leaked()
+
+
+def test_publish_to_an_index_whose_disk_fills_up(publishing, tmp_path):
+    """The index server's folder is a tmpfs of 3 MB: the 4 MB beta does not fit. pypiserver fails the upload (500),
+    keeps what it wrote, and answers twine's retry that the file exists (400). The run must fail naming twine's
+    error and the file held cut short; once that file is removed and the disk grown (what its message and the
+    server's log lead the operator to), the next run uploads what the index lacks, the one after it nothing.
+    """
+    site = publishing
+    mount = str(tmp_path / "packages")
+    os.makedirs(mount)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", mount], check=True)
+    full = None
+    try:
+        full = IndexServer(str(tmp_path), root=mount)
+        full.upload_link = SlowLink(int(full.url.rsplit(":", 1)[1].strip("/")), rate=1 << 30)
+        other = Publishing(str(tmp_path / "site"), full, str(tmp_path))
+        other.wheelhouse, other.builder_venv, other.wheels = site.wheelhouse, site.builder_venv, site.wheels
+        copy_tree(site.platform, other.platform)
+        failed = other.run()
+        assert failed.get("failed"), failed["raw_output"]
+        assert "the upload to %s failed (rc=1)" % full.upload_link.url in failed["msg"], failed["msg"]
+        assert "Internal Server Error" in failed["msg"] or "500" in failed["msg"], failed["msg"]
+        cut = other.cut_short()
+        assert list(cut) == ["beta-1.0-py3-none-any.whl"], (cut, full.files())
+        assert "holds beta-1.0-py3-none-any.whl cut short" in failed["msg"] and "a full disk" in failed["msg"]
+        assert "nothing was uploaded" not in failed["msg"], failed["msg"]
+        assert "No space left on device" in read(full.log)
+        os.unlink(os.path.join(mount, "beta-1.0-py3-none-any.whl"))
+        subprocess.run(["mount", "-o", "remount,size=16m", mount], check=True)
+        following, further = other.run(), other.run()
+        assert not following.get("failed") and following["published"] == ["beta-1.0-py3-none-any.whl", "gamma-1.0-py3-none-any.whl"], \
+            following["raw_output"]
+        assert further["changed"] is False and further["published"] == [], further["raw_output"]
+        assert full.files() == site.wheels and not other.leaked()
+    finally:
+        if full is not None:
+            full.upload_link.close()
+            full.stop()
+        subprocess.run(["umount", "-l", mount], check=False)
