@@ -178,7 +178,8 @@ class Publisher(object):
                 raise error
             warnings.append("twine could not upload %s to %s, and the index now lists it with the sha256 of the set: "
                             "another build uploaded it at the same time (a wheel that the sets of two build hosts "
-                            "share); the files still lacking were uploaded after it"
+                            "share), or the index stored it but answered with an error; the files still lacking "
+                            "were uploaded after it"
                             % (failed, mask_text(self.p["url"])))
             lacking = still
         fault_point("publish-uploaded")
