@@ -192,7 +192,8 @@ class Publisher(object):
         return uploaded, warnings
 
     def twine(self, twine, wheel_path, wheels):
-        """One `twine upload` of the wheels: (rc, the file names twine said it was uploading, the error to raise)."""
+        """One `twine upload` of the wheels: (rc, the file names twine said it was uploading, the error to raise
+        when it failed, else None)."""
         env = dict((str(k), str(v)) for k, v in self.environment.items())
         # credentials through the environment: never on a command line, in the commands or the log
         env.update(TWINE_USERNAME=self.p.get("username") or "", TWINE_PASSWORD=self.p.get("password") or "",
@@ -206,6 +207,8 @@ class Publisher(object):
         said = re.sub(r"\s+", "", out or "")
         found = [(said.find("Uploading" + w["filename"]), w["filename"]) for w in wheels]
         sent = [name for at, name in sorted(found) if at >= 0]
+        if rc == 0:
+            return rc, sent, None
         where = " The whole output is in %s." % self.log_file if self.log_file else ""
         # twine's log lines come padded to the width
         told = "\n".join(line.rstrip() for line in (err or out or "").strip().splitlines())

@@ -188,6 +188,14 @@ class Publishing(object):
         self.wheels = {}  # file name -> sha256 of the set, from the build
         self.builder_venv = os.path.join(root, "builder")
 
+    def twin(self, root, server, workdir):
+        """Another build host with this set (the same wheels, builder venv and wheelhouse) under root, publishing
+        to server."""
+        other = Publishing(root, server, workdir)
+        other.wheelhouse, other.builder_venv, other.wheels = self.wheelhouse, self.builder_venv, self.wheels
+        copy_tree(self.platform, other.platform)
+        return other
+
     def saved(self, template):
         """A copy of the build (requirements, wheels, lock) in template, for restore; template."""
         copy_tree(self.platform, template)
@@ -380,13 +388,11 @@ def test_two_build_hosts_publish_the_same_set_at_once(publishing, tmp_path):
     """Two build hosts whose sets share their files (pure-Python wheels, the same on every platform) publish to one
     index at once, as the build hosts of a play do. The first run's twine is held (SIGSTOP) as it starts, after the
     run read the pages; the other build host publishes the whole set meanwhile; then twine goes on and pypiserver
-    answers 409 for a file it holds. The first run must take the index as it is (every file listed with the set's
+    refuses a file it holds (400 to twine). The first run must take the index as it is (every file listed with the set's
     sha256), report no upload of its own and warn; the index holds the set. Not a kill: no entry in reliability.md.
     """
     site = publishing
-    other = Publishing(str(tmp_path / "other"), site.server, str(tmp_path / "other"))
-    other.wheelhouse, other.builder_venv, other.wheels = site.wheelhouse, site.builder_venv, site.wheels
-    copy_tree(site.platform, other.platform)
+    other = site.twin(str(tmp_path / "other"), site.server, str(tmp_path / "other"))
     run = site.start()
     twine = run.wait_for(lambda r: uploader_pid(r.proc.pid))
     assert twine, "the run ended before twine started: %s" % run.result()
@@ -424,9 +430,7 @@ def test_publish_to_an_index_whose_disk_fills_up(publishing, tmp_path):
     try:
         full = IndexServer(str(tmp_path), root=mount)
         full.upload_link = SlowLink(int(full.url.rsplit(":", 1)[1].strip("/")), rate=1 << 30)
-        other = Publishing(str(tmp_path / "site"), full, str(tmp_path))
-        other.wheelhouse, other.builder_venv, other.wheels = site.wheelhouse, site.builder_venv, site.wheels
-        copy_tree(site.platform, other.platform)
+        other = site.twin(str(tmp_path / "site"), full, str(tmp_path))
         failed = other.run()
         assert failed.get("failed"), failed["raw_output"]
         assert "the upload to %s failed (rc=1)" % full.upload_link.url in failed["msg"], failed["msg"]

@@ -26,7 +26,7 @@ SECRET = "s3cr@t/pw"
 class Twine(FakePip):
     """pip-compile and pip wheel as FakePip; `twine upload` adds each file to the index (skip_all: adds none), and
     prints what twine prints: `Uploading <file>` before each (folded), and stops with rc 1 at a file the index already holds
-    (pypiserver answers 409) or at the file named `refused` (the server fails it)."""
+    (pypiserver answers twine 400, other clients 409) or at the file named `refused` (the server fails it)."""
 
     def __init__(self, pins, index, skip_all=False, cut=False, meanwhile=None, refused=None):
         FakePip.__init__(self, pins)
@@ -46,14 +46,15 @@ class Twine(FakePip):
         if self.meanwhile:
             meanwhile, self.meanwhile = self.meanwhile, None
             meanwhile(files)
-        out = "Uploading distributions to %s\n" % argv[argv.index("--repository-url") + 1]
+        url = argv[argv.index("--repository-url") + 1]
+        out = "Uploading distributions to %s\n" % url
         for path in files if not self.skip_all else []:
             name = os.path.basename(path)
             # twine's console folds a long line at its width (80 columns; 24 here, for these short names)
             line = "Uploading %s" % name
             out += "\n".join(line[i:i + 24] for i in range(0, len(line), 24)) + "\n"
             if os.path.exists(str(self.index.root / "packages" / name)) or name == self.refused:
-                return 1, out, "ERROR    HTTPError: 409 Conflict from %s\n" % argv[argv.index("--repository-url") + 1]
+                return 1, out, "ERROR    HTTPError: 409 Conflict from %s\n" % url
             with open(path, "rb") as handle:
                 data = handle.read()
             if self.cut:
@@ -152,7 +153,7 @@ def another_build_uploads(index, *names):
 
 
 def test_a_file_another_build_uploads_at_the_same_time_is_taken_and_the_rest_uploaded(tmp_path):
-    """Two build hosts publish the same pure wheel to one index at once: twine fails on it (409); it is listed with
+    """Two build hosts publish the same pure wheel to one index at once: twine fails on it; it is listed with
     the set's sha256, so the run uploads the files still lacking, warns, and reports only its own uploads."""
     index = Index(tmp_path / "index")
     with serve(QuietHandler, tmp_path / "index") as url:
