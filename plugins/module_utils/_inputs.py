@@ -239,6 +239,7 @@ class VenvSpec(object):
         self.facts_dir = params.get("facts_dir") or "/etc/ansible/facts.d"
         self.facts_file = params.get("facts_file") or os.path.basename(self.path)
         self.log_file = params.get("log_file") or default_log_file(self.path)
+        self.seed_cache = params.get("seed_cache")  # None: the user's default (_seed.default_root)
         self.inputs_id = (params.get("inputs_id") or "").strip()
         # the lock file the packages come from, recorded in the state file (not part of the fingerprint)
         self.lock = _lock_record(params.get("lock"))

@@ -24,6 +24,7 @@ from ansible_collections.wheelhouse.venv.plugins.module_utils import _constraint
 from ansible_collections.wheelhouse.venv.plugins.module_utils import _facts as facts
 from ansible_collections.wheelhouse.venv.plugins.module_utils import _links as links, _masking as masking, _pep508 as pep508
 from ansible_collections.wheelhouse.venv.plugins.module_utils import _pylock as pylock, _sbom as sbom
+from ansible_collections.wheelhouse.venv.plugins.module_utils import _seed as seed_mod
 from ansible_collections.wheelhouse.venv.plugins.module_utils._deps import own_problems, prune_candidates
 from ansible_collections.wheelhouse.venv.plugins.module_utils._errors import VenvBuildError
 from ansible_collections.wheelhouse.venv.plugins.module_utils._faults import fault_point
@@ -517,7 +518,7 @@ class Sync(object):
             after = dict((n, v) for n, v in disk.packages.items() if n not in plan.prune)
         elif plan.action in ("files", "facts", None):
             after = disk.packages
-        self.commands = self.planned_commands(plan, disk)
+        self.commands = self.planned_commands(plan, disk, interp)
         return self.result(changed, disk, after, interp, fingerprint, plan, link_plan, predicted=True)
 
     def dry_run(self, disk, plan):
@@ -560,14 +561,18 @@ class Sync(object):
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
 
-    def planned_commands(self, plan, disk):
+    def planned_commands(self, plan, disk, interp):
         spec = self.spec
         files = dict((key, os.path.join(spec.path, name)) for key, name in FILE_KEYS)
         planned = []
         if plan.builds_beside:
             seed_pip = spec.install_tool == "pip" or self.find_uv(spec.path) is None
+            seeder = self.seeder(interp) if seed_pip else None
+            cache = seeder.cache_state() if seeder else None
+            if cache == "miss":
+                planned.append(seeder.build_command())
             planned.append(commands.create_venv_command(spec, spec.python, spec.path, self.virtualenv_executable(),
-                                                        seed_pip=seed_pip))
+                                                        seed_pip=seed_pip and cache is None))
         uv = self.find_uv(spec.path) or os.path.join(spec.path, UV_TOOL_DIR, "bin", "uv")
         if plan.repair and not plan.builds_beside:
             planned.append(commands.repair_command(spec, spec.path, files, plan.repair, uv=uv))
@@ -587,6 +592,37 @@ class Sync(object):
         return [commands.display(argv) for argv in planned]
 
     # applying ----------------------------------------------------------------------------------
+
+    def seeder(self, interp):
+        """The pip seed of interp (_seed.py) for `python -m venv`; None for virtualenv or without ensurepip."""
+        if self.spec.virtualenv_command != "venv":
+            return None
+        seeder = seed_mod.Seeder(interp, self.spec.seed_cache or seed_mod.default_root(), self._run)
+        if not seeder.prepare():
+            self.log("pip seed cache not used: %s" % seeder.reason)
+            return None
+        return seeder
+
+    def create_venv(self, interp, dest, seed_pip):
+        """Make the venv dest; with pip (seed_pip) copied from the seed cache where it can be, else by ensurepip."""
+        spec = self.spec
+        what = "creating the venv with %s" % spec.virtualenv_command
+        seeder = self.seeder(interp) if seed_pip else None
+        source = None
+        if seeder:
+            source = seeder.usable_entry()
+            if source is None and seeder.cache_state() == "miss":
+                source = seeder.make_entry(lambda argv, env: self.runner(argv, env), self.log)
+            if source is None:
+                self.log("pip seed cache not used: %s" % seeder.reason)
+                if seeder.cache_state() is None:  # a cache it cannot trust, as opposed to one it could not make
+                    self.warnings.append("the pip seed cache is not used: %s; pip was installed by ensurepip"
+                                         % seeder.reason)
+        self.run(commands.create_venv_command(spec, interp.executable, dest, self.virtualenv_executable(),
+                                              seed_pip=seed_pip and source is None), {}, what)
+        if source:
+            seeder.seed(source, dest)
+            self.log("pip seeded from %s" % source)
 
     def virtualenv_executable(self):
         if self.spec.virtualenv_command != "virtualenv":
@@ -769,9 +805,7 @@ class Sync(object):
                 shutil.copytree(old_uv, os.path.join(staging, UV_TOOL_DIR), symlinks=True)
             # pip is seeded only where it installs: not when a uv is already at hand
             seed_pip = spec.install_tool == "pip" or self.find_uv(staging) is None
-            self.run(commands.create_venv_command(spec, interp.executable, staging, self.virtualenv_executable(),
-                                                  seed_pip=seed_pip),
-                     {}, "creating the venv with %s" % spec.virtualenv_command)
+            self.create_venv(interp, staging, seed_pip)
             files = self.write_installer_files(staging, plan)
             files.pop("pins", None)
             uv = self.ensure_uv(staging, files)

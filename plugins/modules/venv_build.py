@@ -112,6 +112,22 @@ options:
     type: str
     choices: [venv, virtualenv]
     default: venv
+  seed_cache:
+    description:
+      - Where V(venv) keeps the pip it seeds into new venvs. C(python -m venv) installs pip (and, up to
+        Python 3.11, setuptools) with ensurepip, which byte-compiles them: about 3 s of CPU a venv. The
+        module does that once per interpreter, in this folder, and makes every later venv
+        C(--without-pip) with a copy of those files (the same wheels, RECORDs and scripts, the byte-code
+        included), as C(virtualenv)'s app-data seeder does.
+      - An entry is keyed by the interpreter's real path, its version and the pip its ensurepip bundles:
+        a new Python or a new bundled pip makes a new entry. A folder that is not this user's own, or
+        that others may write, is not used; neither is an entry that fails its checks. Then, and when
+        the interpreter has no ensurepip, the venv is made by C(python -m venv) with pip as before, and
+        the log says why.
+      - Defaults to C(/var/cache/wheelhouse-venv/seed) when running as root, otherwise to
+        C(wheelhouse-venv/seed) under E(XDG_CACHE_HOME) or C(~/.cache). Not used with
+        O(virtualenv_command=virtualenv), nor where O(install_tool=uv) needs no pip.
+    type: path
   system_site_packages:
     description:
       - Give the venv access to the base interpreter's site-packages. Changing it rebuilds the venv.
@@ -860,6 +876,7 @@ ARGUMENT_SPEC = dict(
     facts_file=dict(type="str"),
     facts_dir=dict(type="path", default="/etc/ansible/facts.d"),
     log_file=dict(type="path"),
+    seed_cache=dict(type="path"),
     inputs_id=dict(type="str", default=""),
     lock=dict(type="dict", options=dict(
         location=dict(type="str", required=True),
