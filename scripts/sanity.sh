@@ -18,7 +18,7 @@
 #     noble 3.12, trixie 3.13), through links in <sanity root>/pythons, since pyenv's shims do not work
 #     here. Each sanity test gets its
 #     own venv, which ansible-test installs from PyPI with its own pins. Its state (those venvs, pip's
-#     cache) lives in $WH_TMP/sanity/home, not in the user's ~/.ansible.
+#     cache) lives in ~/.cache/wheelhouse-venv/ansible-test-home (WH_SANITY_HOME), not in ~/.ansible.
 #   - ansible-test bootstraps pip in those venvs with a get-pip script from ci-files.testing.ansible.com,
 #     which is not reachable here; a stand-in script with the same interface bootstraps pip from the
 #     interpreter's own ensurepip and then installs the pinned pip from PyPI.
@@ -48,7 +48,10 @@ if [ "$sanity_venv" = "$(realpath -m "$WH_VENV")" ]; then default_root="$WH_TMP/
 else default_root="$WH_TMP/sanity-$(basename "$sanity_venv" | sed 's/^\.//')"; fi
 sanity_root="${WH_SANITY_ROOT:-$default_root}"
 dest="$sanity_root/ansible_collections/wheelhouse/venv"
-sanity_home="$WH_TMP/sanity/home"
+# ansible-test's venvs (one per sanity test and Python, installed from PyPI with ansible-test's own pins, found
+# again by the hash of those pins) and pip's cache: kept outside the checkout, so that a fresh clone (CI) does
+# not install them all again (about 2 minutes a core). WH_SANITY_HOME moves it; removing it starts afresh.
+sanity_home="${WH_SANITY_HOME:-${XDG_CACHE_HOME:-$HOME/.cache}/wheelhouse-venv/ansible-test-home}"
 
 # The sanity venvs are installed with ansible-test's pins from PyPI alone: this machine's global pip
 # config (constraints, extra indexes, find-links) must not leak in. PIP_CERT stays.

@@ -60,8 +60,12 @@ stage_integration() {
 }
 
 stage_faults() {
-  # fault injection (tests/faults): kills, full disk, races, damaged files; mounts a tmpfs (root)
-  python -m pytest -q -p no:cacheprovider -rxX tests/faults
+  # fault injection (tests/faults): kills, full disk, races, damaged files; mounts a tmpfs (root). Two workers:
+  # each makes its own starting venv and the cases copy it (tests/faults/conftest.py). docs/reliability.md is
+  # written from one process's outcomes, so WH_RELIABILITY_DOCS=1 runs them in one.
+  local workers=(-n "${WH_TEST_WORKERS:-2}")
+  [ "${WH_RELIABILITY_DOCS:-}" != 1 ] || workers=()
+  python -m pytest -q -p no:cacheprovider -rxX "${workers[@]}" tests/faults
 }
 
 stage_molecule() {
@@ -71,7 +75,11 @@ stage_molecule() {
 all_stages=(lint sanity cores unit integration faults molecule)
 if [ "$#" -gt 0 ]; then stages=("$@"); else stages=("${all_stages[@]}"); fi
 
-passed=0; failed=0; failed_names=()
+# The machine's speed beside the stage times, so that runs on different machines can be compared
+# (docs/development.md).
+python "$WH_ROOT/scripts/cpu_bench.py" || true
+
+passed=0; failed=0; failed_names=(); times=()
 for s in "${stages[@]}"; do
   if ! declare -F "stage_$s" >/dev/null; then echo "unknown stage: $s (known: ${all_stages[*]})" >&2; exit 2; fi
   echo "=== stage $s ==="
@@ -81,7 +89,9 @@ for s in "${stages[@]}"; do
   else
     failed=$((failed + 1)); failed_names+=("$s"); echo "=== stage $s FAILED in $((SECONDS - start)) s ==="
   fi
+  times+=("$s $((SECONDS - start)) s")
 done
+echo "stage times: ${times[*]/%/,} total $SECONDS s"
 [ "$failed" -eq 0 ] || echo "failed stages: ${failed_names[*]}"
 echo "stages: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
