@@ -132,10 +132,13 @@ class Seeder(object):
         return None
 
     def cache_state(self):
-        """'hit' when a usable entry exists, 'miss' when one can be made, None when the cache cannot be used."""
+        """'hit' when a usable entry exists; 'miss' when one can be made (none yet, or one of ours that fails its
+        checks: made by another version of this module, or damaged); None when the cache cannot be trusted."""
         if self.usable_entry():
             return "hit"
-        if not os.path.lexists(self.entry) and (not os.path.lexists(self.root) or _owned_and_private(self.root) is None):
+        if os.path.lexists(self.root) and _owned_and_private(self.root) is not None:
+            return None
+        if not os.path.lexists(self.entry) or _owned_and_private(self.entry) is None:
             return "miss"
         return None
 
@@ -155,6 +158,19 @@ class Seeder(object):
             self.reason = problem
             return None
         self._remove_stale()
+        if os.path.lexists(self.entry):
+            # one of ours that failed its checks (cache_state): moved aside whole, then removed
+            if _owned_and_private(self.entry) is not None:
+                self.reason = _owned_and_private(self.entry)
+                return None
+            try:
+                aside = tempfile.mkdtemp(prefix=".tmp-", dir=self.root)
+                os.rename(self.entry, os.path.join(aside, "old"))
+                shutil.rmtree(aside, ignore_errors=True)
+                log("pip seed cache: replaced %s" % self.entry)
+            except OSError as exc:
+                self.reason = "cannot replace %s: %s" % (self.entry, exc.strerror or exc)
+                return None
         try:
             tmp = tempfile.mkdtemp(prefix=".tmp-", dir=self.root)
         except OSError as exc:

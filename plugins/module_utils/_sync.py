@@ -612,7 +612,7 @@ class Sync(object):
         if seeder:
             source = seeder.usable_entry()
             if source is None and seeder.cache_state() == "miss":
-                source = seeder.make_entry(lambda argv, env: self.runner(argv, env), self.log)
+                source = seeder.make_entry(self.runner, self.log)
             if source is None:
                 self.log("pip seed cache not used: %s" % seeder.reason)
                 if seeder.cache_state() is None:  # a cache it cannot trust, as opposed to one it could not make

@@ -141,8 +141,18 @@ def test_a_cache_it_cannot_trust_is_not_used(made_root, tmp_path, damage):
         return
     assert copy.usable_entry() is None
     assert copy.reason
-    # a damaged entry is not rebuilt over either: the cache is left to its owner, the venv made as before
-    assert copy.cache_state() is None
+    if damage in ("world_writable_root", "world_writable_entry", "root_is_a_link"):
+        # what others may have written is neither used nor touched: the venv is made by ensurepip, as before
+        assert copy.cache_state() is None
+        assert copy.make_entry(run, lambda text: None) is None
+        return
+    # an entry of ours that fails its checks (another version of the module, damage) is replaced
+    assert copy.cache_state() == "miss"
+    logged = []
+    made = copy.make_entry(run, logged.append)
+    assert made == os.path.join(entry, "venv") and copy.cache_state() == "hit"
+    assert logged == ["pip seed cache: replaced %s" % entry, "pip seed cache: made %s" % entry]
+    assert sorted(os.listdir(str(root))) == [copy.key]
 
 
 def test_an_entry_of_another_user_is_not_used(made_root, tmp_path):
