@@ -115,11 +115,11 @@ options:
   seed_cache:
     description:
       - Where V(venv) keeps the pip it seeds into new venvs. C(python -m venv) installs pip (and, up to
-        Python 3.11, setuptools) with ensurepip, which byte-compiles them: about 3 s of CPU a venv. The
+        Python 3.11, setuptools) with ensurepip, which byte-compiles them, about 3 s of CPU a venv. The
         module does that once per interpreter, in this folder, and makes every later venv
         C(--without-pip) with a copy of those files (the same wheels, RECORDs and scripts, the byte-code
         included), as C(virtualenv)'s app-data seeder does.
-      - An entry is keyed by the interpreter's real path, its version and the pip its ensurepip bundles:
+      - An entry is keyed by the interpreter's real path, its version and the pip its ensurepip bundles;
         a new Python or a new bundled pip makes a new entry. A folder that is not this user's own, or
         that others may write, is not used; neither is an entry that fails its checks. Then, and when
         the interpreter has no ensurepip, the venv is made by C(python -m venv) with pip as before, and
