@@ -13,13 +13,16 @@ set -euo pipefail
 . "$(dirname "$0")/env.sh"
 
 # WH_ANSIBLE_VENV: the venv whose ansible-test runs (default .venv); relative paths are from the checkout.
-test_venv="$(cd "$WH_ROOT" && realpath -m "${WH_ANSIBLE_VENV:-$WH_VENV}")"
+# .venv and .venv-core-<X.Y> are links to venvs in a cache (scripts/bootstrap.sh): the folder is named after the
+# path as given (test_venv_named), not after where it leads.
+test_venv_named="$(cd "$WH_ROOT" && realpath -ms "${WH_ANSIBLE_VENV:-$WH_VENV}")"
+test_venv="$(realpath -m "$test_venv_named")"
 if [ ! -x "$test_venv/bin/ansible-test" ]; then
   echo "integration_targets.sh: no ansible-test in $test_venv (WH_ANSIBLE_VENV): run scripts/bootstrap.sh" >&2
   exit 2
 fi
 export PATH="$test_venv/bin:$PATH"
-root="$WH_TMP/integration-$(basename "$test_venv" | sed 's/^\.//')"
+root="$WH_TMP/integration-$(basename "$test_venv_named" | sed 's/^\.//')"
 dest="$root/ansible_collections/wheelhouse/venv"
 home="$root/home"
 

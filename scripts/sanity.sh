@@ -37,7 +37,10 @@ if ! command -v shellcheck >/dev/null 2>&1; then
 fi
 
 # WH_SANITY_VENV: the venv whose ansible-test runs (default .venv); relative paths are from the checkout.
-sanity_venv="$(cd "$WH_ROOT" && realpath -m "${WH_SANITY_VENV:-$WH_VENV}")"
+# .venv and .venv-core-<X.Y> are links to venvs in a cache (scripts/bootstrap.sh): folders are named after the
+# path as given (sanity_venv_named), not after where it leads.
+sanity_venv_named="$(cd "$WH_ROOT" && realpath -ms "${WH_SANITY_VENV:-$WH_VENV}")"
+sanity_venv="$(realpath -m "$sanity_venv_named")"
 if [ ! -x "$sanity_venv/bin/ansible-test" ]; then
   echo "sanity.sh: no ansible-test in $sanity_venv (WH_SANITY_VENV): run scripts/bootstrap.sh" >&2
   exit 2
@@ -45,7 +48,7 @@ fi
 export PATH="$sanity_venv/bin:$PATH"
 # WH_SANITY_ROOT: another copy for a second run at the same time (the venvs in home are shared).
 if [ "$sanity_venv" = "$(realpath -m "$WH_VENV")" ]; then default_root="$WH_TMP/sanity"
-else default_root="$WH_TMP/sanity-$(basename "$sanity_venv" | sed 's/^\.//')"; fi
+else default_root="$WH_TMP/sanity-$(basename "$sanity_venv_named" | sed 's/^\.//')"; fi
 sanity_root="${WH_SANITY_ROOT:-$default_root}"
 dest="$sanity_root/ansible_collections/wheelhouse/venv"
 # ansible-test's venvs (one per sanity test and Python, installed from PyPI with ansible-test's own pins, found
