@@ -114,6 +114,28 @@ def test_kill_tree_rebuild(site, moment):
                REBUILD, in_place=False)
 
 
+@pytest.mark.parametrize("moment", ["seed cache entry being made", "pip being copied into the new venv"])
+def test_kill_tree_while_pip_is_seeded(site, tmp_path, moment):
+    """A rebuild killed while the pip seed cache gets its entry (a cache of its own, empty), or while pip is copied
+    from the cache into the new venv: the next run converges, and the cache holds whole entries or none."""
+    cache = str(tmp_path / "seed-cache")
+    if moment == "seed cache entry being made":
+        spec = Spec("rebuild seeding pip", "1.1", site_packages=True, options={"seed_cache": cache})
+        shows = entry_appears(os.path.join(cache, ".tmp-*", "venv", "bin", "python"))
+    else:  # the default cache, whose entry the starting venv's run made or found (conftest.site_template)
+        spec = REBUILD
+        shows = entry_appears(os.path.join(staging(site), "lib", "python3.11", "site-packages", "pip"))
+    faulty = kill_at(site, spec, (shows, 0), whole_tree=True)
+    site.check("rebuild, tree killed at: %s" % moment, "kill -9 of the playbook's process tree", faulty, spec,
+               in_place=False)
+    if spec is REBUILD:
+        return
+    entries = [n for n in os.listdir(cache) if not n.startswith(".")]
+    assert len(entries) == 1, entries
+    assert os.path.isfile(os.path.join(cache, entries[0], "seed.json"))
+    assert glob.glob(os.path.join(cache, entries[0], "venv", "lib", "python3.11", "site-packages", "pip", "__init__.py"))
+
+
 @pytest.mark.parametrize("moment", IN_PLACE_MOMENTS)
 def test_kill_installer_in_place_upgrade(site, moment):
     faulty = kill_at(site, UPGRADE, in_place_moments(site)[moment], whole_tree=False)
