@@ -2,14 +2,14 @@
 # Runs `molecule test` for every scenario of the test bed, in a fixed order, on podman containers that the
 # plays reach over SSH (a key pair, known_hosts and ssh config of this run in .tmp/ssh/molecule):
 #   scripts/molecule.sh              every scenario listed below
-#   scripts/molecule.sh default uv   only the named ones (for development)
+#   scripts/molecule.sh default index  only the named ones (for development)
 # Images are built (or reused) first by scripts/images.sh. Exits non-zero when any scenario fails,
 # after a summary line per scenario with its time. Logs: .tmp/molecule/<scenario>.log.
 set -uo pipefail
 . "$(dirname "$0")/env.sh"
 
 # Longest first, so that the last to start is a short one; each scenario creates and destroys its own hosts.
-all_scenarios=(failure rebuild no_wheels index uv multi_distro default)
+all_scenarios=(failure rebuild no_wheels index default multi_distro)
 
 cd "$WH_ROOT" || exit 1
 wh_link_collection

@@ -42,16 +42,23 @@ def _inventory():
     return testinfra.utils.ansible_runner.AnsibleRunner(os.environ["MOLECULE_INVENTORY_FILE"])
 
 
-def hosts_of(group):
-    """Host specs of an inventory group, for testinfra_hosts (podman exec, not an ansible run per command)."""
+def host_names(group):
+    """The inventory names of an inventory group's hosts (never empty)."""
     names = _inventory().get_hosts(group)
     assert names, f"inventory group {group} is empty"
-    return [f"podman://{name}" for name in names]
+    return names
+
+
+def hosts_of(group):
+    """Host specs of an inventory group, for testinfra_hosts (podman exec, not an ansible run per command)."""
+    return [f"podman://{name}" for name in host_names(group)]
 
 
 def inventory_var(host, name):
-    """A variable of this host in the scenario's inventory (molecule.yml), for example venv_install_tool."""
-    return _inventory().get_variables(host.backend.name)[name]
+    """A variable of this host (a testinfra host or an inventory name) in the scenario's inventory (molecule.yml),
+    for example venv_install_tool: the host's own value, its host_vars over its groups' group_vars."""
+    hostname = host if isinstance(host, str) else host.backend.name
+    return _inventory().get_variables(hostname)[name]
 
 
 def probe(host, venv=VENV, modules=MODULES):

@@ -1,10 +1,13 @@
 """Scenario default, build host side: repo1 compiled the C extension itself and served the wheels to the targets."""
 
+import json
+
 import venv_checks
 
 testinfra_hosts = venv_checks.hosts_of("repo_all")
 
 WHEELS = "/var/www/repo/wheelhouse/main/debian-12-x86_64-py3.11/wheels"
+BUILD_RECORD = "/var/www/repo/wheelhouse/main/debian-12-x86_64-py3.11/requirements/demo-build.json"
 
 
 def test_build_host_has_the_compiler(host):
@@ -26,9 +29,28 @@ def test_git_sources_became_wheels(host):
         assert [n for n in names if n.startswith(f"{project}-0.3.1-")], (project, names)
 
 
+def test_the_set_was_resolved_with_uv_and_carries_uv(host):
+    # The build takes the installer of its first target, a uv target (molecule.yml): uv resolved, and uv's
+    # own wheel went into the set for the uv targets, which have no uv of their own.
+    record = json.loads(host.file(BUILD_RECORD).content_string)
+    assert record["inputs"]["tool"] == "uv", record["inputs"]
+    uv_wheels = [w["filename"] for w in record["tool_wheels"] if w["name"] == "uv"]
+    assert uv_wheels, record["tool_wheels"]
+    assert host.file(f"{WHEELS}/{uv_wheels[0]}").is_file
+
+
 def test_targets_downloaded_the_wheels_over_http(host):
-    # nginx's access log names every wheel a target fetched: both targets pulled markupsafe from here.
+    # nginx's access log names every wheel a target fetched: every target, pip's and uv's, pulled markupsafe from here.
     log = host.check_output("cat /var/log/nginx/access.log")
     fetches = [line for line in log.splitlines() if "GET " in line and "markupsafe-" in line.lower() and '" 200 ' in line]
     clients = {line.split()[0] for line in fetches}
-    assert len(clients) == 2, log[-2000:]
+    targets = venv_checks.host_names("venv_targets")
+    assert len(targets) == 4, targets
+    assert len(clients) == len(targets), log[-2000:]
+
+
+def test_the_targets_use_both_installers():
+    # Two targets per installer (molecule.yml: group_vars pip, host_vars uv), so the checks of test_default.py
+    # run for both: a host_vars value lost on the way would make every target a pip one.
+    tools = {name: venv_checks.inventory_var(name, "venv_install_tool") for name in venv_checks.host_names("venv_targets")}
+    assert sorted(tools.values()) == ["pip", "pip", "uv", "uv"], tools

@@ -1,4 +1,5 @@
-"""Scenario default: repo1 builds the wheels and serves them with nginx; target1 and target2 install from them."""
+"""Scenario default: repo1 builds the wheels and serves them with nginx; target1 and target2 install from them with
+pip, target-uv1 and target-uv2 with uv (each target's venv_install_tool in the inventory)."""
 
 import venv_checks
 
@@ -20,3 +21,13 @@ def test_facts_file_records_the_venv(host):
 def test_venv_changed_handler_ran_once(host):
     # Once for the converge; the idempotence run changed nothing, so it did not run again.
     assert venv_checks.handler_runs(host) == 1
+
+
+def test_uv_came_from_the_wheel_set(host):
+    # No uv on the targets' PATH: a uv target's venv_build installed it from the build host's set into <venv>/.uv.
+    uv = host.file(f"{venv_checks.VENV}/.uv/bin/uv")
+    if venv_checks.inventory_var(host, "venv_install_tool") == "uv":
+        assert not host.exists("uv")
+        assert uv.is_file and uv.mode & 0o111
+    else:
+        assert not uv.exists
