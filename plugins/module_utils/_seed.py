@@ -26,6 +26,7 @@ import os
 import re
 import shutil
 import stat
+import sys
 import tempfile
 import time
 
@@ -49,6 +50,15 @@ def default_root():
         return "/var/cache/wheelhouse-venv/seed"
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return os.path.join(base, "wheelhouse-venv", "seed")
+
+
+def _probe_here():
+    """PROBE's answer for the interpreter running this module, or None without ensurepip."""
+    try:
+        import ensurepip  # pylint: disable=import-outside-toplevel
+        return {"ensurepip": ensurepip.version(), "version": sys.version, "tag": sys.implementation.cache_tag}
+    except Exception:  # pylint: disable=broad-except
+        return None
 
 
 def _owned_and_private(path):
@@ -80,11 +90,15 @@ class Seeder(object):
 
     def prepare(self):
         """Probe the interpreter; False (with self.reason) when it has no ensurepip to seed from."""
-        rc, out, err = self._run([self.interp.executable, "-I", "-c", PROBE], {})
-        try:
-            probe = json.loads(out) if rc == 0 and len(out) < 4096 else None
-        except ValueError:
-            probe = None
+        if os.path.realpath(sys.executable) == self.interp.realpath:
+            probe = _probe_here()  # the module's own interpreter: no process to start (check mode runs none)
+            err = out = "ensurepip cannot be imported"
+        else:
+            rc, out, err = self._run([self.interp.executable, "-I", "-c", PROBE], {})
+            try:
+                probe = json.loads(out) if rc == 0 and len(out) < 4096 else None
+            except ValueError:
+                probe = None
         if not isinstance(probe, dict) or not all(isinstance(probe.get(k), str) for k in ("ensurepip", "version", "tag")):
             self.reason = "the interpreter %s has no usable ensurepip (%s)" % (
                 self.interp.executable, (err or out or "no output").strip()[-300:])

@@ -72,10 +72,14 @@ def test_check_mode_shows_the_build_step_before_the_install(tmp_path):
     def runner(argv, env):
         raise AssertionError("check mode ran %r" % (argv,))
 
-    s = spec(tmp_path / "new" / "venv", build_requirements=["tool"], log_file=str(tmp_path / "log"))
+    s = spec(tmp_path / "new" / "venv", build_requirements=["tool"], log_file=str(tmp_path / "log"),
+             seed_cache=str(tmp_path / "seed"))
     result, dummy = sync_mod.sync(s, True, runner)
-    create, build, install, check = result["commands"]  # then the dependency check (check_dependencies)
-    assert create.endswith("-m venv %s" % s.path) and check.endswith(" -m pip check --disable-pip-version-check")
+    # the pip seed's entry, the venv, then the dependency check (check_dependencies)
+    seed, create, build, install, check = result["commands"]
+    assert seed.endswith("-m venv %s" % os.path.join(str(tmp_path), "seed", ".tmp-XXXXXXXX", "venv"))
+    assert create.endswith("-m venv --without-pip %s" % s.path)
+    assert check.endswith(" -m pip check --disable-pip-version-check")
     assert "/build-requirements.txt -c " in build and "/requirements.txt" not in build.replace("build-requirements", "")
     assert " -r %s -c " % os.path.join(s.path, "requirements.txt") in install
     assert os.listdir(str(tmp_path)) == []
@@ -85,10 +89,10 @@ def test_without_build_requirements_there_is_no_build_step(tmp_path):
     def runner(argv, env):
         raise AssertionError("check mode ran %r" % (argv,))
 
-    s = spec(tmp_path / "venv", log_file=str(tmp_path / "log"))
+    s = spec(tmp_path / "venv", log_file=str(tmp_path / "log"), seed_cache=str(tmp_path / "seed"))
     result, dummy = sync_mod.sync(s, True, runner)
-    # create, install, the dependency check
-    assert len(result["commands"]) == 3 and not any("build-requirements" in c for c in result["commands"])
+    # the pip seed's entry, create, install, the dependency check
+    assert len(result["commands"]) == 4 and not any("build-requirements" in c for c in result["commands"])
 
 
 def test_a_killed_runs_build_requirements_file_is_a_leftover_removed(tmp_path):

@@ -224,11 +224,14 @@ def test_check_mode_touches_nothing_and_runs_nothing_mutating(tmp_path):
         raise AssertionError("check mode ran %r" % (argv,))
 
     spec = VenvSpec(params(tmp_path / "new" / "venv", facts=[{"section": "s", "option": "o", "value": 1}],
-                           facts_dir=str(tmp_path / "facts"), log_file=str(tmp_path / "log")))
+                           facts_dir=str(tmp_path / "facts"), log_file=str(tmp_path / "log"),
+                           seed_cache=str(tmp_path / "seed")))
     result, warnings = sync_mod.sync(spec, True, runner)
     assert result["changed"] is True and result["facts_written"] is True
     assert calls == [] and warnings == []
-    assert result["commands"][0].endswith("-m venv %s" % spec.path)
+    # the seed cache has no entry yet: the real run makes it first, then the venv without pip (pip is copied in)
+    assert result["commands"][0].endswith("-m venv %s" % os.path.join(str(tmp_path), "seed", ".tmp-XXXXXXXX", "venv"))
+    assert result["commands"][1].endswith("-m venv --without-pip %s" % spec.path)
     assert os.listdir(str(tmp_path)) == []
 
 
