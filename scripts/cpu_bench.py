@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # Copyright: wheelhouse.venv contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """A small CPU benchmark, printed beside the stage times of scripts/test.sh so that runs on different
@@ -33,15 +32,15 @@ def python_round():
 
 def spawn_round():
     start = time.perf_counter()
-    for _ in range(20):
+    for dummy in range(20):
         subprocess.run([sys.executable, "-S", "-c", "pass"], check=True)
     return time.perf_counter() - start
 
 
 def main():
     rounds = 5
-    python = statistics.median(python_round() for _ in range(rounds))
-    spawn = statistics.median(spawn_round() for _ in range(rounds))
+    python = statistics.median(python_round() for dummy in range(rounds))
+    spawn = statistics.median(spawn_round() for dummy in range(rounds))
     load = os.getloadavg()[0]
     print("cpu bench: python %.2f s, spawn %.2f s (median of %d rounds, lower is faster; %d cores, load %.2f)"
           % (python, spawn, rounds, os.cpu_count() or 0, load))

@@ -280,4 +280,3 @@ def _copy_script(src, dst, built_at, dest):
     with open(dst, "wb") as handle:
         handle.write(b"#!" + os.path.join(dest, "bin").encode() + b"/" + interpreter + sep + rest)
     os.chmod(dst, 0o755)
-

@@ -179,7 +179,7 @@ def test_two_runs_making_the_same_entry_at_once_leave_one_entry(tmp_path):
     def make():
         results.append(seeder(root).make_entry(run, lambda text: None))
 
-    threads = [threading.Thread(target=make) for _ in range(2)]
+    threads = [threading.Thread(target=make) for dummy in range(2)]
     for t in threads:
         t.start()
     for t in threads:
