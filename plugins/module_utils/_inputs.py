@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import pwd
 import re
 import shlex
 import stat
@@ -206,6 +207,50 @@ def _check_not_a_requirements_file(line, option="requirements"):
         raise VenvBuildError("%s: %r is a requirements file, not a requirement: %s" % (option, token, what))
 
 
+# Folders a venv never is: the file system's top level as the FHS and the distributions lay it out, and the
+# children of /usr, /usr/local and /var that hold the system's own files. A venv there would mix with what
+# the system keeps in it, and a rebuild, foreign_files=carry or state=absent would move or remove it.
+SYSTEM_TOP = ("bin", "boot", "dev", "efi", "etc", "home", "lib", "lib32", "lib64", "libx32", "lost+found", "media",
+              "mnt", "opt", "proc", "root", "run", "sbin", "snap", "srv", "sys", "tmp", "usr", "var")
+SYSTEM_CHILDREN = {
+    "/usr": ("bin", "games", "include", "lib", "lib32", "lib64", "libexec", "libx32", "local", "sbin", "share", "src"),
+    "/usr/local": ("bin", "etc", "games", "include", "lib", "lib64", "libexec", "man", "sbin", "share", "src"),
+    "/var": ("backups", "cache", "db", "empty", "games", "lib", "local", "lock", "log", "mail", "opt", "run", "spool",
+             "tmp", "www"),
+}
+
+
+def system_directory_problem(path):
+    """Why path (absolute, normalized) may not be a venv, or None: a system directory or a user's home directory.
+
+    The path as given and the folder it resolves to (through links) are both checked, so a link to /usr is
+    refused too.
+    """
+    homes = {}
+    try:
+        for entry in pwd.getpwall():
+            home = os.path.normpath(entry.pw_dir or "/")
+            if home != "/":
+                homes.setdefault(home, entry.pw_name)
+    except (OSError, KeyError):  # no user database readable: the other rules still hold
+        pass
+    for candidate in (path, os.path.realpath(path)):
+        parent, name = os.path.split(candidate)
+        if candidate == "/" or (parent == "/" and name in SYSTEM_TOP) or name in SYSTEM_CHILDREN.get(parent, ()):
+            what = "a system directory"
+        elif candidate in homes:
+            what = "the home directory of the user %s" % homes[candidate]
+        elif parent == "/home":
+            what = "a home directory (a folder of /home)"
+        else:
+            continue
+        shown = path if candidate == path else "%s (which leads to %s)" % (path, candidate)
+        return ("path %s is %s: a venv there would mix with what is kept in it, and a rebuild or state=absent would "
+                "move or remove those files. Give the venv a folder of its own, such as /opt/venvs/<name> or "
+                "<home>/venvs/<name>" % (shown, what))
+    return None
+
+
 class VenvSpec(object):
     """The venv the user asked for (module parameters, checked and normalized)."""
 
@@ -216,6 +261,9 @@ class VenvSpec(object):
         self.path = os.path.normpath(self.path)
         if self.path == "/":
             raise VenvBuildError("path must not be /")
+        problem = system_directory_problem(self.path)
+        if problem:
+            raise VenvBuildError(problem)
         self.state = params.get("state") or "present"
         self.python = params.get("python") or "python3"
         self.virtualenv_command = params.get("virtualenv_command") or "venv"

@@ -80,6 +80,13 @@ options:
         with O(state=present). The lock and the leftovers of killed runs are those of the target.
       - A mount point cannot be replaced by a venv built beside it; a run that would create or
         rebuild the venv at a mount point fails before any change. Make the venv in a directory below it.
+      - System directories and home directories are never venvs, whatever O(foreign_files) says and in
+        check mode too; the run fails before any change, naming the path. Refused are C(/) and its
+        system folders (C(/usr), C(/etc), C(/var), C(/opt), C(/srv), C(/tmp), C(/root), C(/home)...),
+        the system's folders in C(/usr), C(/usr/local) and C(/var) (C(/usr/local), C(/usr/lib),
+        C(/var/lib), C(/var/log)...), every user's home directory and every folder of C(/home); a
+        path whose link leads to one of them too. A folder below them is fine (C(/opt/venvs/app),
+        C(/home/alice/venvs/app)).
     type: path
     required: true
   state:

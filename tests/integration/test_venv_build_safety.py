@@ -276,3 +276,15 @@ def test_absent_then_present_with_carry_makes_the_venv_around_the_kept_files(ans
     assert open(os.path.join(path, "notes", "todo.txt")).read() == "mine\n"
     again = ansible.module(foreign_files="carry", **args)
     assert again["changed"] is False, again["raw_output"]
+
+
+def test_system_and_home_directories_are_refused_in_check_mode_too_whatever_foreign_files_says(ansible, venv_args):
+    """/usr with foreign_files=carry once planned to become a venv in check mode; /root with state=absent."""
+    before = {path: sorted(os.listdir(path)) for path in ("/usr", "/root")}
+    for path, extra in (("/usr", {"foreign_files": "carry"}), ("/root", {"state": "absent"})):
+        for check in (True, False):
+            result = ansible.module(check=check, **dict(venv_args, path=path, requirements=["alpha"], **extra))
+            assert result.get("failed") and result["changed"] is False, result["raw_output"]
+            assert "path %s is " % path in result["msg"] and "Give the venv a folder of its own" in result["msg"]
+    assert {path: sorted(os.listdir(path)) for path in ("/usr", "/root")} == before
+    assert not os.path.exists(venv_args["log_file"])

@@ -185,3 +185,39 @@ def test_a_lock_content_that_is_not_the_one_of_its_sha256_is_refused_naming_both
 def test_a_bad_lock_is_refused_naming_the_option(lock, problem):
     with pytest.raises(VenvBuildError, match=problem):
         spec(lock=lock)
+
+
+@pytest.mark.parametrize("path", ["/usr", "/etc", "/root", "/var", "/tmp", "/home", "/opt", "/srv", "/usr/local",
+                                  "/usr/lib", "/var/lib", "/var/log", "/usr/local/bin", "/usr/local/lib", "/etc/",
+                                  "/usr/../etc", "/home/alice"])
+def test_system_and_home_directories_are_never_venv_paths(path):
+    for extra in ({}, {"foreign_files": "carry"}, {"state": "absent"}):
+        with pytest.raises(VenvBuildError) as raised:
+            spec(path=path, **extra)
+        assert "path %s is " % os.path.normpath(path) in str(raised.value)
+        assert "Give the venv a folder of its own" in str(raised.value)
+
+
+def test_a_users_home_directory_is_refused_by_its_name(tmp_path, monkeypatch):
+    import pwd
+    home = str(tmp_path / "svc")
+    entry = pwd.struct_passwd(("svc", "x", 990, 990, "", home, "/usr/sbin/nologin"))
+    monkeypatch.setattr(pwd, "getpwall", lambda: [entry])
+    with pytest.raises(VenvBuildError) as raised:
+        spec(path=home)
+    assert "is the home directory of the user svc" in str(raised.value)
+    assert spec(path=os.path.join(home, "venvs", "app")).path == os.path.join(home, "venvs", "app")
+
+
+def test_a_link_to_a_system_directory_is_refused_by_where_it_leads(tmp_path):
+    link = tmp_path / "venv"
+    link.symlink_to("/usr")
+    with pytest.raises(VenvBuildError) as raised:
+        spec(path=str(link))
+    assert "path %s (which leads to /usr) is a system directory" % link in str(raised.value)
+
+
+@pytest.mark.parametrize("path", ["/opt/venvs/app", "/srv/app/venv", "/var/lib/app/venv", "/usr/local/venvs/app",
+                                  "/home/alice/venvs/app", "/openstack/venvs/nova-28.0.0", "/venv"])
+def test_folders_of_their_own_are_venv_paths(path):
+    assert spec(path=path).path == path
