@@ -9,6 +9,7 @@ it needs are here: enough to validate input lines, compare pins and walk depende
 
 from __future__ import annotations
 
+import operator
 import os
 import re
 
@@ -122,16 +123,26 @@ class Specifier(object):
             raise ValueError("invalid version specifier %r" % text.strip())
         self.op = match.group("op")
         self.version = match.group("version")
-        wildcard = self.version.endswith(".*")
+        wildcard = self.version.endswith(".*") and self.op != "==="  # '===' compares any string as it is
         if wildcard and self.op not in ("==", "!="):
             raise ValueError("a '.*' version is only allowed with == or != in %r" % text.strip())
         if self.op != "===" and not is_version(self.version[:-2] if wildcard else self.version):
             raise ValueError("invalid version %r in specifier %r" % (self.version, text.strip()))
         if self.op == "~=" and "." not in self.version:
             raise ValueError("'~=' needs at least two release segments in %r" % text.strip())
+        if self.op not in ("==", "!=", "===") and "+" in self.version:
+            raise ValueError("a local version (+...) is only allowed with == or != in %r" % text.strip())
 
     def __str__(self):
         return self.op + self.version
+
+    @property
+    def names_a_prerelease(self):
+        """True when the clause's own version is a pre-release (packaging then lets pre-releases match it)."""
+        if self.op in ("!=", "==="):
+            return False
+        version = self.version[:-2] if self.version.endswith(".*") else self.version
+        return Version(version).is_prerelease
 
     @property
     def is_exact_pin(self):
@@ -141,7 +152,7 @@ class Specifier(object):
         if self.op == "===":
             return version_text.strip().lower() == self.version.lower()
         version = Version(version_text)
-        if self.version.endswith(".*"):
+        if self.version.endswith(".*"):  # ('===' returned above)
             prefix = Version(self.version[:-2]).release
             release = version.release + (0,) * max(0, len(prefix) - len(version.release))
             matched = version.epoch == Version(self.version[:-2]).epoch and release[: len(prefix)] == prefix
@@ -154,14 +165,15 @@ class Specifier(object):
         if self.op == "!=":
             return not Specifier("==" + self.version).contains(version_text)
         if self.op == "~=":
-            prefix = ".".join(str(p) for p in spec.release[:-1]) + ".*"
+            epoch = "%d!" % spec.epoch if spec.epoch else ""
+            prefix = epoch + ".".join(str(p) for p in spec.release[:-1]) + ".*"
             return version >= spec and Specifier("==" + prefix).contains(version_text)
         plain = Version(version.public)
         if self.op == "<=":
             return plain <= spec
         if self.op == ">=":
             return plain >= spec
-        same_release = _trimmed(plain.release) == _trimmed(spec.release)
+        same_release = plain.epoch == spec.epoch and _trimmed(plain.release) == _trimmed(spec.release)
         if self.op == "<":
             return plain < spec and not (not spec.is_prerelease and plain.is_prerelease and same_release)
         if self.op == ">":
@@ -202,6 +214,10 @@ _MARKER_TOKEN = re.compile(
     |(?P<bool>and\b|or\b)|(?P<paren>[()])|(?P<var>[a-zA-Z_][a-zA-Z0-9_.]*))""",
     re.VERBOSE,
 )
+
+
+_STRING_OPS = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt,
+               ">=": operator.ge}
 
 
 class Marker(object):
@@ -292,16 +308,24 @@ class Marker(object):
             return lhs in rhs
         if op == "not in":
             return lhs not in rhs
-        if op in ("<", "<=", ">", ">=", "~=", "==", "!=", "===") and is_version(lhs) and is_version(rhs) and op != "===":
-            try:
-                return Specifier(op + rhs).contains(lhs)
-            except ValueError:
-                pass
-        if op in ("==", "==="):
-            return lhs == rhs
-        if op == "!=":
-            return lhs != rhs
-        return False
+        # As pip's packaging reads a marker: when op + rhs is a version specifier (wildcards such as "3.11.*"
+        # included), the specifier decides; a value that is no version then matches none of its clauses (pip 23's
+        # packaging 21.3; newer ones raise). Otherwise Python's string comparison.
+        try:
+            spec = Specifier(op + rhs)
+        except ValueError:
+            spec = None
+        if spec is not None:
+            if op == "===":
+                return spec.contains(lhs)
+            if not is_version(lhs):
+                return False
+            # pre-releases (and dev releases) match only a clause that names one itself, as in packaging
+            if Version(lhs).is_prerelease and not spec.names_a_prerelease:
+                return False
+            return spec.contains(lhs)
+        compare = _STRING_OPS.get(op)
+        return compare(lhs, rhs) if compare else False
 
     @staticmethod
     def _value(node, env):
