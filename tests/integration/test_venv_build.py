@@ -90,6 +90,18 @@ def test_hand_added_package_is_kept_without_prune_and_removed_with_it(ansible, v
     assert ansible.module(requirements=["alpha"], prune=True, **venv_args)["changed"] is False
 
 
+def test_prune_keeps_a_package_whose_wildcard_marker_pip_took(ansible, venv_args):
+    """`python_version == "X.Y.*"` holds for pip: the package is installed, and prune must not remove it."""
+    minor = subprocess.run([venv_args["python"], "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+                           stdout=subprocess.PIPE, universal_newlines=True, check=True).stdout.strip()
+    requirements = ["alpha", 'extra-tool; python_version == "%s.*"' % minor]
+    first = ansible.module(requirements=requirements, prune=True, **venv_args)
+    assert first["changed"] is True and first["packages"].get("extra-tool") == "0.5", first["raw_output"]
+    assert not first.get("removed") and imports(venv_args["path"], "extra-tool")
+    again = ansible.module(requirements=requirements, prune=True, **venv_args)
+    assert again["changed"] is False and not again.get("removed") and imports(venv_args["path"], "extra-tool")
+
+
 def test_rebuild_keeps_the_old_venv_serving_until_the_swap(ansible, venv_args, tmp_path):
     path = venv_args["path"]
     args = dict(requirements=["alpha"], constraints=["alpha==1.0"], **venv_args)
