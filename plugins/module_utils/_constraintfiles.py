@@ -98,6 +98,10 @@ class Referenced(object):
         return ["# -c %s (sha256:%s, read and inlined by wheelhouse.venv)" % (self.shown, self.sha256)] + self.lines
 
 
+# A referenced file (constraints, lock) larger than this is refused: reading it is bounded.
+MAX_REFERENCED_FILE = 16 * 1024 * 1024
+
+
 def read_reference(target, label, trusted_hosts=(), environment=None):
     """The bytes of a file a task references: a regular file on this host, or one GET of an http(s) URL.
 
@@ -117,9 +121,15 @@ def read_reference(target, label, trusted_hosts=(), environment=None):
             kind = "a FIFO" if stat.S_ISFIFO(mode) else "a directory" if stat.S_ISDIR(mode) else "a device or socket"
             raise VenvBuildError("%s %s is not a regular file (it is %s): reference a file" % (label, shown, kind))
         with open(path, "rb") as handle:
-            return handle.read()
+            data = handle.read(MAX_REFERENCED_FILE + 1)
     except (IOError, OSError) as exc:
         raise VenvBuildError("%s %s cannot be read: %s" % (label, shown, exc.strerror or exc))
+    if len(data) > MAX_REFERENCED_FILE:
+        raise VenvBuildError("%s %s is larger than %d MiB: reference a text file of pins"
+                             % (label, shown, MAX_REFERENCED_FILE // (1024 * 1024)))
+    if b"\0" in data:
+        raise VenvBuildError("%s %s is binary (it holds NUL bytes): reference a text file" % (label, shown))
+    return data
 
 
 def load(lines, what, trusted_hosts=(), environment=None):

@@ -52,46 +52,90 @@ def check_regular_file(path):
                              "files they include with -r/-c must be regular files" % (path, kind))
 
 
-def file_digests(paths, seen=None):
-    """sha256 of each requirements file and of every file it includes with -r/-c, in order."""
+# A requirements file larger than this is refused: no real one comes near it, and reading it is bounded.
+MAX_REQUIREMENTS_FILE = 4 * 1024 * 1024
+
+
+def read_requirements_file(path, chain=()):
+    """The text of a requirements file (or a file it includes): a regular UTF-8 text file of bounded size.
+
+    chain: the files that include this one, outermost first, named in the errors. VenvBuildError naming the
+    file (and the chain) when it cannot be read, is not a regular file, is too large or is binary.
+    """
+    via = " (included by %s)" % " -> ".join(chain) if chain else ""
+    try:
+        check_regular_file(path)
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_REQUIREMENTS_FILE + 1)
+    except (IOError, OSError) as exc:
+        raise VenvBuildError("requirements file %s%s cannot be read: %s" % (path, via, exc.strerror or exc))
+    if len(data) > MAX_REQUIREMENTS_FILE:
+        raise VenvBuildError("requirements file %s%s is larger than %d MiB: that is no requirements file"
+                             % (path, via, MAX_REQUIREMENTS_FILE // (1024 * 1024)))
+    try:
+        if b"\0" in data:
+            raise ValueError("a NUL byte")
+        text = data.decode("utf-8")
+    except ValueError:
+        raise VenvBuildError("requirements file %s%s is binary (not UTF-8 text): name a requirements file" % (path, via))
+    return data, text
+
+
+def _included(path, text, pattern):
+    """The local files text includes (pattern: -r/-c, or -r alone), as absolute paths."""
+    found = []
+    for line in text.splitlines():
+        match = pattern.match(line)
+        if match and "://" not in match.group("path"):
+            found.append(os.path.abspath(os.path.join(os.path.dirname(path), match.group("path"))))
+    return found
+
+
+def _check_cycle(path, chain):
+    if path in chain:
+        circle = " -> ".join(list(chain[chain.index(path):]) + [path])
+        raise VenvBuildError("requirements file %s includes itself through %s: remove the -r/-c line that closes "
+                             "the circle" % (path, circle))
+
+
+def file_digests(paths, seen=None, chain=()):
+    """sha256 of each requirements file and of every file it includes with -r/-c, in order.
+
+    A file that includes itself, directly or through others, is refused naming the circle.
+    """
     seen = seen if seen is not None else []
     digests = []
     for path in paths:
         path = os.path.abspath(path)
+        _check_cycle(path, chain)
         if path in seen:
             continue
         seen.append(path)
-        try:
-            check_regular_file(path)
-            with open(path, "rb") as handle:
-                data = handle.read()
-        except (IOError, OSError) as exc:
-            raise VenvBuildError("requirements file %s cannot be read: %s" % (path, exc.strerror or exc))
+        data, text = read_requirements_file(path, chain)
         digests.append({"path": path, "sha256": hashlib.sha256(data).hexdigest()})
-        includes = []
-        for line in data.decode("utf-8", "replace").splitlines():
-            match = _INCLUDE.match(line)
-            if match and "://" not in match.group("path"):
-                includes.append(os.path.join(os.path.dirname(path), match.group("path")))
-        digests.extend(file_digests(includes, seen))
+        digests.extend(file_digests(_included(path, text, _INCLUDE), seen, tuple(chain) + (path,)))
     return digests
 
 
-def requirement_file_lines(paths):
+_REQUIREMENT_INCLUDE = re.compile(r"^(?:-r|--requirement)(?:\s+|=)(?P<path>\S+)")
+
+
+def requirement_file_lines(paths, chain=()):
     """The requirement lines of requirements files (options skipped, -r followed), for pruning."""
     lines = []
     for path in paths:
+        path = os.path.abspath(path)
+        if path in chain:
+            continue  # a circle: file_digests refused it before any change
         try:
-            check_regular_file(path)
-            with open(path) as handle:
-                content = handle.read()
-        except (IOError, OSError, VenvBuildError):
+            content = read_requirements_file(path, chain)[1]
+        except VenvBuildError:
             continue
         for line in content.replace("\\\n", " ").splitlines():
             text = pep508.strip_comment(line)
-            include = re.match(r"^(?:-r|--requirement)(?:\s+|=)(?P<path>\S+)", text)
+            include = _REQUIREMENT_INCLUDE.match(text)
             if include:
-                lines.extend(requirement_file_lines([os.path.join(os.path.dirname(path), include.group("path"))]))
+                lines.extend(requirement_file_lines(_included(path, text, _REQUIREMENT_INCLUDE), tuple(chain) + (path,)))
             elif text and (not text.startswith("-") or re.match(r"^(?:-e|--editable)\b", text)):
                 lines.append(text)
     return lines

@@ -221,3 +221,55 @@ def test_a_link_to_a_system_directory_is_refused_by_where_it_leads(tmp_path):
                                   "/home/alice/venvs/app", "/openstack/venvs/nova-28.0.0", "/venv"])
 def test_folders_of_their_own_are_venv_paths(path):
     assert spec(path=path).path == path
+
+
+def test_a_requirements_file_that_includes_itself_is_refused_naming_the_circle(tmp_path):
+    first, second = tmp_path / "a.txt", tmp_path / "b.txt"
+    first.write_text("alpha\n-r b.txt\n")
+    second.write_text("beta\n-c ./a.txt\n")
+    with pytest.raises(VenvBuildError) as raised:
+        spec(requirements=[], requirements_files=[str(first)]).fingerprint("3.11.2")
+    assert "includes itself through %s -> %s -> %s" % (first, second, first) in str(raised.value)
+    itself = tmp_path / "self.txt"
+    itself.write_text("-r self.txt\n")
+    with pytest.raises(VenvBuildError) as raised:
+        spec(requirements=[], requirements_files=[str(itself)]).fingerprint("3.11.2")
+    assert "includes itself through %s -> %s" % (itself, itself) in str(raised.value)
+    # prune's reading of the lines stops at the circle instead of recursing for ever
+    from ansible_collections.wheelhouse.venv.plugins.module_utils._inputs import requirement_file_lines
+    assert requirement_file_lines([str(first)]) == ["alpha", "beta"]
+
+
+def test_a_file_included_twice_without_a_circle_is_fine(tmp_path):
+    (tmp_path / "common.txt").write_text("beta\n")
+    (tmp_path / "a.txt").write_text("-r common.txt\nalpha\n")
+    (tmp_path / "b.txt").write_text("-r common.txt\n-r a.txt\n")
+    digests = spec(requirements=[], requirements_files=[str(tmp_path / "b.txt")]).fingerprint_inputs("3.11.2")
+    assert [d["path"] for d in digests["requirements_files"]] == [
+        str(tmp_path / "b.txt"), str(tmp_path / "common.txt"), str(tmp_path / "a.txt")]
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"alpha\n\x00\x01\x02", "is binary"),
+    (b"\xff\xfe a\x00l\x00", "is binary"),
+    (b"alpha\n" + b"#" * (4 * 1024 * 1024), "is larger than 4 MiB"),
+])
+def test_binary_or_oversized_requirements_files_are_refused_naming_them(tmp_path, content, message):
+    outer, inner = tmp_path / "requirements.txt", tmp_path / "inner.bin"
+    outer.write_text("-r inner.bin\n")
+    inner.write_bytes(content)
+    with pytest.raises(VenvBuildError) as raised:
+        spec(requirements=[], requirements_files=[str(outer)]).fingerprint("3.11.2")
+    assert "requirements file %s (included by %s) %s" % (inner, outer, message) in str(raised.value)
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"alpha==1.0\n\x00", "is binary"),
+    (b"#" * (16 * 1024 * 1024 + 1), "is larger than 16 MiB"),
+])
+def test_binary_or_oversized_constraints_files_are_refused_naming_them(tmp_path, content, message):
+    pins = tmp_path / "pins.txt"
+    pins.write_bytes(content)
+    with pytest.raises(VenvBuildError) as raised:
+        spec(constraints=["-c %s" % pins]).load_constraint_files()
+    assert "constraints file %s %s" % (pins, message) in str(raised.value)
