@@ -6,6 +6,8 @@
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
 import time
 
 from ansible_collections.wheelhouse.venv.plugins.module_utils import _masking as masking
@@ -35,6 +37,45 @@ def create_venv_command(spec, python, dest, virtualenv_executable=None, seed_pip
     if spec.system_site_packages:
         argv.append("--system-site-packages")
     return argv + [dest]
+
+
+# How a command killed at its timeout ends its error output (run_with_timeout), so a caller can tell.
+TIMEOUT_NOTE = "(killed with its process group after %d s: its timeout)"
+
+
+def run_with_timeout(argv, env, timeout):
+    """(rc, out, err) of argv run with env on top of this process's environment, in a session of its own.
+
+    After timeout seconds the whole process group is killed (SIGKILL) and rc is -9, err ending with
+    TIMEOUT_NOTE; the output it wrote until then is kept. A command that cannot start gives 127.
+    """
+    full = dict(os.environ)
+    full.update(env or {})
+    try:
+        # AnsibleModule.run_command has no timeout and does not start a session of its own, whose whole
+        # process group can then be killed: hence Popen here, for the verifications only.
+        proc = subprocess.Popen(argv, env=full, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,  # pylint: disable=ansible-bad-function
+                                stderr=subprocess.PIPE, start_new_session=True)
+    except OSError as exc:
+        return 127, "", "%s: %s" % (argv[0], exc.strerror or exc)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+        timed_out = False
+    except subprocess.TimeoutExpired:
+        timed_out = True
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except OSError:
+            pass
+        try:  # a process that left the group may hold the pipes: wait a little, not for ever
+            out, err = proc.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out, err = b"", b""
+    out, err = out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
+    if timed_out:
+        return -9, out, (err + "\n" + TIMEOUT_NOTE % timeout).strip()
+    return proc.returncode, out, err
 
 
 class Command(list):

@@ -332,6 +332,12 @@ class VenvSpec(object):
         self.facts_file = params.get("facts_file") or os.path.basename(self.path)
         self.log_file = params.get("log_file") or default_log_file(self.path)
         self.seed_cache = params.get("seed_cache")  # None: the user's default (_seed.default_root)
+        self.verify_timeout = params.get("verify_timeout")
+        if self.verify_timeout is None:
+            self.verify_timeout = 300
+        if not isinstance(self.verify_timeout, int) or isinstance(self.verify_timeout, bool) or self.verify_timeout < 1:
+            raise VenvBuildError("verify_timeout must be a whole number of seconds of 1 or more, got %r"
+                                 % (self.verify_timeout,))
         self.inputs_id = (params.get("inputs_id") or "").strip()
         # the lock file the packages come from, recorded in the state file (not part of the fingerprint)
         self.lock = _lock_record(params.get("lock"))

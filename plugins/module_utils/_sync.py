@@ -152,7 +152,7 @@ class Sync(object):
         for argv, what in checks:
             env = commands.verify_environment(spec, venv)
             if find_on_path(argv[0], env["PATH"]) if os.sep not in argv[0] else os.access(argv[0], os.X_OK):
-                rc, out, err = self.runner(argv, env)
+                rc, out, err = self.runner(argv, env, spec.verify_timeout)
             else:  # the runner would end the module on a command that does not exist
                 self.commands.append(commands.display(argv))
                 rc, out, err = 127, "", "%s: command not found (PATH=%s)" % (argv[0], env["PATH"])
@@ -172,9 +172,12 @@ class Sync(object):
                 what_changed = (changes_text(self._in_place[1], unverified["packages"]) or "its files") if changed else ""
                 after = ("the venv at %s %s and is marked unverified: the next run installs and verifies again"
                          % (spec.path, "changed (%s)" % what_changed if changed else "did not change"))
-            self.log("verification failed: %s (exit code %d)" % (what, rc))
-            raise VenvBuildError("verification failed: %s exited with code %d; %s. See %s. Output:\n%s"
-                                 % (what, rc, after, spec.log_file, masking.mask_text(output)[-3000:] or "(none)"),
+            timed_out = rc == -9 and (err or "").endswith(commands.TIMEOUT_NOTE % spec.verify_timeout)
+            ended = ("timed out after %d s (verify_timeout) and was killed" % spec.verify_timeout if timed_out
+                     else "exited with code %d" % rc)
+            self.log("verification failed: %s %s" % (what, ended))
+            raise VenvBuildError("verification failed: %s %s; %s. See %s. Output:\n%s"
+                                 % (what, ended, after, spec.log_file, masking.mask_text(output)[-3000:] or "(none)"),
                                  rc=rc, changed=changed, log_file=spec.log_file, commands=list(self.commands))
 
     # entry point -------------------------------------------------------------------------

@@ -380,6 +380,14 @@ options:
     elements: str
     default: []
     version_added: 0.2.0
+  verify_timeout:
+    description:
+      - Seconds each verification (O(check_dependencies), O(verify_imports), O(verify_command)) may run.
+        One that runs longer is killed with its whole process group and counts as failed, exactly like
+        one that exits with an error - a new venv is not swapped in and the previous one stays live; an
+        in-place change is marked unverified - and the message says it timed out.
+    type: int
+    default: 300
   rebuild:
     description:
       - Build the venv from scratch (beside O(path), then swapped in). The old venv serves until the
@@ -836,6 +844,7 @@ reasons:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.wheelhouse.venv.plugins.module_utils._commands import run_with_timeout
 from ansible_collections.wheelhouse.venv.plugins.module_utils._errors import VenvBuildError
 from ansible_collections.wheelhouse.venv.plugins.module_utils._inputs import VenvSpec
 from ansible_collections.wheelhouse.venv.plugins.module_utils._masking import find_secrets_in, mask_text
@@ -872,6 +881,7 @@ ARGUMENT_SPEC = dict(
     check_dependencies=dict(type="bool", default=True),
     verify_imports=dict(type="list", elements="str", default=[]),
     verify_command=dict(type="list", elements="str", default=[]),
+    verify_timeout=dict(type="int", default=300),
     owner=dict(type="str"),
     group=dict(type="str"),
     mode=dict(type="raw"),
@@ -898,8 +908,10 @@ def main():
     # The result's path is the venv, not a file this module manages: no stat fields (uid, state, ...).
     module.add_path_info = lambda kwargs: kwargs
 
-    def run(argv, env):
-        return module.run_command(argv, environ_update=env, check_rc=False)
+    def run(argv, env, timeout=None):
+        if timeout is None:
+            return module.run_command(argv, environ_update=env, check_rc=False)
+        return run_with_timeout(argv, env, timeout)
 
     # Ansible strips these strings from everything it returns, the invocation included.
     module.no_log_values.update(find_secrets_in(module.params))

@@ -92,3 +92,34 @@ def test_check_mode_lists_the_verifications_and_a_no_op_runs_none(ansible, venv_
     assert upgrade["changed"] is True and upgrade["commands"][-1] == "alpha-version"
     assert any(c.endswith("-m pip check --disable-pip-version-check") for c in upgrade["commands"])
     assert tree_snapshot(path) == before
+
+
+def test_a_verification_that_hangs_is_killed_at_verify_timeout_and_the_old_venv_stays_live(ansible, venv_args, tmp_path):
+    """A verify_command that never ends (and leaves a child behind) is killed with its process group."""
+    path = venv_args["path"]
+    assert ansible.module(requirements=["alpha"], **venv_args)["changed"] is True
+    before = tree_snapshot(path)
+    marker = str(tmp_path / "child-alive")
+    hang = ["sh", "-c", "(sleep 30; touch %s) & sleep 600" % marker]
+    failed = ansible.module(requirements=["alpha"], rebuild=True, verify_command=hang, verify_timeout=2, **venv_args)
+    assert failed["failed"] is True and failed["changed"] is False, failed["raw_output"]
+    assert "verification failed: verify_command timed out after 2 s (verify_timeout) and was killed" in failed["msg"]
+    assert "the new venv was not swapped in and is removed: the venv at %s is as it was before this run" % path \
+        in failed["msg"]
+    assert tree_snapshot(path) == before and imports(path, "alpha")
+    assert beside(path) == []
+    with open(venv_args["log_file"]) as handle:
+        assert "verification failed: verify_command timed out after 2 s" in handle.read()
+    # the child of the command went with it: nothing is left to touch the marker later
+    procs = [p for p in os.listdir("/proc") if p.isdigit()]
+    alive = []
+    for pid in procs:
+        try:
+            with open("/proc/%s/cmdline" % pid, "rb") as handle:
+                if marker.encode() in handle.read():
+                    alive.append(pid)
+        except OSError:
+            pass
+    assert alive == [], "the verification's children outlived its timeout"
+    bad = ansible.module(requirements=["alpha"], verify_timeout=0, **venv_args)
+    assert bad["failed"] is True and "verify_timeout must be a whole number of seconds of 1 or more, got 0" in bad["msg"]
