@@ -712,6 +712,7 @@ def ensure_builder(params, check_mode, run):
     if not wanted:
         return None, []
     # imported here: only a build host that keeps its builder needs venv_build's machinery
+    from ansible_collections.wheelhouse.venv.plugins.module_utils._commands import run_with_timeout
     from ansible_collections.wheelhouse.venv.plugins.module_utils._inputs import VenvSpec
     from ansible_collections.wheelhouse.venv.plugins.module_utils._sync import sync
     spec = VenvSpec({"path": os.path.abspath(os.path.expanduser(params["builder_venv"])),
@@ -719,8 +720,12 @@ def ensure_builder(params, check_mode, run):
                      "requirements": list(wanted.get("requirements") or []) + list(params.get("build_tools") or []),
                      "environment": wanted.get("environment") or {},
                      "owner": params.get("owner"), "group": params.get("group")})
+
+    def builder_run(argv, env, timeout=None):  # the verifications of the builder venv come with a timeout
+        return run(argv, env, None) if timeout is None else run_with_timeout(argv, env, timeout)
+
     try:
-        result, warnings = sync(spec, check_mode, lambda argv, env: run(argv, env, None))
+        result, warnings = sync(spec, check_mode, builder_run)
     except VenvBuildError as exc:
         raise VenvBuildError("builder venv %s: %s" % (spec.path, exc.msg), **exc.details)
     summary = dict((key, result.get(key)) for key in ("changed", "reasons", "commands", "packages", "python_version"))
