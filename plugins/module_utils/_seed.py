@@ -12,7 +12,7 @@ laid down: the same wheels, the same RECORDs (their paths are relative), the sam
 
 A cache entry is keyed by what decides its content: the interpreter's real path, its full version and
 ABI tag, and the version ensurepip bundles; a new Python or a new bundled pip is a new entry. The cache
-belongs to the user the module runs as (root: /var/cache/wheelhouse-venv/seed): a folder someone else
+belongs to the user the module runs as (root: /var/cache/wheelhouse-venv-seed): a folder someone else
 owns or may write is not used, and nothing in it is trusted beyond the checks below. An entry appears
 whole or not at all (built in a temporary folder, then renamed); when the cache cannot be used or made,
 the venv is made by `python -m venv` as before, and the log says why.
@@ -46,10 +46,11 @@ MAX_RECORD = 4 * 1024 * 1024
 
 def default_root():
     """Where the cache lives for the user the module runs as."""
+    # beside, not inside, the role's /var/cache/wheelhouse-venv/<release>: a release may be called anything
     if os.geteuid() == 0:
-        return "/var/cache/wheelhouse-venv/seed"
+        return "/var/cache/wheelhouse-venv-seed"
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "wheelhouse-venv", "seed")
+    return os.path.join(base, "wheelhouse-venv-seed")
 
 
 def _probe_here():

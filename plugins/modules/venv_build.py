@@ -131,8 +131,8 @@ options:
         that others may write, is not used; neither is an entry that fails its checks. Then, and when
         the interpreter has no ensurepip, the venv is made by C(python -m venv) with pip as before, and
         the log says why.
-      - Defaults to C(/var/cache/wheelhouse-venv/seed) when running as root, otherwise to
-        C(wheelhouse-venv/seed) under E(XDG_CACHE_HOME) or C(~/.cache). Not used with
+      - Defaults to C(/var/cache/wheelhouse-venv-seed) when running as root, otherwise to
+        C(wheelhouse-venv-seed) under E(XDG_CACHE_HOME) or C(~/.cache) (beside, not in, the folder the role pushes wheels to). Not used with
         O(virtualenv_command=virtualenv), nor where O(install_tool=uv) needs no pip.
     type: path
   system_site_packages:
