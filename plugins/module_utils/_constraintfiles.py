@@ -98,6 +98,14 @@ class Referenced(object):
         return ["# -c %s (sha256:%s, read and inlined by wheelhouse.venv)" % (self.shown, self.sha256)] + self.lines
 
 
+def not_regular(path):
+    """None for a regular file; else what it is ("a FIFO", ...): reading one could wait for ever. OSError if absent."""
+    mode = os.stat(path).st_mode
+    if stat.S_ISREG(mode):
+        return None
+    return "a FIFO" if stat.S_ISFIFO(mode) else "a directory" if stat.S_ISDIR(mode) else "a device or socket"
+
+
 # A referenced file (constraints, lock) larger than this is refused: reading it is bounded.
 MAX_REFERENCED_FILE = 16 * 1024 * 1024
 
@@ -116,9 +124,8 @@ def read_reference(target, label, trusted_hosts=(), environment=None):
     path = unquote(parts.path) if parts is not None else target
     shown = masking.strip_credentials(target)
     try:
-        mode = os.stat(path).st_mode
-        if not stat.S_ISREG(mode):
-            kind = "a FIFO" if stat.S_ISFIFO(mode) else "a directory" if stat.S_ISDIR(mode) else "a device or socket"
+        kind = not_regular(path)
+        if kind:
             raise VenvBuildError("%s %s is not a regular file (it is %s): reference a file" % (label, shown, kind))
         with open(path, "rb") as handle:
             data = handle.read(MAX_REFERENCED_FILE + 1)

@@ -45,9 +45,8 @@ def render_lines(lines):
 
 def check_regular_file(path):
     """VenvBuildError unless path is a regular file: reading a FIFO or a device could wait for ever."""
-    mode = os.stat(path).st_mode
-    if not stat.S_ISREG(mode):
-        kind = "a FIFO" if stat.S_ISFIFO(mode) else "a directory" if stat.S_ISDIR(mode) else "a device or socket"
+    kind = cfiles.not_regular(path)
+    if kind:
         raise VenvBuildError("requirements file %s is not a regular file (it is %s): requirements files and the "
                              "files they include with -r/-c must be regular files" % (path, kind))
 
