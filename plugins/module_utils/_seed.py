@@ -37,8 +37,10 @@ PROBE = ("import ensurepip, json, sys; print(json.dumps({'ensurepip': ensurepip.
          "'version': sys.version, 'tag': sys.implementation.cache_tag}))")
 ENTRY_FILE = "seed.json"
 MAX_ENTRY_FILE = 64 * 1024
-# a temporary folder of a build older than this was left by a killed run
+# a temporary folder of a build older than this was left by a killed run; the prefix is ours alone, so that a
+# seed_cache pointed at a folder of the user's never loses a .tmp-* of theirs
 STALE_SECONDS = 3600
+TMP_PREFIX = ".wheelhouse-seed-tmp-"
 # scripts of a seeded package are listed in its RECORD relative to site-packages (lib/pythonX.Y/site-packages)
 SCRIPT_PREFIX = "../../../bin/"
 MAX_RECORD = 4 * 1024 * 1024
@@ -159,7 +161,7 @@ class Seeder(object):
 
     def build_command(self):
         """The command that makes a new entry's venv (its temporary folder shown as XXXXXXXX)."""
-        return [self.interp.executable, "-m", "venv", os.path.join(self.root, ".tmp-XXXXXXXX", "venv")]
+        return [self.interp.executable, "-m", "venv", os.path.join(self.root, TMP_PREFIX + "XXXXXXXX", "venv")]
 
     def make_entry(self, runner, log):
         """Make the entry with ensurepip (runner(argv, env) runs and records the command); its venv or None."""
@@ -179,7 +181,7 @@ class Seeder(object):
                 self.reason = _owned_and_private(self.entry)
                 return None
             try:
-                aside = tempfile.mkdtemp(prefix=".tmp-", dir=self.root)
+                aside = tempfile.mkdtemp(prefix=TMP_PREFIX, dir=self.root)
                 os.rename(self.entry, os.path.join(aside, "old"))
                 shutil.rmtree(aside, ignore_errors=True)
                 log("pip seed cache: replaced %s" % self.entry)
@@ -187,7 +189,7 @@ class Seeder(object):
                 self.reason = "cannot replace %s: %s" % (self.entry, exc.strerror or exc)
                 return None
         try:
-            tmp = tempfile.mkdtemp(prefix=".tmp-", dir=self.root)
+            tmp = tempfile.mkdtemp(prefix=TMP_PREFIX, dir=self.root)
         except OSError as exc:
             self.reason = "cannot make a folder in %s: %s" % (self.root, exc.strerror or exc)
             return None
@@ -225,7 +227,7 @@ class Seeder(object):
                 st = os.lstat(path)
             except OSError:
                 continue
-            if name.startswith(".tmp-") and stat.S_ISDIR(st.st_mode) and now - st.st_mtime > STALE_SECONDS:
+            if name.startswith(TMP_PREFIX) and stat.S_ISDIR(st.st_mode) and now - st.st_mtime > STALE_SECONDS:
                 shutil.rmtree(path, ignore_errors=True)
 
     def seed(self, source, dest):

@@ -121,7 +121,7 @@ def test_kill_tree_while_pip_is_seeded(site, tmp_path, moment):
     cache = str(tmp_path / "seed-cache")
     if moment == "seed cache entry being made":
         spec = Spec("rebuild seeding pip", "1.1", site_packages=True, options={"seed_cache": cache})
-        shows = entry_appears(os.path.join(cache, ".tmp-*", "venv", "bin", "python"))
+        shows = entry_appears(os.path.join(cache, ".wheelhouse-seed-tmp-*", "venv", "bin", "python"))
     else:  # the default cache, whose entry the starting venv's run made or found (conftest.site_template)
         spec = REBUILD
         shows = entry_appears(os.path.join(staging(site), "lib", "python3.11", "site-packages", "pip"))

@@ -77,7 +77,7 @@ def test_check_mode_shows_the_build_step_before_the_install(tmp_path):
     result, dummy = sync_mod.sync(s, True, runner)
     # the pip seed's entry, the venv, then the dependency check (check_dependencies)
     seed, create, build, install, check = result["commands"]
-    assert seed.endswith("-m venv %s" % os.path.join(str(tmp_path), "seed", ".tmp-XXXXXXXX", "venv"))
+    assert seed.endswith("-m venv %s" % os.path.join(str(tmp_path), "seed", ".wheelhouse-seed-tmp-XXXXXXXX", "venv"))
     assert create.endswith("-m venv --without-pip %s" % s.path)
     assert check.endswith(" -m pip check --disable-pip-version-check")
     assert "/build-requirements.txt -c " in build and "/requirements.txt" not in build.replace("build-requirements", "")

@@ -230,7 +230,7 @@ def test_check_mode_touches_nothing_and_runs_nothing_mutating(tmp_path):
     assert result["changed"] is True and result["facts_written"] is True
     assert calls == [] and warnings == []
     # the seed cache has no entry yet: the real run makes it first, then the venv without pip (pip is copied in)
-    assert result["commands"][0].endswith("-m venv %s" % os.path.join(str(tmp_path), "seed", ".tmp-XXXXXXXX", "venv"))
+    assert result["commands"][0].endswith("-m venv %s" % os.path.join(str(tmp_path), "seed", ".wheelhouse-seed-tmp-XXXXXXXX", "venv"))
     assert result["commands"][1].endswith("-m venv --without-pip %s" % spec.path)
     assert os.listdir(str(tmp_path)) == []
 

@@ -98,7 +98,7 @@ def test_an_entry_is_made_once_and_then_reused(made_root):
     assert len(entries) == 1
     s = seeder(made_root)
     assert s.usable_entry() == os.path.join(str(made_root), entries[0], "venv")
-    assert not [n for n in os.listdir(str(made_root)) if n.startswith(".tmp-")], "the build folder is gone"
+    assert not [n for n in os.listdir(str(made_root)) if n.startswith(seed.TMP_PREFIX)], "the build folder is gone"
 
 
 @pytest.mark.parametrize("damage", ["none", "world_writable_root", "world_writable_entry", "root_is_a_link", "other_probe",
@@ -191,7 +191,7 @@ def test_two_runs_making_the_same_entry_at_once_leave_one_entry(tmp_path):
 def test_a_build_folder_left_by_a_killed_run_goes_once_it_is_old(made_root, tmp_path):
     root = tmp_path / "seed"
     shutil.copytree(str(made_root), str(root), symlinks=True)
-    old, fresh = root / ".tmp-old", root / ".tmp-fresh"
+    old, fresh = root / ".wheelhouse-seed-tmp-old", root / ".wheelhouse-seed-tmp-fresh"
     old.mkdir()
     fresh.mkdir()
     os.utime(str(old), (1, 1))
@@ -200,7 +200,7 @@ def test_a_build_folder_left_by_a_killed_run_goes_once_it_is_old(made_root, tmp_
 
 
 def test_a_script_whose_first_line_points_elsewhere_is_not_copied(tmp_path):
-    built_at = str(tmp_path / "seed" / ".tmp-x" / "venv")
+    built_at = str(tmp_path / "seed" / ".wheelhouse-seed-tmp-x" / "venv")
     src = tmp_path / "pip"
     for first, copied in (("#!%s/bin/python3" % built_at, True), ("#!/bin/sh", False),
                           ("#!%s/bin/../../../../bin/sh" % built_at, False)):
@@ -219,3 +219,13 @@ def test_seeding_into_a_full_or_missing_venv_is_a_clear_error(made_root, tmp_pat
     with pytest.raises(VenvBuildError) as raised:
         s.seed(s.usable_entry(), str(tmp_path / "no-such-venv"))
     assert "seeding pip into %s" % (tmp_path / "no-such-venv") in str(raised.value)
+
+
+def test_a_tmp_folder_of_the_user_in_a_seed_cache_they_named_is_never_removed(made_root, tmp_path):
+    root = tmp_path / "seed"
+    shutil.copytree(str(made_root), str(root), symlinks=True)
+    theirs = root / ".tmp-notes"
+    theirs.mkdir()
+    os.utime(str(theirs), (1, 1))
+    seed.Seeder(interpreter(), str(root), run)._remove_stale()
+    assert theirs.exists()
