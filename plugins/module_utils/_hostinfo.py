@@ -173,6 +173,7 @@ def venv_info(path):
     if disk.state_problem or not disk.state:
         problems.append(disk.state_problem or "%s has no state file of venv_build" % path)
         return result
+    problems.extend(disk.state_warnings)  # a field of a form the module never writes: the venv_build run repairs it
     if not disk.python_works:
         problems.append("its bin/python no longer runs")
     if minor_version(disk.python_version) != minor_version((state.get("python") or {}).get("version")):

@@ -177,6 +177,8 @@ def _plan_venv(spec, disk, interp, fingerprint):
         return plan
     if disk.state_problem:
         return Plan("install", "%s; the installer runs and rewrites it" % disk.state_problem)
+    if disk.state_warnings:  # fields dropped for their form (another user may write the venv)
+        return Plan("install", "%s; the installer runs and rewrites the state file" % "; ".join(disk.state_warnings))
     if not state:
         return Plan("install", "the venv has no state file of this module (first run, or an earlier run failed)")
     if state.get("verify_failed"):

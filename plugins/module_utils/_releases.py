@@ -16,16 +16,13 @@ the releases folder makes a run that would change it fail before any change, nam
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import time
 
 from ansible_collections.wheelhouse.venv.plugins.module_utils._errors import VenvBuildError
 from ansible_collections.wheelhouse.venv.plugins.module_utils._faults import fault_point
 from ansible_collections.wheelhouse.venv.plugins.module_utils._fsops import exchange, leftover_prefix, shown
-from ansible_collections.wheelhouse.venv.plugins.module_utils._venvstate import foreign_entries, read_state
-
-_ID = re.compile(r"^([1-9][0-9]*)-[0-9]{8}T[0-9]{6}$")
+from ansible_collections.wheelhouse.venv.plugins.module_utils._venvstate import RELEASE_ID, foreign_entries, read_state
 
 
 REMOVING = ".removing-"  # a kept release being removed (renamed first, inside the releases folder)
@@ -38,7 +35,7 @@ def releases_dir(path):
 
 def release_number(release_id):
     """n of an id "<n>-<time>"; None for anything else."""
-    match = _ID.match(release_id or "")
+    match = RELEASE_ID.match(release_id or "")
     return int(match.group(1)) if match else None
 
 

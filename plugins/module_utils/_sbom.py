@@ -128,7 +128,7 @@ def purl(dist):
 def component(venv, dist, wheels, known=None):
     """The component of one installed distribution."""
     try:
-        headers = read_metadata_headers(metadata_file(dist.meta_dir))
+        headers = read_metadata_headers(metadata_file(dist.meta_dir), follow=os.path.islink(dist.meta_dir))
     except (IOError, OSError, ValueError):  # read a moment ago: changed since, by someone else
         headers = []
     ref = purl(dist)

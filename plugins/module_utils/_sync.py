@@ -187,6 +187,7 @@ class Sync(object):
         self.follow_link()
         self.clean_leftovers()
         disk = VenvOnDisk(spec.path)
+        self.warnings.extend(disk.state_warnings)
         if spec.state == "absent":
             return self.absent(disk)
         if self.dangling:

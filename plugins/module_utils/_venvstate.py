@@ -9,10 +9,12 @@ Nothing here starts a process, so a no-op run costs a few file reads.
 from __future__ import annotations
 
 import csv
+import errno
 import fnmatch
 import json
 import os
 import re
+import stat
 
 from ansible_collections.wheelhouse.venv.plugins.module_utils._pep508 import canonical_name
 
@@ -35,6 +37,12 @@ OWN_TOP_ENTRIES = (STATE_FILE, REQUIREMENTS_FILE, CONSTRAINTS_FILE, GLOBAL_CONST
 # Seed tools' scripts (wheel, easy_install) and PyPy's names are the venv's too.
 VENV_BIN_PATTERNS = ("activate*", "Activate.ps1", "deactivate*", "python", "python3", "python3.*", "pip*", "pydoc*",
                      "wheel*", "easy_install*", "pypy*")
+# A release id: "<n>-<YYYYmmddTHHMMSS>" (_releases.py); "retired": seconds since the epoch, as "%.6f".
+RELEASE_ID = re.compile(r"^([1-9][0-9]{0,8})-[0-9]{8}T[0-9]{6}$")
+_RETIRED = re.compile(r"^(?:[0-9]{1,12}\.[0-9]{1,9})?$")
+# The most a file the module reads from a venv may hold: they are small, a venv may belong to another user.
+MAX_STATE_BYTES = 16 * 1024 * 1024
+MAX_VENV_FILE_BYTES = 16 * 1024 * 1024
 _TEMP_FILE = re.compile(r"^\.(?:%s|%s)\.[A-Za-z0-9_]{8}$" % (re.escape(STATE_FILE), re.escape(SBOM_FILE)))
 
 
@@ -57,8 +65,7 @@ def read_pyvenv_cfg(path):
     """Return pyvenv.cfg of the venv at path as a dict, or None when there is none."""
     cfg_path = os.path.join(path, "pyvenv.cfg")
     try:
-        with open(cfg_path) as handle:
-            lines = handle.read().splitlines()
+        lines = read_untrusted(cfg_path, MAX_VENV_FILE_BYTES).decode("utf-8", "replace").splitlines()
     except (IOError, OSError):
         return None
     cfg = {}
@@ -98,17 +105,21 @@ def venv_python_works(path):
     return os.path.isfile(venv_python(path)) and os.access(venv_python(path), os.X_OK)
 
 
-def read_metadata_headers(meta_file):
+def read_metadata_headers(meta_file, follow=False):
     """The headers of a METADATA/PKG-INFO file as (lower-case key, value) pairs, in file order.
 
     A continuation line (a folded License text) is joined to its header with a line break; the body
     (the description) is not read. ValueError when the file holds binary data.
     """
     headers = []
-    with open(meta_file, "rb") as handle:
+    read = 0
+    with os.fdopen(open_untrusted(meta_file, follow), "rb") as handle:
         for raw in handle:
+            read += len(raw)
             if b"\0" in raw:
                 raise ValueError("it holds binary data")
+            if read > MAX_VENV_FILE_BYTES:
+                raise ValueError("its headers are larger than %d bytes" % MAX_VENV_FILE_BYTES)
             line = raw.decode("utf-8", "replace").rstrip("\r\n")
             if not line:
                 break
@@ -121,11 +132,11 @@ def read_metadata_headers(meta_file):
     return headers
 
 
-def _read_headers(meta_file):
+def _read_headers(meta_file, follow=False):
     """Name, Version and Requires-Dist from a METADATA/PKG-INFO file (headers only); ValueError when it is binary."""
     name = version = None
     requires = []
-    for key, value in read_metadata_headers(meta_file):
+    for key, value in read_metadata_headers(meta_file, follow):
         if key == "name":
             name = value
         elif key == "version":
@@ -144,8 +155,7 @@ def name_from_meta_dir(entry):
 
 def _read_direct_url(meta_dir):
     try:
-        with open(os.path.join(meta_dir, "direct_url.json")) as handle:
-            return json.load(handle).get("url")
+        return json.loads(read_untrusted(os.path.join(meta_dir, "direct_url.json"), MAX_VENV_FILE_BYTES)).get("url")
     except (IOError, OSError, ValueError, AttributeError):
         return None
 
@@ -177,7 +187,8 @@ def installed_distributions(site_packages, damaged=None, linked=False):
             continue
         meta_file = metadata_file(os.path.join(site_packages, entry))
         try:
-            name, version, requires = _read_headers(meta_file)
+            # a linked entry is a system package's, linked on purpose (linked_distro_packages): followed
+            name, version, requires = _read_headers(meta_file, linked)
             problem = None if name and version else "it has no Name or no Version"
         except (IOError, OSError) as exc:
             problem = "it cannot be read: %s" % (exc.strerror or exc)
@@ -226,8 +237,7 @@ def missing_record_files(venv, dists, thorough=False):
     for name, dist in sorted(dists.items()):
         site_packages = os.path.dirname(dist.meta_dir)
         try:
-            with open(os.path.join(dist.meta_dir, "RECORD"), "rb") as handle:
-                data = handle.read()
+            data = read_untrusted(os.path.join(dist.meta_dir, "RECORD"), MAX_VENV_FILE_BYTES)
         except (IOError, OSError):
             continue
         meta = os.path.basename(dist.meta_dir)
@@ -296,23 +306,94 @@ def state_text(state):
     return json.dumps(state, indent=1, sort_keys=True) + "\n"
 
 
-def read_state(path):
-    """(state, problem): our state file inside the venv; (None, None) when missing, (None, why) when damaged."""
-    return read_state_file(os.path.join(path, STATE_FILE), state_shape_problem)
+def read_state(path, warnings=None):
+    """(state, problem): our state file inside the venv; (None, None) when missing, (None, why) when damaged.
+
+    The venv may belong to another user: a field whose value has not the form the module writes
+    (state_field_problems) is dropped, as if it were missing, and named in warnings (a list) when given.
+    """
+    state_file = os.path.join(path, STATE_FILE)
+    state, problem = read_state_file(state_file, state_shape_problem)
+    if state:
+        for field, why in state_field_problems(state):
+            del state[field]
+            if warnings is not None:
+                warnings.append("%s: its field %s %s; it is treated as missing" % (state_file, field, why))
+    return state, problem
+
+
+def _plain_name(name):
+    """True for a single entry name (no path separator, not . or ..), as os.listdir gives them."""
+    return isinstance(name, str) and 0 < len(name) <= 255 and name not in (".", "..") and "/" not in name \
+        and "\0" not in name
+
+
+def state_field_problems(state):
+    """[(field, why)] of the state fields whose values have not the module's own form (paths are built from them)."""
+    problems = []
+    if "release" in state and not RELEASE_ID.match(state["release"]):
+        problems.append(("release", "is not a release id of the form <n>-<YYYYmmddTHHMMSS>"))
+    if "retired" in state and not _RETIRED.match(state["retired"]):
+        problems.append(("retired", "is not a time"))
+    entries = state.get("entries", [])
+    if not isinstance(entries, list) or len(entries) > 10000 or not all(_plain_name(e) for e in entries):
+        problems.append(("entries", "is not a list of names of entries of the venv"))
+    if not all(_plain_name(name) for name in state.get("links", {})):
+        problems.append(("links", "names entries outside the venv's site-packages"))
+    held = state.get("rolled_back_from", {})
+    if "release" in held and not RELEASE_ID.match(held["release"]):
+        problems.append(("rolled_back_from", "names a release that is not a release id"))
+    return problems
+
+
+def state_text(state):
+    """A state file's text, as both modules write theirs."""
+    return json.dumps(state, indent=1, sort_keys=True) + "\n"
+
+
+def open_untrusted(path, follow=False):
+    """A read-only descriptor of the regular file at path: not through a link at path, never waiting on a FIFO.
+
+    OSError when path is a link (ELOOP; follow=True follows it), not a regular file (EINVAL) or cannot be opened.
+    """
+    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0) | (0 if follow else os.O_NOFOLLOW)
+    fd = os.open(path, flags)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "it is not a regular file")
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def read_untrusted(path, limit):
+    """The bytes of the regular file at path (open_untrusted); OSError (EFBIG) when it holds more than limit."""
+    with os.fdopen(open_untrusted(path), "rb") as handle:
+        data = handle.read(limit + 1)
+    if len(data) > limit:
+        raise OSError(errno.EFBIG, "it is larger than %d bytes" % limit)
+    return data
+
+
+def _why_unreadable(exc):
+    if exc.errno == errno.ELOOP:
+        return "it is a symbolic link, which the module does not follow"
+    return exc.strerror or str(exc)
 
 
 def read_state_file(state_file, shape_problem):
     """(state, problem) of a JSON state file of either module; shape_problem(data) says what is wrong, or None.
 
-    The one state-file reader: a missing file is (None, None), anything damaged is (None, why).
+    The one state-file reader: a missing file is (None, None), anything damaged is (None, why). A link,
+    a FIFO or a file of more than MAX_STATE_BYTES is damaged: the file is not followed, waited on or read whole.
     """
     try:
-        with open(state_file, "rb") as handle:
-            state = json.loads(handle.read().decode("utf-8"))
+        state = json.loads(read_untrusted(state_file, MAX_STATE_BYTES).decode("utf-8"))
     except FileNotFoundError:
         return None, None
     except (IOError, OSError) as exc:
-        return None, "%s cannot be read: %s" % (state_file, exc.strerror or exc)
+        return None, "%s cannot be read: %s" % (state_file, _why_unreadable(exc))
     except ValueError as exc:
         return None, "%s is not valid JSON: %s" % (state_file, exc)
     problem = shape_problem(state)
@@ -322,9 +403,9 @@ def read_state_file(state_file, shape_problem):
 
 
 def read_text(path):
+    """The text of an installer file of the venv (requirements.txt, ...); None when missing, linked or unreadable."""
     try:
-        with open(path) as handle:
-            return handle.read()
+        return read_untrusted(path, MAX_VENV_FILE_BYTES).decode("utf-8", "replace")
     except (IOError, OSError):
         return None
 
@@ -346,7 +427,8 @@ class VenvOnDisk(object):
         self.is_venv = self.cfg is not None
         self.python_version = cfg_python_version(self.cfg)
         self.python_works = self.is_venv and venv_python_works(path)
-        self.state, self.state_problem = read_state(path) if self.is_venv else (None, None)
+        self.state_warnings = []  # fields of the state file dropped for their form
+        self.state, self.state_problem = read_state(path, self.state_warnings) if self.is_venv else (None, None)
         self.dists = {}
         self.damaged = {}  # metadata folder -> why its METADATA cannot be read
         self.leftovers = []

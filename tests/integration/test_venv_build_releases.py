@@ -158,3 +158,31 @@ def test_keep_previous_check_mode_touches_nothing(ansible, venv_args):
     assert tree_snapshot(os.path.dirname(path)) == before
     real = ansible.module(requirements=B, keep_previous=1, **venv_args)
     assert real["changed"] is True and len(real["releases"]) == 1, real["raw_output"]
+
+
+def test_release_id_planted_in_the_state_file_steers_nothing(ansible, venv_args):
+    """The venv's owner may write its state file: a release id that is a path moves nothing outside the releases
+    folder, and the kept release is not lost (issue: what another user can write never steers root)."""
+    path = venv_args["path"]
+    first = ansible.module(requirements=A, keep_previous=1, **venv_args)
+    second = ansible.module(requirements=B, keep_previous=1, **venv_args)
+    assert second["changed"] is True and second["releases"] == [first["release"]], second["raw_output"]
+    escaped = "wh-escaped-%d" % os.getpid()
+    outside = os.path.join(os.path.dirname(os.path.dirname(path)), escaped)
+    planted = dict(state(path), release="../../%s" % escaped)
+    with open(os.path.join(path, "wheelhouse-venv.json"), "w") as handle:
+        json.dump(planted, handle)
+
+    third = ansible.module(requirements=C, keep_previous=1, **venv_args)
+    try:
+        assert not os.path.lexists(outside), "the replaced venv was moved out of the releases folder"
+    finally:
+        subprocess.run(["rm", "-rf", outside], check=False)
+    assert third["changed"] is True, third["raw_output"]
+    assert any("its field release " in w and "treated as missing" in w for w in third.get("warnings", [])), third
+    kept = third["releases"]
+    assert len(kept) == 1 and kept[0] != first["release"]
+    # the replaced venv (B) is the kept release, inside the releases folder, whole
+    assert os.listdir(releases_folder(path)) == kept
+    assert state(os.path.join(releases_folder(path), kept[0]))["packages"]["alpha"] == "1.1"
+    assert imports(path, "alpha", "beta") and state(path)["release"] != planted["release"]

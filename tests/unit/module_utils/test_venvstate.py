@@ -170,3 +170,78 @@ def test_good_and_missing_state_files(tmp_path):
             "python": {"realpath": "/usr/bin/python3", "signature": [1, 2, 3], "version": PY}, "facts_pending": True}
     (tmp_path / STATE_FILE).write_text(json.dumps(good))
     assert read_state(str(tmp_path)) == (good, None)
+
+
+# --- a venv may belong to another user: what is read from it is checked for form, links are not followed ---
+
+@pytest.mark.parametrize("field, value", [
+    ("release", "../../x"),
+    ("release", "1-20261207T120000/../../x"),
+    ("retired", "../x"),
+    ("entries", ["bin", "../outside"]),
+    ("entries", ["lib/python3.11"]),
+    ("entries", "bin"),
+    ("links", {"../../../etc": "/usr/lib/python3/dist-packages/apt"}),
+    ("rolled_back_from", {"release": "../x", "at": "", "fingerprint": "", "inputs_id": ""}),
+])
+def test_state_field_of_a_foreign_form_is_dropped_and_named(tmp_path, field, value):
+    with open(os.path.join(str(tmp_path), STATE_FILE), "w") as handle:
+        json.dump({"format": 1, "fingerprint": "f", "release": "3-20261207T120000", field: value}, handle)
+    warnings = []
+    state, problem = read_state(str(tmp_path), warnings)
+    assert problem is None and field not in state and state["fingerprint"] == "f"
+    assert len(warnings) == 1 and "its field %s " % field in warnings[0] and "treated as missing" in warnings[0]
+
+
+def test_state_fields_of_the_module_s_own_form_are_kept(tmp_path):
+    state = {"format": 1, "release": "12-20261207T120000", "retired": "1796637600.123456", "entries": ["bin", ".uv"],
+             "links": {"apt": "/usr/lib/python3/dist-packages/apt"},
+             "rolled_back_from": {"release": "11-20261206T090000", "at": "x", "fingerprint": "", "inputs_id": ""}}
+    with open(os.path.join(str(tmp_path), STATE_FILE), "w") as handle:
+        json.dump(state, handle)
+    warnings = []
+    assert read_state(str(tmp_path), warnings) == (state, None) and warnings == []
+
+
+def test_state_file_that_is_a_link_is_not_followed(tmp_path):
+    secret = tmp_path / "secret.json"
+    secret.write_text('{"format": 1, "fingerprint": "planted"}')
+    venv = tmp_path / "venv"
+    venv.mkdir()
+    os.symlink(str(secret), str(venv / STATE_FILE))
+    state, problem = read_state(str(venv))
+    assert state is None and "symbolic link" in problem
+
+
+def test_state_file_that_is_a_fifo_is_not_waited_on(tmp_path):
+    os.mkfifo(os.path.join(str(tmp_path), STATE_FILE))  # open() for reading would block until a writer came
+    state, problem = read_state(str(tmp_path))
+    assert state is None and "not a regular file" in problem
+
+
+def test_oversized_state_file_is_not_read_whole(tmp_path, monkeypatch):
+    from ansible_collections.wheelhouse.venv.plugins.module_utils import _venvstate
+    monkeypatch.setattr(_venvstate, "MAX_STATE_BYTES", 64)
+    with open(os.path.join(str(tmp_path), STATE_FILE), "w") as handle:
+        json.dump({"format": 1, "fingerprint": "f" * 100}, handle)
+    state, problem = read_state(str(tmp_path))
+    assert state is None and "larger than 64 bytes" in problem
+
+
+def test_installer_files_and_metadata_behind_links_are_not_read(tmp_path):
+    """requirements.txt, pyvenv.cfg and METADATA planted as links to root's files: never read through them."""
+    site = make_venv(str(tmp_path / "venv"))
+    secret = tmp_path / "shadow"
+    secret.write_text("Name: alpha\nVersion: 9.9\n\nroot:$6$secret\n")
+    os.symlink(str(secret), str(tmp_path / "venv" / "requirements.txt"))
+    disk = VenvOnDisk(str(tmp_path / "venv"))
+    assert disk.files["requirements.txt"] is None and disk.packages == {"alpha": "1.0"}
+    os.unlink(os.path.join(site, "alpha-1.0.dist-info", "METADATA"))
+    os.symlink(str(secret), os.path.join(site, "alpha-1.0.dist-info", "METADATA"))
+    damaged = {}
+    assert installed_distributions(site, damaged) == {}
+    assert list(damaged) == [os.path.join(site, "alpha-1.0.dist-info")]
+    cfg = tmp_path / "venv" / "pyvenv.cfg"
+    cfg.unlink()
+    os.symlink(str(secret), str(cfg))
+    assert VenvOnDisk(str(tmp_path / "venv")).is_venv is False
