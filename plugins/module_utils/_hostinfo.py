@@ -19,7 +19,12 @@ from ansible_collections.wheelhouse.venv.plugins.module_utils import _commands a
 from ansible_collections.wheelhouse.venv.plugins.module_utils._errors import VenvBuildError
 from ansible_collections.wheelhouse.venv.plugins.module_utils._inputs import find_interpreter, find_on_path
 from ansible_collections.wheelhouse.venv.plugins.module_utils._links import find_package_manager
-from ansible_collections.wheelhouse.venv.plugins.module_utils._venvstate import VenvOnDisk, minor_version, site_packages_dir
+from ansible_collections.wheelhouse.venv.plugins.module_utils._venvstate import (
+    VenvOnDisk,
+    minor_version,
+    site_packages_dir,
+    venv_interpreter_problem,
+)
 
 # The facts the platform key is made of (filter venv_platform), under ansible_facts' names.
 PLATFORM_FACTS = ("distribution", "distribution_version", "distribution_major_version", "distribution_release",
@@ -176,6 +181,8 @@ def venv_info(path):
     problems.extend(disk.state_warnings)  # a field of a form the module never writes: the venv_build run repairs it
     if not disk.python_works:
         problems.append("its bin/python no longer runs")
+    elif (state.get("python") or {}).get("realpath"):
+        problems.extend(filter(None, [venv_interpreter_problem(path, state["python"]["realpath"])]))
     if minor_version(disk.python_version) != minor_version((state.get("python") or {}).get("version")):
         problems.append("pyvenv.cfg names another Python than the state file")
     if state.get("install_started") or disk.leftovers or disk.damaged:
@@ -185,7 +192,7 @@ def venv_info(path):
     if (state.get("packages") or {}) != disk.packages:
         problems.append("its packages differ from those recorded")
     elif disk.missing_files():
-        problems.append("files of installed packages were removed")
+        problems.append("files of installed packages were removed or changed")
     if disk.python_version and not _links_intact(path, disk.python_version, state.get("links") or {}):
         problems.append("links recorded in the state file are missing or changed")
     result["intact"] = not problems

@@ -23,6 +23,7 @@ from ansible_collections.wheelhouse.venv.plugins.module_utils._venvstate import 
     interpreter_signature,
     minor_version,
     name_from_meta_dir,
+    venv_interpreter_problem,
 )
 
 FILE_KEYS = (("requirements", REQUIREMENTS_FILE), ("constraints", CONSTRAINTS_FILE),
@@ -165,6 +166,9 @@ def _plan_venv(spec, disk, interp, fingerprint):
         return Plan("rebuild", "rebuild requested")
     if not disk.python_works:
         return Plan("rebuild", "the venv's bin/python no longer runs (its base interpreter is gone)")
+    problem = venv_interpreter_problem(disk.path, (state.get("python") or {}).get("realpath") or interp.realpath)
+    if problem:
+        return Plan("rebuild", problem)
     if minor_version(disk.python_version) != minor_version(interp.version):
         return Plan("rebuild", "the venv was made from Python %s, %s is Python %s"
                     % (disk.python_version, spec.python, interp.version))
@@ -206,8 +210,10 @@ def _plan_venv(spec, disk, interp, fingerprint):
         return Plan("files", "%s inside the venv differs from the inputs" % differing)
     missing = disk.missing_files()
     if missing:
-        return Plan("install", "files of installed packages were removed: %s; reinstalling them"
-                    % "; ".join("%s (%s)" % (n, ", ".join(f)) for n, f in sorted(missing.items())),
+        changed = any(f.endswith(" (changed)") for files in missing.values() for f in files)
+        return Plan("install", "files of installed packages were removed%s: %s; reinstalling them"
+                    % (" or changed" if changed else "",
+                       "; ".join("%s (%s)" % (n, ", ".join(f)) for n, f in sorted(missing.items()))),
                     repair=dict((n, disk.packages[n]) for n in missing))
     return Plan()
 

@@ -105,6 +105,26 @@ def venv_python_works(path):
     return os.path.isfile(venv_python(path)) and os.access(venv_python(path), os.X_OK)
 
 
+def venv_interpreter_problem(path, made_from):
+    """Why bin/python of the venv at path is not the interpreter made_from (its real path), or None.
+
+    Cheap, for every no-op: a link must lead to made_from; a copy (venv --copies) must have its size.
+    """
+    python = venv_python(path)
+    try:
+        st = os.lstat(python)
+        if stat.S_ISLNK(st.st_mode):
+            real = os.path.realpath(python)
+            if real == made_from:
+                return None
+            return "the venv's bin/python leads to %s, not to %s, the interpreter the venv was made from" % (real, made_from)
+        if stat.S_ISREG(st.st_mode) and st.st_size == os.stat(made_from).st_size:
+            return None
+    except OSError:
+        pass
+    return "the venv's bin/python is not %s, the interpreter the venv was made from, nor a copy of it" % made_from
+
+
 def read_metadata_headers(meta_file, follow=False):
     """The headers of a METADATA/PKG-INFO file as (lower-case key, value) pairs, in file order.
 
@@ -217,22 +237,21 @@ def installer_leftovers(site_packages):
         return []
 
 
-# The first path component of each RECORD line, and <package>/__init__.py: what the no-op check stats.
-_RECORD_TOP = re.compile(rb"^([^/,\r\n]+)(/__init__\.py(?=,))?", re.M)
-
-
 def missing_record_files(venv, dists, thorough=False):
-    """{name: [missing entries]} of the distributions whose RECORD lists an entry that is gone.
+    """{name: [entries]} of the distributions whose RECORD lists a file that is gone or has another size.
 
-    Cheap by default (it runs on every no-op): only the top-level entries of each RECORD and the
-    __init__.py of top-level packages are checked, not every file. Entries outside the venv,
-    compiled files (*.pyc, __pycache__) and the metadata folder itself are skipped.
+    Every file each RECORD lists is checked (one lstat each; runs on every no-op): it must exist, and a
+    regular file inside site-packages must have the size RECORD gives (scripts in bin/, reached through
+    "..", are rewritten when a venv is moved into place: existence only). Entries outside the venv,
+    compiled files (*.pyc, __pycache__) and RECORD itself are skipped. A changed file is named with
+    " (changed)".
 
-    thorough (after an interrupted install): every file each RECORD lists is checked, and a RECORD
-    that does not list itself is incomplete (an installer copies the wheel's RECORD early and writes
-    the installed one last, whole: a kill can leave it truncated or empty).
+    thorough (after an interrupted install): a RECORD that does not list itself is incomplete too (an
+    installer copies the wheel's RECORD early and writes the installed one last, whole: a kill can leave
+    it truncated or empty).
     """
     missing = {}
+    gone_dirs = {}  # directory -> whether it is gone
     top = os.path.join(venv, "")
     for name, dist in sorted(dists.items()):
         site_packages = os.path.dirname(dist.meta_dir)
@@ -240,33 +259,65 @@ def missing_record_files(venv, dists, thorough=False):
             data = read_untrusted(os.path.join(dist.meta_dir, "RECORD"), MAX_VENV_FILE_BYTES)
         except (IOError, OSError):
             continue
-        meta = os.path.basename(dist.meta_dir)
-        if thorough:
-            entries = set(_record_paths(data))
-            if meta + "/RECORD" not in entries:
-                missing.setdefault(name, []).append(os.path.relpath(os.path.join(dist.meta_dir, "RECORD"), venv)
-                                                    + " (incomplete)")
-            entries.discard(meta + "/RECORD")
-        else:
-            entries = set(head + init for head, init in _RECORD_TOP.findall(data))
-            entries = set(e.decode("utf-8", "surrogateescape").strip('"') for e in entries)
-            entries.discard(meta)
-        for entry in sorted(entries):
-            if entry in ("__pycache__", "..") or entry.endswith(".pyc") or "/__pycache__/" in entry:
+        record = os.path.basename(dist.meta_dir) + "/RECORD"
+        rows = record_rows(data)
+        if thorough and record not in rows:
+            missing.setdefault(name, []).append(os.path.relpath(os.path.join(dist.meta_dir, "RECORD"), venv)
+                                                + " (incomplete)")
+        prefix = os.path.join(site_packages, "")
+        for entry, size in sorted(rows.items()):
+            if entry == record or entry.endswith(".pyc") or "__pycache__" in entry:
                 continue
-            full = os.path.normpath(os.path.join(site_packages, entry))
-            if full.startswith(top) and not os.path.lexists(full):
-                missing.setdefault(name, []).append(os.path.relpath(full, venv))
+            if entry.startswith("/") or ".." in entry:  # a script or data file outside site-packages
+                full = os.path.normpath(os.path.join(site_packages, entry))
+                if not full.startswith(top):
+                    continue
+                size = None  # scripts are rewritten when a staged venv is moved into place: presence only
+            else:
+                full = prefix + entry
+            try:
+                st = os.lstat(full)
+            except OSError:
+                gone = _top_missing(full, site_packages, gone_dirs)
+                if os.path.relpath(gone, venv) not in missing.get(name, []):
+                    missing.setdefault(name, []).append(os.path.relpath(gone, venv))
+                continue
+            if size is not None and st.st_size != size and stat.S_ISREG(st.st_mode):
+                missing.setdefault(name, []).append(os.path.relpath(full, venv) + " (changed)")
     return missing
 
 
-def _record_paths(data):
-    """The paths a RECORD lists (first CSV field of each line)."""
+def _top_missing(full, site_packages, gone_dirs):
+    """The outermost missing directory holding the missing file full (below site_packages), or full itself."""
+    gone, parent = full, os.path.dirname(full)
+    while parent.startswith(os.path.join(site_packages, "")):
+        if parent not in gone_dirs:
+            gone_dirs[parent] = not os.path.lexists(parent)
+        if not gone_dirs[parent]:
+            break
+        gone, parent = parent, os.path.dirname(parent)
+    return gone
+
+
+def record_rows(data):
+    """{path: size or None} of a RECORD's lines (path,hash,size; a path holding a comma is quoted)."""
     text = data.decode("utf-8", "surrogateescape")
-    try:
-        return [row[0] for row in csv.reader(text.splitlines()) if row and row[0]]
-    except csv.Error:
-        return [line.split(",", 1)[0] for line in text.splitlines() if line]
+    rows = {}
+    for line in text.splitlines():
+        if not line:
+            continue
+        if line.startswith('"'):
+            try:
+                fields = next(csv.reader([line]))
+            except (csv.Error, StopIteration):
+                continue
+        else:
+            fields = line.split(",")
+        if not fields or not fields[0]:
+            continue
+        size = fields[2].strip() if len(fields) > 2 else ""
+        rows[fields[0]] = int(size) if size.isdigit() else None
+    return rows
 
 
 def package_versions(dists):
@@ -452,7 +503,7 @@ class VenvOnDisk(object):
         return package_versions(self.dists)
 
     def missing_files(self, thorough=False):
-        """{name: [files]} of installed distributions with files removed by hand (read from each RECORD)."""
+        """{name: [files]} of installed distributions with files removed or changed by hand (read from each RECORD)."""
         return missing_record_files(self.path, self.dists, thorough)
 
     @property

@@ -20,10 +20,10 @@ description:
     A re-run with the same inputs and an intact venv starts no pip, no uv and no venv Python,
     and RV(commands) is empty.
   - Drift is repaired - a package upgraded, downgraded or removed by hand is put back to the
-    version recorded by the last successful run; a package whose files were removed by hand (checked
-    against the top-level entries of its C(RECORD)) or whose C(METADATA) is damaged is reinstalled at
-    its installed version; a venv whose base interpreter is gone, or that was made from another
-    Python minor version, is rebuilt.
+    version recorded by the last successful run; a package whose files were removed or changed in size
+    by hand (every file its C(RECORD) lists is checked) or whose C(METADATA) is damaged is reinstalled
+    at its installed version; a venv whose C(bin/python) is not the interpreter it was made from, whose
+    base interpreter is gone, or that was made from another Python minor version, is rebuilt.
   - A new venv, and every rebuild, is built in a hidden directory beside O(path) and then swapped
     into place (an atomic C(renameat2) exchange where the kernel and file system support it). If the
     build fails, the venv that was at O(path) is still there and still works. Changes to an existing

@@ -46,7 +46,7 @@ def wheelhouse(tmp_path_factory):
     make_wheel(folder, "alpha", "1.1", ["beta>=1"], console_script=True)
     make_wheel(folder, "beta", "1.0")
     make_wheel(folder, "beta", "2.0")
-    make_wheel(folder, "gamma", "1.0", ["delta"])
+    make_wheel(folder, "gamma", "1.0", ["delta"], extra_files={"gamma_mod/deep.py": "DEEP = True\n"})
     make_wheel(folder, "delta", "1.0")
     make_wheel(folder, "extra-tool", "0.5")
     _sdist_that_fails(folder)

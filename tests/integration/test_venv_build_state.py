@@ -141,6 +141,34 @@ def test_module_removed_by_hand_is_reinstalled(ansible, venv_args, tool):
     assert ansible.module(**args)["changed"] is False
 
 
+def test_drift_is_judged_as_python_sees_it(ansible, venv_args):
+    """A module file below a package's top level changed by hand, and bin/python replaced by a broken executable:
+    both break imports; each is repaired by the next run, then the runs are no-ops."""
+    path = venv_args["path"]
+    args = dict(requirements=["gamma"], **venv_args)
+    ansible.module(**args)
+    deep = os.path.join(site_packages(path), "gamma_mod", "deep.py")
+    with open(deep, "w") as handle:
+        handle.write("raise ImportError('changed by hand')\n")
+    works = "import gamma_mod.deep; print(gamma_mod.deep.DEEP)"
+    assert venv_run(path, works).returncode != 0
+    repaired = ansible.module(**args)
+    assert repaired["changed"] is True, repaired["raw_output"]
+    assert "files of installed packages were removed or changed: gamma (" in repaired["reasons"][0]
+    assert venv_run(path, works).stdout == "True\n"
+
+    python = os.path.join(path, "bin", "python")
+    os.unlink(python)
+    with open(python, "w") as handle:
+        handle.write("#!/bin/sh\nexit 3\n")
+    os.chmod(python, 0o755)
+    assert venv_run(path, works).returncode == 3
+    rebuilt = ansible.module(**args)
+    assert rebuilt["changed"] is True and "the venv's bin/python is not " in rebuilt["reasons"][0], rebuilt["raw_output"]
+    assert venv_run(path, works).stdout == "True\n"
+    assert ansible.module(**args)["changed"] is False
+
+
 def test_damaged_metadata_is_named_and_reinstalled(ansible, venv_args):
     path = venv_args["path"]
     args = dict(requirements=["alpha"], **venv_args)

@@ -369,7 +369,7 @@ def _venv_with_state(folder, **state):
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", path], check=True)
     version = "%d.%d.%d" % sys.version_info[:3]
     record = dict({"format": 1, "fingerprint": "f", "packages": {}, "links": {},
-                   "python": {"realpath": sys.executable, "version": version, "signature": []}}, **state)
+                   "python": {"realpath": os.path.realpath(sys.executable), "version": version, "signature": []}}, **state)
     with open(os.path.join(path, "wheelhouse-venv.json"), "w") as handle:
         json.dump(record, handle)
     return path

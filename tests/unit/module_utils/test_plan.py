@@ -317,7 +317,7 @@ def test_module_removed_by_hand_is_repaired(managed):
     site = site_of(managed.path)
     os.makedirs(os.path.join(site, "alpha_mod"))
     with open(os.path.join(site, "alpha-1.0.dist-info", "RECORD"), "w") as handle:
-        handle.write("alpha_mod/__init__.py,sha256=x,1\nalpha-1.0.dist-info/RECORD,,\n")
+        handle.write("alpha_mod/__init__.py,sha256=x,0\nalpha-1.0.dist-info/RECORD,,\n")
     assert plan_for(managed).action == "install"
     with open(os.path.join(site, "alpha_mod", "__init__.py"), "w") as handle:
         handle.write("")
