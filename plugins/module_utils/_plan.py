@@ -63,7 +63,12 @@ class Plan(object):
         return self.action in ("create", "rebuild")
 
 
-def resolve_interpreter(spec, state, run):
+# How long the interpreter may take to tell its version: a python that hangs (a wrapper waiting on a
+# network mount, a broken shim) fails the run, named, instead of holding it for ever.
+PROBE_TIMEOUT = 60
+
+
+def resolve_interpreter(spec, state):
     """The base interpreter and its version; the version is read from our state file when the binary is unchanged."""
     executable = find_interpreter(spec.python)
     realpath = os.path.realpath(executable)
@@ -73,7 +78,10 @@ def resolve_interpreter(spec, state, run):
         return Interpreter(executable, realpath, signature, cached["version"])
     if os.path.realpath(sys.executable) == realpath:
         return Interpreter(executable, realpath, signature, "%d.%d.%d" % sys.version_info[:3])
-    rc, out, err = run(commands.python_version_command(executable), {})
+    rc, out, err = commands.run_with_timeout(commands.python_version_command(executable), {}, PROBE_TIMEOUT)
+    if rc == -9 and err.endswith(commands.TIMEOUT_NOTE % PROBE_TIMEOUT):
+        raise VenvBuildError("python interpreter %s did not tell its version within %d s and was killed; nothing was "
+                             "changed. Check that it runs (option python)" % (executable, PROBE_TIMEOUT))
     version = out.strip()
     if rc != 0 or not re.match(r"^\d+\.\d+\.\d+$", version):
         raise VenvBuildError("python interpreter %s does not run: %s" % (executable, (err or out).strip()[-500:]))

@@ -199,7 +199,7 @@ class Sync(object):
                                  % spec.path)
         if spec.rollback:
             return self.rollback(disk)
-        interp = resolve_interpreter(spec, disk.state, self._run)
+        interp = resolve_interpreter(spec, disk.state)
         spec.load_constraint_files()  # read on every run: their content is part of the inputs
         spec.check_conflicts(pep508.marker_environment(interp.version))
         fingerprint = spec.fingerprint(interp.version)

@@ -109,6 +109,8 @@ options:
       - The interpreter the venv is made from, a name looked up on E(PATH) or an absolute path.
       - When the venv exists but was made from another Python minor version (C(pyvenv.cfg)), it is
         rebuilt. Patch releases (3.11.2 to 3.11.4) do not rebuild.
+      - Its version is asked once per change of the binary, waiting at most 60 seconds; an interpreter
+        that does not answer in time is killed and the run fails naming it, before any change.
     type: str
     default: python3
   virtualenv_command:

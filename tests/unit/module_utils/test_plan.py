@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import sys
+import time
 
 import pytest
 
@@ -45,7 +46,7 @@ def fake_venv(path, packages, python_version=PY, requires=None, system_site=Fals
 
 
 def record_state(path, spec, packages):
-    interp = plan_mod.resolve_interpreter(spec, None, None)
+    interp = plan_mod.resolve_interpreter(spec, None)
     state = {"format": 1, "fingerprint": spec.fingerprint(interp.version), "virtualenv_command": "venv",
              "packages": packages, "python": {"realpath": interp.realpath, "signature": interp.signature,
                                               "version": interp.version}}
@@ -59,7 +60,7 @@ def record_state(path, spec, packages):
 
 def plan_for(spec):
     disk = VenvOnDisk(spec.path)
-    interp = plan_mod.resolve_interpreter(spec, disk.state, None)
+    interp = plan_mod.resolve_interpreter(spec, disk.state)
     return plan_mod.make_plan(spec, disk, interp, spec.fingerprint(interp.version))
 
 
@@ -191,7 +192,7 @@ def test_global_constraint_conflict_and_markers(tmp_path):
 def test_bad_input_is_named(tmp_path, bad, message):
     with pytest.raises(VenvBuildError, match=message):
         spec = VenvSpec(dict(params(tmp_path / "v"), **bad))
-        plan_mod.resolve_interpreter(spec, None, None)
+        plan_mod.resolve_interpreter(spec, None)
 
 
 def test_prune_walks_dependencies_with_extras_and_markers(tmp_path):
@@ -394,3 +395,17 @@ def test_facts_file_that_cannot_be_written_fails_as_changed(tmp_path):
     assert exc.value.details["changed"] is True
     assert "its facts file %s could not be written: Is a directory" % (tmp_path / "facts" / "venv.fact") in exc.value.msg
     assert "the next run writes the facts" in exc.value.msg
+
+
+def test_an_interpreter_that_hangs_is_killed_and_named(tmp_path, monkeypatch):
+    """The probe of python's version is bounded: a python that never answers fails the run, named, in time."""
+    hangs = tmp_path / "python3"
+    hangs.write_text("#!/bin/sh\nsleep 600 &\nwait\n")  # a child in its process group: killed with it
+    hangs.chmod(0o755)
+    monkeypatch.setattr(plan_mod, "PROBE_TIMEOUT", 1)
+    spec = VenvSpec(dict(params(tmp_path / "v"), python=str(hangs)))
+    started = time.monotonic()
+    with pytest.raises(VenvBuildError, match=r"python interpreter .*python3 did not tell its version within 1 s"):
+        plan_mod.resolve_interpreter(spec, None)
+    assert time.monotonic() - started < 30
+    assert not os.path.exists(str(tmp_path / "v"))
