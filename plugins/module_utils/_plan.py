@@ -177,6 +177,8 @@ def _plan_venv(spec, disk, interp, fingerprint):
     problem = venv_interpreter_problem(disk.path, (state.get("python") or {}).get("realpath") or interp.realpath)
     if problem:
         return Plan("rebuild", problem)
+    if not disk.python_version:
+        return Plan("rebuild", "the venv's pyvenv.cfg names no Python version (version = X.Y.Z): a broken venv")
     if minor_version(disk.python_version) != minor_version(interp.version):
         return Plan("rebuild", "the venv was made from Python %s, %s is Python %s"
                     % (disk.python_version, spec.python, interp.version))

@@ -409,3 +409,18 @@ def test_an_interpreter_that_hangs_is_killed_and_named(tmp_path, monkeypatch):
         plan_mod.resolve_interpreter(spec, None)
     assert time.monotonic() - started < 30
     assert not os.path.exists(str(tmp_path / "v"))
+
+
+def test_a_pyvenv_cfg_not_in_utf8_or_without_a_version_is_a_broken_venv_named(managed):
+    """Neither a codec traceback nor "Python None": the venv is rebuilt, the reason says why."""
+    cfg = os.path.join(managed.path, "pyvenv.cfg")
+    with open(cfg, "rb") as handle:
+        text = handle.read()
+    with open(cfg, "wb") as handle:
+        handle.write(text + b"prompt = caf\xe9\n")  # Latin-1, not UTF-8
+    assert plan_for(managed).action is None
+    with open(cfg, "wb") as handle:
+        handle.write(b"home = /usr/bin\nprompt = caf\xe9\n")
+    plan = plan_for(managed)
+    assert plan.action == "rebuild" and plan.reasons == [
+        "the venv's pyvenv.cfg names no Python version (version = X.Y.Z): a broken venv"]
