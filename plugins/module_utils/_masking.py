@@ -26,11 +26,24 @@ def _masked_userinfo(match):
     return match.group(0)
 
 
+# Values Ansible strips from the module's results (AnsibleModule.no_log_values): masked in the log too.
+_SECRETS = set()
+
+
+def register_secrets(values):
+    """Mask these strings wherever mask_text masks (the module's log, messages), as Ansible does in results."""
+    _SECRETS.update(v for v in values if isinstance(v, str) and v)
+
+
 def mask_text(text):
-    """Return text with every URL credential replaced by the mask."""
+    """Return text with every URL credential, and every registered secret, replaced by the mask."""
     if not text:
         return text
-    return _USERINFO.sub(_masked_userinfo, text)
+    text = _USERINFO.sub(_masked_userinfo, text)
+    for secret in sorted(_SECRETS, key=len, reverse=True):  # the longest first: one may hold another
+        if secret in text:
+            text = text.replace(secret, MASK)
+    return text
 
 
 def mask_data(data):
@@ -73,3 +86,16 @@ def find_secrets_in(data):
 def strip_credentials(url):
     """Return url without its userinfo: what identifies the location, not who logs in."""
     return _USERINFO.sub(lambda m: m.group("scheme"), url or "")
+
+
+# Environment variables whose values are secrets, whatever they hold.
+_SECRET_NAME = re.compile(r"(?i)(password|passwd|token|secret|credential|auth|api_?key)")
+
+
+def environment_secrets(environment):
+    """Values of the environment that must never show: URL credentials, and variables named like secrets."""
+    secrets = find_secrets_in(environment or {})
+    for key, value in (environment or {}).items():
+        if _SECRET_NAME.search(str(key)) and value not in (None, ""):
+            secrets.add(str(value))
+    return secrets

@@ -38,6 +38,7 @@ import tempfile
 import time
 
 from ansible_collections.wheelhouse.venv.plugins.module_utils import _commands as commands, _masking as masking, _pep508 as pep508
+from ansible_collections.wheelhouse.venv.plugins.module_utils._masking import environment_secrets  # noqa: F401 (its callers import it from here)
 from ansible_collections.wheelhouse.venv.plugins.module_utils import _constraintfiles as cfiles, _pylock as pylock
 from ansible_collections.wheelhouse.venv.plugins.module_utils import _publish as publish
 from ansible_collections.wheelhouse.venv.plugins.module_utils._errors import VenvBuildError
@@ -58,21 +59,8 @@ from ansible_collections.wheelhouse.venv.plugins.module_utils._venvstate import 
 STATE_VERSION = 1
 LOCK_FILE = ".wheel-build.lock"
 
-# Environment variable names whose values are secrets even without a URL in them.
-_SECRET_NAME = re.compile(r"(?i)(password|passwd|token|secret|credential|auth|api_?key)")
-
-
 # ---------------------------------------------------------------------------
 # Pure helpers
-
-
-def environment_secrets(environment):
-    """Values of the environment that must never show: URL credentials, and variables named like secrets."""
-    secrets = masking.find_secrets_in(environment or {})
-    for key, value in (environment or {}).items():
-        if _SECRET_NAME.search(str(key)) and value not in (None, ""):
-            secrets.add(str(value))
-    return secrets
 
 
 def build_inputs(requirements, constraints, global_constraints, tool, build_args, python_version, platform,

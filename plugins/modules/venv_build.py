@@ -849,7 +849,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.wheelhouse.venv.plugins.module_utils._commands import run_with_timeout
 from ansible_collections.wheelhouse.venv.plugins.module_utils._errors import VenvBuildError
 from ansible_collections.wheelhouse.venv.plugins.module_utils._inputs import VenvSpec
-from ansible_collections.wheelhouse.venv.plugins.module_utils._masking import find_secrets_in, mask_text
+from ansible_collections.wheelhouse.venv.plugins.module_utils._masking import environment_secrets, find_secrets_in, mask_text, register_secrets
 from ansible_collections.wheelhouse.venv.plugins.module_utils._sync import sync
 
 ARGUMENT_SPEC = dict(
@@ -917,6 +917,8 @@ def main():
 
     # Ansible strips these strings from everything it returns, the invocation included.
     module.no_log_values.update(find_secrets_in(module.params))
+    module.no_log_values.update(environment_secrets(module.params["environment"]))
+    register_secrets(module.no_log_values)  # and the module's log strips them too
     try:
         spec = VenvSpec(module.params)
         result, warnings = sync(spec, module.check_mode, run)

@@ -458,7 +458,7 @@ fingerprint:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.wheelhouse.venv.plugins.module_utils._errors import VenvBuildError
-from ansible_collections.wheelhouse.venv.plugins.module_utils._masking import find_secrets_in, mask_text
+from ansible_collections.wheelhouse.venv.plugins.module_utils._masking import find_secrets_in, mask_text, register_secrets
 from ansible_collections.wheelhouse.venv.plugins.module_utils._wheelbuild import (
     WheelBuilder, ensure_builder, environment_secrets, isolation_warning)
 
@@ -506,6 +506,7 @@ def main():
     module.no_log_values.update(environment_secrets(module.params["environment"]))
     if module.params["builder"]:
         module.no_log_values.update(environment_secrets(module.params["builder"]["environment"]))
+    register_secrets(module.no_log_values)  # the module's log strips them too
     builder = WheelBuilder(module.params, run, check_mode=module.check_mode)
     kept = None
     try:

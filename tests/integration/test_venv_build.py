@@ -281,7 +281,12 @@ def test_credentials_never_show(ansible, venv_args, wheelhouse, tmp_path):
         assert proc.returncode == 0, proc.stdout
         failed = ansible.module(**dict(args, requirements=["alpha", "brokenpkg"]))
         assert failed["failed"] is True
-        everything = ok["raw_output"] + proc.stdout + proc.stderr + failed["raw_output"]
+        # a verification that prints the password alone (not in a URL): Ansible masks it in the result, the
+        # module in its log
+        told = ansible.module(**dict(args, requirements=["alpha", "delta"],
+                                     verify_command=["sh", "-c", "echo the password is %s; exit 1" % secret]))
+        assert told["failed"] is True and "the password is ********" in told["msg"], told["raw_output"]
+        everything = ok["raw_output"] + proc.stdout + proc.stderr + failed["raw_output"] + told["raw_output"]
         everything += open(venv_args["log_file"]).read()
         for root, dummy, files in os.walk(venv_args["facts_dir"]):
             everything += "".join(open(os.path.join(root, f)).read() for f in files)

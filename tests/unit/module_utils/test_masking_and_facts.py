@@ -109,3 +109,15 @@ def test_facts_read_back_exactly_through_the_setup_loader(tmp_path):
 def test_facts_that_cannot_read_back_fail_before_anything_changes(item, named):
     with pytest.raises(VenvBuildError, match="facts:.*%s" % re.escape(named)):
         VenvSpec({"path": "/opt/app/venv", "facts": [item]})
+
+
+def test_registered_secrets_are_masked_as_ansible_masks_results():
+    """Values Ansible strips from results (no_log_values) are masked in text the module logs, the longest first."""
+    from ansible_collections.wheelhouse.venv.plugins.module_utils import _masking
+    _masking.register_secrets(["pw-short", "pw-short-and-longer", "", None])
+    try:
+        assert _masking.mask_text("a pw-short-and-longer b pw-short") == "a ******** b ********"
+        assert _masking.environment_secrets({"UV_INDEX_PASSWORD": "x1", "PATH": "/bin", "A": "https://u:p@h/"}) \
+            == {"x1", "p"}
+    finally:
+        _masking._SECRETS.clear()  # pylint: disable=protected-access
