@@ -17,6 +17,7 @@ Everything but the serial number and the timestamp follows from the venv's files
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import time
@@ -257,9 +258,17 @@ def wheel_hash(dist, wheels, known=None):
 def _local_or_direct_hash(dist, wheels):
     candidates = wheels.get((dist.name, dist.version.replace("_", "-")), [])
     installed = [_read_bytes(os.path.join(dist.meta_dir, n)) for n in ("METADATA", "WHEEL")]
+    installed_record = None
     matches = {}
     for path in candidates:
-        if _wheel_files(path) == installed:
+        metadata, wheel_tags, wheel_record = _wheel_files(path)
+        if [metadata, wheel_tags] != installed:
+            continue
+        if installed_record is None:
+            installed_record = _record_hashes(_read_bytes(os.path.join(dist.meta_dir, "RECORD")) or b"")
+        # the files the wheel holds are those installed (their hashes in the installed RECORD): a wheel swapped
+        # after the install, with the same metadata, is not the one the venv came from
+        if wheel_record and _installed_from(wheel_record, installed_record):
             matches.setdefault(sha256_file(path), os.path.basename(path))
     if len(matches) == 1:
         return list(matches.items())[0] + ("find_links",)
@@ -269,18 +278,45 @@ def _local_or_direct_hash(dist, wheels):
     return digest, wheel, "direct_url" if digest else None
 
 
+def _record_hashes(data):
+    """{path: hash} of a RECORD's lines that have a hash."""
+    found = {}
+    for line in data.decode("utf-8", "surrogateescape").splitlines():
+        try:
+            fields = next(csv.reader([line]))
+        except (csv.Error, StopIteration):
+            continue
+        if len(fields) >= 2 and fields[0] and fields[1]:
+            found[fields[0]] = fields[1]
+    return found
+
+
+def _installed_from(wheel_record, installed_record):
+    """True when every file of the wheel (but its .data/ and RECORD) is installed with the hash the wheel gives it."""
+    compared = 0
+    for path, digest in wheel_record.items():
+        top = path.split("/", 1)[0]
+        if top.endswith(".data") or path.endswith(".dist-info/RECORD"):
+            continue  # scripts and data are moved (and scripts rewritten) by the installer
+        if installed_record.get(path) != digest:
+            return False
+        compared += 1
+    return compared > 0
+
+
 def _wheel_files(path):
-    """[METADATA, WHEEL] bytes of the wheel at path (None for each that is not there)."""
+    """[METADATA, WHEEL, {path: hash} of RECORD] of the wheel at path (None for each that is not there)."""
     try:
         with zipfile.ZipFile(path) as archive:
             found = {}
             for member in archive.namelist():
                 folder, dummy, base = member.partition("/")
-                if folder.endswith(".dist-info") and base in ("METADATA", "WHEEL"):
+                if folder.endswith(".dist-info") and base in ("METADATA", "WHEEL", "RECORD"):
                     found[base] = archive.read(member)
-            return [found.get("METADATA"), found.get("WHEEL")]
+            record = _record_hashes(found["RECORD"]) if "RECORD" in found else None
+            return [found.get("METADATA"), found.get("WHEEL"), record]
     except (IOError, OSError, zipfile.BadZipfile):
-        return [None, None]
+        return [None, None, None]
 
 
 def _read_bytes(path):

@@ -997,13 +997,19 @@ class Sync(object):
             else:
                 data = constraintfiles.read_reference(source, "the lock file", spec.trusted_hosts, spec.environment)
             if spec.lock.get("sha256") and hashlib.sha256(data).hexdigest() != spec.lock["sha256"]:
-                self.log("the lock file %s is not the one of lock.sha256: the SBOM states no hashes from it" % shown)
+                self.note("the lock file %s is not the one of lock.sha256 (its content changed since): the SBOM states "
+                          "no hashes from it" % shown)
                 return {}
             return pylock.packages_of(data.decode("utf-8"), shown)
         except (VenvBuildError, IOError, OSError, ValueError, UnicodeDecodeError) as exc:
-            self.log("the lock file %s cannot be read for the SBOM's hashes: %s"
-                     % (shown, masking.mask_text(getattr(exc, "msg", None) or str(exc))))
+            self.note("the lock file %s cannot be read for the SBOM's hashes (the SBOM states none from it): %s"
+                      % (shown, masking.mask_text(getattr(exc, "msg", None) or str(exc))))
             return {}
+
+    def note(self, text):
+        """A warning of the result, logged too."""
+        self.log(text)
+        self.warnings.append(text)
 
     @staticmethod
     def writes_sbom(plan, link_plan):

@@ -142,6 +142,19 @@ def test_wheel_hash_of_the_wheel_in_a_find_links_folder_that_was_installed(tmp_p
     assert "hashes" not in comps["beta"]
 
 
+def test_a_wheel_swapped_after_the_install_is_not_taken_for_the_installed_one(tmp_path):
+    """Same name, version, METADATA and WHEEL, other code: its hash is not the installed wheel's (issue 23, point 7)."""
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    venv = str(tmp_path / "app")
+    install_wheel(venv, make_wheel(str(wheels), "alpha", "1.0"))
+    assert "hashes" in by_name(sbom.build_document(venv, "app", [str(wheels)], **STAMP))["alpha"]
+    make_wheel(str(wheels), "alpha", "1.0", extra_files={"alpha_mod/__init__.py": "import os; os.system('id')\n"})
+    document = sbom.build_document(venv, "app", [str(wheels)], **STAMP)
+    validate(document)
+    assert "hashes" not in by_name(document)["alpha"]
+
+
 def test_the_lock_states_the_hashes_of_what_this_run_installed_and_the_sbom_before_of_what_it_kept(tmp_path):
     # the wheels came over HTTP (no local folder to compare): the lock of this run's install names them
     venv = str(tmp_path / "app")
@@ -193,12 +206,21 @@ def test_the_lock_of_the_run_is_read_from_its_url_with_credentials_and_only_when
         location = url.replace("http://", "http://deploy:l0ck-pw@") + "pylock.app.toml"
         log = str(tmp_path / "venv_build.log")
 
+        warned = []
+
         def lock_of(**lock):
-            return sync_mod.Sync(VenvSpec(params(str(tmp_path / "venv"), lock=lock, log_file=log)), False, None).lock_packages()
+            run = sync_mod.Sync(VenvSpec(params(str(tmp_path / "venv"), lock=lock, log_file=log)), False, None)
+            packages = run.lock_packages()
+            warned.extend(run.warnings)
+            return packages
 
         assert lock_of(location=location, sha256=digest) == {"alpha": ("1.0", "a" * 64, "alpha-1.0-py3-none-any.whl")}
+        assert warned == []
+        # never recorded silently: a warning of the result says the lock is not the one recorded (issue 23, point 7)
         assert lock_of(location=location, sha256="0" * 64) == {}
+        assert len(warned) == 1 and "not the one of lock.sha256" in warned[0]
         assert lock_of(location=url + "missing.toml") == {}
+        assert len(warned) == 2 and "cannot be read" in warned[1] and "l0ck-pw" not in warned[1]
     with open(log) as handle:
         logged = handle.read()
     assert "not the one of lock.sha256" in logged and "cannot be read" in logged and "l0ck-pw" not in logged
