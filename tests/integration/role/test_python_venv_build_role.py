@@ -265,17 +265,20 @@ def test_facts_are_visible_through_setup(lab):
 
 
 def test_venv_rebuild_replaces_the_venv_then_a_plain_run_is_a_no_op(lab):
-    # in lib/ (part of the venv): a file at the venv's top is not, and the rebuild would refuse it
-    sentinel = os.path.join(lab["venv"], "lib", "sentinel")
-    open(sentinel, "w").close()
+    # the venv's own pyvenv.cfg tells the venv built by the first run from a rebuilt one (a file of the user's
+    # inside the venv would be refused, or carried, by the rebuild: never deleted)
+    def venv_identity():
+        return os.stat(os.path.join(lab["venv"], "pyvenv.cfg")).st_ino
+
+    first = venv_identity()
     refused = run_role(lab, "rebuild-unverified", venv_rebuild=True, venv_verify_imports=["alpha_mod", "nosuch_mod"])
     assert refused.rc != 0 and "verification failed: verify_imports" in refused.out, refused
-    assert os.path.exists(sentinel) and marker(lab) == "run1", "a rebuild that fails its checks keeps the old venv"
+    assert venv_identity() == first and marker(lab) == "run1", "a rebuild that fails its checks keeps the old venv"
     run = run_role(lab, "rebuild", venv_rebuild=True, venv_verify_imports=["alpha_mod", "apt_pkg"],
                    venv_verify_command=["python", "-c", "import beta_mod"])
     assert run.rc == 0, run
     assert run.changed > 0, run
-    assert not os.path.exists(sentinel), "venv_rebuild kept the old venv"
+    assert venv_identity() != first, "venv_rebuild kept the old venv"
     assert venv_freeze(lab) == ["alpha==1.1", "beta==1.0", "tinypkg==0.3"]
     assert read_fact(lab) == "rebuild" and marker(lab) == "rebuild"
     again = run_role(lab, "after-rebuild")
