@@ -5,6 +5,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import re
 import subprocess
 import time
 
@@ -128,8 +129,13 @@ def test_a_rebuild_through_a_symlink_keeps_the_link_and_leaves_no_old_target(ans
     args = dict(venv_args, path=link, requirements=["alpha"])
     ansible.module(**args)
     inode = os.stat(release).st_ino
+    predicted = ansible.module(rebuild=True, check=True, **args)
     rebuilt = ansible.module(rebuild=True, **args)
     assert rebuilt["changed"] is True, rebuilt["raw_output"]
+    # check mode names the commands the real run runs, through the link: at the link's target (the real run's
+    # staging directory beside it has a name of the moment)
+    staged = [re.sub(r"/\.r1\.venv_build-[^/ ]+", "/r1", c) for c in rebuilt["commands"]]
+    assert predicted["changed"] is True and predicted["commands"] == staged, (predicted["commands"], staged)
     assert os.readlink(link) == release
     assert os.stat(release).st_ino != inode, "the venv at the link's target was replaced"
     assert imports(link, "alpha")
@@ -288,3 +294,39 @@ def test_system_and_home_directories_are_refused_in_check_mode_too_whatever_fore
             assert "path %s is " % path in result["msg"] and "Give the venv a folder of its own" in result["msg"]
     assert {path: sorted(os.listdir(path)) for path in ("/usr", "/root")} == before
     assert not os.path.exists(venv_args["log_file"])
+
+
+def test_user_files_deep_inside_a_module_made_venv_are_refused_carried_and_kept_by_absent(ansible, venv_args):
+    """Inside lib/pythonX.Y/site-packages/, include/, share/ and lib/: one module venv through refuse, carry, absent."""
+    path = venv_args["path"]
+    args = dict(venv_args, requirements=["alpha"])
+    ansible.module(**args)
+    site = os.path.join("lib", [n for n in os.listdir(os.path.join(path, "lib")) if n.startswith("python")][0],
+                        "site-packages")
+    files = {os.path.join(site, "user_mod.py"): "VERSION = 'mine'\n", "include/mine.h": "#define MINE 1\n",
+             "share/mine/notes.txt": "mine\n", "lib/mine.txt": "mine\n"}
+    for rel, text in files.items():
+        write(os.path.join(path, rel), text)
+    named = ", ".join(sorted(files.keys() - {"share/mine/notes.txt"} | {"share/mine"}))
+    before = tree_snapshot(path)
+    for check in (True, False):
+        refused = ansible.module(check=check, rebuild=True, **args)
+        assert refused["failed"] is True, refused["raw_output"]
+        assert "holds entries that are not part of a venv: %s." % named in refused["msg"], refused["msg"]
+    assert tree_snapshot(path) == before
+
+    carried = ansible.module(rebuild=True, foreign_files="carry", **args)
+    assert carried["changed"] is True and any(named in r for r in carried["reasons"]), carried["raw_output"]
+    assert {rel: open(os.path.join(path, rel)).read() for rel in files} == files
+    assert imports(path, "alpha", "user")
+    assert sorted(os.listdir(os.path.dirname(path))) == [".app.venv_build.lock", "app"]
+
+    checked = ansible.module(check=True, state="absent", **venv_args)
+    assert checked["changed"] is True and ", ".join(checked["kept"]) == named, checked["raw_output"]
+    removed = ansible.module(state="absent", **venv_args)
+    assert removed["changed"] is True and ", ".join(removed["kept"]) == named, removed["raw_output"]
+    assert any(named in w for w in removed["warnings"])
+    assert {rel: open(os.path.join(path, rel)).read() for rel in files} == files
+    assert sorted(os.listdir(path)) == ["include", "lib", "share"] and sorted(os.listdir(os.path.dirname(path))) == [
+        ".app.venv_build.lock", "app"]
+    assert sorted(os.listdir(os.path.join(path, site))) == ["user_mod.py"]
