@@ -424,3 +424,37 @@ def test_a_pyvenv_cfg_not_in_utf8_or_without_a_version_is_a_broken_venv_named(ma
     plan = plan_for(managed)
     assert plan.action == "rebuild" and plan.reasons == [
         "the venv's pyvenv.cfg names no Python version (version = X.Y.Z): a broken venv"]
+
+
+MARKER_VARIABLES = ("os_name", "sys_platform", "platform_machine", "platform_python_implementation",
+                    "platform_release", "platform_system", "platform_version", "python_version",
+                    "python_full_version", "implementation_name", "implementation_version")
+
+
+def test_prune_reads_every_marker_variable_as_packaging_does(tmp_path):
+    """For each marker variable, a dependency whose marker holds is kept and one whose marker fails is pruned,
+    exactly where packaging (what pip evaluates with) says so, on this interpreter (issue 23, point 5)."""
+    from packaging.markers import Marker, default_environment
+    env = default_environment()
+    py = env["python_full_version"]
+    requires, expected_pruned = [], set()
+    for variable in MARKER_VARIABLES:
+        value = env[variable]
+        for number, marker in enumerate(['%s == "%s"' % (variable, value), '%s != "%s"' % (variable, value),
+                                         '"%s" in %s' % (value[:1], variable), '%s < "0"' % variable,
+                                         '%s >= "%s"' % (variable, value), '%s ~= "%s"' % (variable, value)]):
+            name = "dep-%s-%d" % (variable.replace("_", "-"), number)
+            try:
+                holds = Marker(marker).evaluate()
+            except Exception:  # pylint: disable=broad-except  (packaging refuses it: pip would fail, not prune)
+                continue
+            requires.append("%s ; %s" % (name, marker))
+            if not holds:
+                expected_pruned.add(name)
+    installed = dict((line.split(" ;")[0], "1.0") for line in requires)
+    installed["app"] = "1.0"
+    path = fake_venv(str(tmp_path / "venv"), installed, requires={"app": requires}, python_version=py)
+    spec = VenvSpec(params(path, requirements=["app"]))
+    pruned = deps.prune_candidates(spec, VenvOnDisk(path).dists, py)
+    assert set(pruned) == expected_pruned
+    assert len(requires) > 40 and 10 < len(expected_pruned) < len(requires)
