@@ -18,10 +18,8 @@ import time
 
 from ansible_collections.wheelhouse.venv.plugins.module_utils._errors import VenvBuildError
 from ansible_collections.wheelhouse.venv.plugins.module_utils._faults import fault_point
-from ansible_collections.wheelhouse.venv.plugins.module_utils._venvstate import (
-    foreign_entries,
-    is_temporary_file,
-)
+from ansible_collections.wheelhouse.venv.plugins.module_utils._foreign import MADE_FOR_CARRY, foreign_entries
+from ansible_collections.wheelhouse.venv.plugins.module_utils._venvstate import is_temporary_file
 
 # Names of what runs make beside a venv path (NAME is its base name); a killed run leaves them behind:
 # .NAME.venv_build-XXXX (staging of a build, *.old the replaced venv), .NAME.venv_build-files-XXXX
@@ -162,46 +160,84 @@ def _remove(path):
         os.unlink(path)
 
 
+def parts_but(folder, keep):
+    """The entries of folder to remove so that only keep (relative paths, at any depth) and the folders above
+    them stay: relative paths, the top-level pyvenv.cfg last. Links are entries, never followed."""
+    keep = set(keep)
+    above = set()
+    for rel in keep:
+        head = os.path.dirname(rel)
+        while head and head not in above:
+            above.add(head)
+            head = os.path.dirname(head)
+    parts = []
+    folders = [""]
+    while folders:
+        parent = folders.pop()
+        for name in sorted(os.listdir(os.path.join(folder, parent))):
+            rel = os.path.join(parent, name)
+            if rel in keep:
+                continue
+            full = os.path.join(folder, rel)
+            if rel in above and os.path.isdir(full) and not os.path.islink(full):
+                folders.append(rel)  # a folder with entries of someone else inside
+            else:
+                parts.append(rel)
+    # pyvenv.cfg last: a run killed half-way leaves a folder still recognised as a (broken) venv
+    return sorted(parts, key=lambda rel: rel == "pyvenv.cfg")
+
+
 def remove_venv_parts(folder, keep):
     """Remove everything in folder but the relative paths of keep; remove folder too when nothing is kept.
 
     Returns True when folder is gone.
     """
-    keep = set(keep)
-    keep_top = set(rel.split(os.sep, 1)[0] for rel in keep)
-    # pyvenv.cfg last: a run killed half-way leaves a folder still recognised as a (broken) venv
-    names = sorted(os.listdir(folder), key=lambda n: n == "pyvenv.cfg")
-    for name in names:
-        full = os.path.join(folder, name)
-        if name in keep:
-            continue
-        if name in keep_top:  # a directory (bin/) with entries of someone else inside
-            for inner in os.listdir(full):
-                if os.path.join(name, inner) not in keep:
-                    _remove(os.path.join(full, inner))
-            continue
-        _remove(full)
+    for rel in parts_but(folder, keep):
+        _remove(os.path.join(folder, rel))
     if keep:
         return False
     os.rmdir(folder)
     return True
 
 
+def _made_for_carry(dst, rel):
+    """The folder carry makes in dst for the entry rel when dst lacks it: a layout folder (share/) or a
+    byte-code cache (__pycache__) in a folder dst has; None when none is to be made."""
+    parent = os.path.dirname(rel)
+    if os.path.isdir(os.path.join(dst, parent)):
+        return None
+    if parent in MADE_FOR_CARRY or (os.path.basename(parent) == "__pycache__"
+                                    and os.path.isdir(os.path.join(dst, os.path.dirname(parent)))):
+        return parent
+    return None
+
+
 def check_carry(src, dst, entries):
     """Fail, before anything moves, when an entry to carry from src cannot go to the same place in dst."""
-    blocked = [rel for rel in entries
-               if os.path.lexists(os.path.join(dst, rel)) or not os.path.isdir(os.path.dirname(os.path.join(dst, rel)))]
-    if blocked:
+    taken = [rel for rel in entries if os.path.lexists(os.path.join(dst, rel))]
+    if taken:
         raise VenvBuildError("cannot carry %s from %s into the rebuilt venv: the new venv has entries of these names; "
-                             "move them out of the venv and run again" % (shown(blocked), src))
+                             "move them out of the venv and run again" % (shown(taken), src))
+    homeless = [rel for rel in entries if _made_for_carry(dst, rel) is None
+                and not os.path.isdir(os.path.dirname(os.path.join(dst, rel)))]
+    if homeless:
+        raise VenvBuildError("cannot carry %s from %s into the rebuilt venv: the new venv has no folder %s for them "
+                             "(it holds other packages or another Python version); move them out of the venv and run "
+                             "again" % (shown(homeless), src, shown(set(os.path.dirname(rel) for rel in homeless))))
 
 
 def carry(src, dst, entries):
-    """Move entries (relative paths) from the venv at src to the same places in dst; renames only."""
+    """Move entries (relative paths) from the venv at src to the same places in dst; renames only.
+
+    A layout folder dst lacks (share/, a __pycache__) is made first; any other missing folder fails.
+    """
     check_carry(src, dst, entries)
     moved = []
     try:
         for rel in entries:
+            made = _made_for_carry(dst, rel)
+            if made is not None:
+                os.makedirs(os.path.join(dst, made), 0o755, exist_ok=True)
             os.rename(os.path.join(src, rel), os.path.join(dst, rel))
             moved.append(rel)
     except BaseException:
@@ -217,29 +253,22 @@ def carry_back(src, dst, moved):
             os.rename(os.path.join(dst, rel), os.path.join(src, rel))
 
 
-def remove_venv(path):
-    """Remove the venv at path; entries of someone else stay where they are (returned, sorted).
+def remove_venv(path, keep=None):
+    """Remove the venv at path; entries of someone else (keep: foreign_entries) stay where they are, with the
+    folders above them (returned, sorted).
 
     The venv is first renamed away (.NAME.venv_build-removing-XXXX beside it), so that a run
     killed half-way never leaves a half-deleted venv at path; the next run removes that leftover.
     """
-    keep = foreign_entries(path)
+    keep = sorted(foreign_entries(path) if keep is None else keep)
     removing = tempfile.mkdtemp(prefix=staging_prefix(path, "removing-"), dir=os.path.dirname(path))
     if not keep:
         os.rename(path, removing)  # onto the empty directory: one atomic step
     else:
-        keep_top = set(rel.split(os.sep, 1)[0] for rel in keep)
-        names = sorted(os.listdir(path), key=lambda n: n == "pyvenv.cfg")
-        for name in names:
-            if name in keep:
-                continue
-            if name in keep_top:
-                os.mkdir(os.path.join(removing, name))
-                for inner in os.listdir(os.path.join(path, name)):
-                    if os.path.join(name, inner) not in keep:
-                        os.rename(os.path.join(path, name, inner), os.path.join(removing, name, inner))
-                continue
-            os.rename(os.path.join(path, name), os.path.join(removing, name))
+        for rel in parts_but(path, keep):
+            if os.path.dirname(rel):
+                os.makedirs(os.path.join(removing, os.path.dirname(rel)), exist_ok=True)
+            os.rename(os.path.join(path, rel), os.path.join(removing, rel))
     fault_point("absent-renamed")
     shutil.rmtree(removing)
     return keep

@@ -28,6 +28,7 @@ from ansible_collections.wheelhouse.venv.plugins.module_utils import _seed as se
 from ansible_collections.wheelhouse.venv.plugins.module_utils._deps import own_problems, prune_candidates
 from ansible_collections.wheelhouse.venv.plugins.module_utils._errors import VenvBuildError
 from ansible_collections.wheelhouse.venv.plugins.module_utils._faults import fault_point
+from ansible_collections.wheelhouse.venv.plugins.module_utils._foreign import foreign_entries
 from ansible_collections.wheelhouse.venv.plugins.module_utils._fsops import (
     LOW_SPACE,
     carry,
@@ -66,7 +67,6 @@ from ansible_collections.wheelhouse.venv.plugins.module_utils._venvstate import 
     UV_TOOL_DIR,
     VenvOnDisk,
     cfg_python_version,
-    foreign_entries,
     installed_distributions,
     installer_leftovers,
     minor_version,
@@ -354,8 +354,9 @@ class Sync(object):
                                  % (spec.path, "; ".join(plan.reasons), os.path.join(spec.path, "venv")))
         if not disk.is_dir:
             return
-        # a directory without a venv (foreign_files=carry only, see execute): every entry is someone else's
-        foreign = foreign_entries(spec.path, disk.state or {}) if disk.is_venv else top_level_entries(spec.path)
+        # a directory without a venv (foreign_files=carry only, see execute): every entry is someone else's, those
+        # in the layout's folders (what state=absent kept in lib/...) one by one
+        foreign = foreign_entries(spec.path, disk.state or {}, venv=disk.is_venv)
         if not foreign:
             return
         if spec.foreign_files != "carry":
@@ -393,7 +394,7 @@ class Sync(object):
                 return result
             self.absent_result(result, disk)
             if disk.is_venv:
-                kept = remove_venv(spec.path)
+                kept = remove_venv(spec.path, result["kept"])
             else:  # an empty directory
                 kept = []
                 os.rmdir(spec.path)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import errno
-import fnmatch
 import json
 import os
 import re
@@ -513,49 +512,6 @@ class VenvOnDisk(object):
 
 # --- what belongs to the venv ---------------------------------------------------------------
 
-def _site_packages_dirs(path):
-    """Every lib/pythonX.Y/site-packages of the venv at path (lib64 is usually a link to lib)."""
-    found = []
-    lib = os.path.join(path, "lib")
-    try:
-        names = sorted(os.listdir(lib))
-    except (IOError, OSError):
-        return found
-    for name in names:
-        site = os.path.join(lib, name, "site-packages")
-        if name.startswith("python") and os.path.isdir(site) and not os.path.islink(os.path.join(lib, name)):
-            found.append(site)
-    return found
-
-
-def installed_files(path):
-    """Paths (relative to the venv at path) that the RECORD of an installed distribution lists outside site-packages.
-
-    Console scripts (RECORD lines like ../../../bin/alpha-cli) and data files (../../../etc/x.conf)
-    are the installer's; a linked (symlinked) metadata folder is not read.
-    """
-    real = os.path.realpath(path)
-    files = set()
-    for site in _site_packages_dirs(path):
-        for entry in os.listdir(site):
-            meta = os.path.join(site, entry)
-            if not entry.endswith(".dist-info") or os.path.islink(meta):
-                continue
-            try:
-                with open(os.path.join(meta, "RECORD")) as handle:
-                    lines = handle.read().splitlines()
-            except (IOError, OSError, UnicodeDecodeError):
-                continue
-            for line in lines:
-                name = line.split(",", 1)[0].strip().strip('"')
-                if not name.startswith(".."):
-                    continue
-                full = os.path.normpath(os.path.join(os.path.realpath(site), name))
-                if full.startswith(real + os.sep):
-                    files.add(os.path.relpath(full, real))
-    return files
-
-
 def is_temporary_file(name):
     """A temporary file of write_atomic (.wheelhouse-venv.json.XXXXXXXX, .sbom.cdx.json.XXXXXXXX) left by a killed run."""
     return bool(_TEMP_FILE.match(name))
@@ -564,33 +520,12 @@ def is_temporary_file(name):
 def foreign_entries(path, state=None, managed=None):
     """Entries of the venv directory at path that a venv does not consist of, as sorted relative paths.
 
-    Ours: the top-level entries of a venv and of this module, those our runs made (state "entries")
-    and those an installed distribution lists; in bin/ the venv's own scripts and those of the
-    installer. site-packages belongs to the installer. Anything else was put there by someone else.
-    Files of the module's names are ours where it manages the venv: managed, by default when our
-    state file is there (a staging directory of ours before its state is written: managed=True).
+    The cheap check (_foreign.py, deep=False), run on every run for the kept releases: the top level and
+    bin/ only, the layout's other folders are taken whole. A replace or a removal checks every folder of
+    the venv (_foreign.foreign_entries).
     """
-    if state is None:
-        state = read_state(path)[0] or {}
-    installed = installed_files(path)
-    top_installed = set(rel.split(os.sep, 1)[0] for rel in installed)
-    ours = set(VENV_TOP_ENTRIES) | set(state.get("entries") or []) | top_installed
-    if managed is None:
-        managed = os.path.lexists(os.path.join(path, STATE_FILE))
-    if managed:  # files of our names are ours only in a venv we manage
-        ours |= set(OWN_TOP_ENTRIES)
-    foreign = []
-    for name in sorted(os.listdir(path)):
-        if name not in ours and not is_temporary_file(name):
-            foreign.append(name)
-    bin_dir = os.path.join(path, "bin")
-    if os.path.isdir(bin_dir) and not os.path.islink(bin_dir):
-        for name in sorted(os.listdir(bin_dir)):
-            if any(fnmatch.fnmatchcase(name, pattern) for pattern in VENV_BIN_PATTERNS):
-                continue
-            if os.path.join("bin", name) not in installed and name != "__pycache__":
-                foreign.append(os.path.join("bin", name))
-    return sorted(foreign)
+    from ansible_collections.wheelhouse.venv.plugins.module_utils._foreign import foreign_entries as entries_of
+    return entries_of(path, state, managed, deep=False)
 
 
 def top_level_entries(path):

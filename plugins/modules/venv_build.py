@@ -92,8 +92,9 @@ options:
   state:
     description:
       - V(present) makes the venv; V(absent) removes it (only a directory that is a venv).
-      - V(absent) removes only what a venv consists of (see O(foreign_files)); other entries are kept
-        with the directory, named in a warning and in RV(kept). The venv is first renamed away
+      - V(absent) removes only what a venv consists of (see O(foreign_files)); other entries, at any depth
+        (a module a user put into C(site-packages), a file in C(share)), are kept with the directory and the
+        folders above them, named in a warning and in RV(kept). The venv is first renamed away
         beside O(path), so that an interrupted removal never leaves a half-deleted venv at O(path).
         With O(path) a symbolic link, the venv it points to and the link are removed; a link to
         nothing is removed.
@@ -441,18 +442,29 @@ options:
         O(virtualenv_command), a broken C(bin/python) or C(pyvenv.cfg)) does with entries in it that
         are not part of a venv, such as a venv made with C(python3 -m venv .) inside a project
         directory next to C(src/) and configuration files.
-      - A venv consists of C(bin), C(include), C(lib), C(lib64), C(share), C(pyvenv.cfg),
-        C(.gitignore), C(CACHEDIR.TAG), the files of this module (C(wheelhouse-venv.json),
-        C(requirements.txt), C(constraints.txt), C(global-constraints.txt), C(.uv)), the top-level
-        entries its own builds made, and what the C(RECORD) of an installed distribution lists (console
-        scripts in C(bin), data files). In C(bin) only the venv's scripts (C(activate*), C(python*),
-        C(pip*), C(pydoc*)) and those of installed distributions are part of it. C(site-packages)
-        belongs to the installer.
+      - A venv consists of what its creator lays down (C(pyvenv.cfg), C(.gitignore), C(CACHEDIR.TAG), the
+        folders C(bin), C(include), C(lib/pythonX.Y/site-packages) and C(share), the C(lib64) link, the venv's
+        scripts in C(bin) such as C(activate*), C(python*), C(pip*), C(pydoc*)), the files of this module
+        (C(wheelhouse-venv.json), C(requirements.txt), C(constraints.txt), C(global-constraints.txt),
+        C(sbom.cdx.json), C(.uv)) and the top-level entries its own builds made, every file the C(RECORD) of
+        an installed distribution lists (in C(site-packages), console scripts in C(bin), data files, headers
+        in C(include)) with its C(*.dist-info) folder, the byte code Python writes for those files
+        (C(__pycache__)), the links of O(linked_distro_packages), and the folders holding these.
+      - Anything else is foreign, at any depth - a module a user put into C(site-packages), a file in
+        C(include), C(lib) or C(share), notes kept in the folder of an installed package. A foreign folder
+        is named as one entry. A file a C(RECORD) lists is the package's even when it was changed; a
+        C(RECORD) that is a symbolic link or cannot be read vouches for nothing, nor does a line of it that
+        leads out of the venv. Links are never followed.
       - V(refuse) - the run fails before any change, naming the foreign entries.
       - V(carry) - they are moved (renamed, never copied) into the rebuilt venv just before it is
-        swapped in, so they are at the same place afterwards; RV(reasons) names them. The same holds
-        for a directory at O(path) that is not a venv (for example what V(absent) kept) - the venv is made
-        there with its entries carried in; with V(refuse) such a directory is refused.
+        swapped in, so they are at the same relative path afterwards; RV(reasons) names them. A folder the
+        new venv lacks for them is made when it is C(share), C(include), C(include/site) or a
+        C(__pycache__); for any other (the folder of a package the new venv does not have, C(lib/pythonX.Y)
+        of another Python version) the run fails naming them after the build, before the swap, and the
+        venv at O(path) is unchanged. Check mode cannot foresee which folders the new venv will have. The
+        same holds for a directory at O(path) that is not a venv (for example what V(absent) kept) - the venv
+        is made there with its entries carried in, those in C(bin), C(include), C(lib) and C(share) one by
+        one; with V(refuse) such a directory is refused.
       - A run killed while carrying leaves the entries in the hidden C(.NAME.venv_build-*) directory
         beside O(path); the next run moves them back before anything else.
     type: str
@@ -811,11 +823,12 @@ releases:
   sample: ["3-20250610T163000", "2-20250609T090000"]
   version_added: 0.3.0
 kept:
-  description: With O(state=absent), the entries (relative to O(path)) that are not part of a venv and were kept.
+  description: With O(state=absent), the entries (relative to O(path), at any depth, a foreign folder as one entry)
+    that are not part of a venv and were kept, with the folders above them.
   returned: when state=absent
   type: list
   elements: str
-  sample: ["src", "setup.cfg"]
+  sample: ["lib/python3.11/site-packages/local_settings.py", "setup.cfg", "src"]
   version_added: 0.2.0
 sbom:
   description:
