@@ -84,7 +84,7 @@ def make_venv(path, dists, files):
 def measure(venv, runs):
     env = dict(os.environ, PYTHONPATH=COLLECTIONS)
     samples = []
-    for _ in range(runs):
+    for dummy in range(runs):
         start = time.perf_counter()
         out = subprocess.run([sys.executable, "-c", PROBE, venv], env=env, check=True, stdout=subprocess.PIPE,
                              universal_newlines=True).stdout

@@ -162,11 +162,27 @@ def keep_release(folder, target):
     os.rename(folder, target)
 
 
-def prune(releases, keep, log):
-    """Remove the kept releases beyond the newest keep (releases of ours only: checked before any change)."""
+def prune(releases, keep, log, warn=None):
+    """Remove the kept releases beyond the newest keep (releases of ours only: checked before any change).
+
+    A release holding a file the module did not make, at any depth (the check before the run looks at the top
+    level only, which is cheap), is not removed: it stays, named in a warning (warn(text)), for its owner to empty.
+    """
+    # imported here: the walk of a whole venv is needed only when a release is removed
+    from ansible_collections.wheelhouse.venv.plugins.module_utils._foreign import foreign_entries as deep_foreign
+
     removed = []
     for release in releases.to_prune(keep):
-        folder = releases.kept.pop(release)
+        folder = releases.kept[release]
+        foreign = deep_foreign(folder, read_state(folder)[0] or {})
+        if foreign:
+            text = ("the kept release %s is beyond keep_previous=%d but holds entries this module did not make: %s; "
+                    "it is kept. Move them out and the next change removes it" % (folder, keep, shown(foreign)))
+            log(text)
+            if warn is not None:
+                warn(text)
+            continue
+        del releases.kept[release]
         # renamed first: a run killed half-way leaves a leftover of ours, not a half-removed release
         doomed = os.path.join(releases.folder, REMOVING + release)
         os.rename(folder, doomed)

@@ -413,7 +413,7 @@ class Sync(object):
             self.warnings.append("state=absent kept the earlier venvs in %s: it holds entries that are not venvs this "
                                  "module kept: %s" % (kept.folder, shown(kept.foreign)))
             return
-        releases_mod.prune(kept, 0, self.log)
+        releases_mod.prune(kept, 0, self.log, self.warnings.append)
 
     def absent_result(self, result, disk):
         spec = self.spec
@@ -871,7 +871,7 @@ class Sync(object):
                 self.log("kept the replaced venv as the release %s" % target)
                 fault_point("release-kept")
             if kept_releases.exists:
-                releases_mod.prune(kept_releases, spec.keep_previous, self.log)
+                releases_mod.prune(kept_releases, spec.keep_previous, self.log, self.warnings.append)
         except (IOError, OSError) as exc:  # the new venv is in place: the next run finishes this
             self.warnings.append("the new venv is in place, but keeping or removing earlier venvs in %s failed: %s"
                                  % (kept_releases.folder, exc))

@@ -70,6 +70,21 @@ def test_prune_removes_only_the_oldest_beyond_keep(site):
     assert not os.path.exists(kept.folder)  # an empty releases folder goes too
 
 
+def test_prune_keeps_a_release_holding_a_user_file_deep_inside(site):
+    """The check before the run reads the top level of kept releases only; prune walks the one it removes."""
+    kept = releases.Releases(site, {"release": "3-20250101T000003"})
+    deep = os.path.join(kept.folder, "2-20250101T000002", "lib", "python3.11", "site-packages", "notes.txt")
+    os.makedirs(os.path.dirname(deep))
+    with open(deep, "w") as handle:
+        handle.write("mine\n")
+    assert releases.Releases(site, {"release": "3-20250101T000003"}).foreign == []
+    logged, warned = [], []
+    assert releases.prune(kept, 1, logged.append, warned.append) == []
+    assert os.path.exists(deep) and len(warned) == 1 and "lib/python3.11/site-packages/notes.txt" in warned[0]
+    assert releases.prune(kept, 0, logged.append, warned.append) == ["1-20250101T000001"]
+    assert os.path.exists(deep)
+
+
 def test_repair_after_killed_runs(site):
     folder = releases.releases_dir(site)
     # a rollback killed between its swap and its rename: the venv that was live is under the target's name
