@@ -38,7 +38,6 @@ import tempfile
 import time
 
 from ansible_collections.wheelhouse.venv.plugins.module_utils import _commands as commands, _masking as masking, _pep508 as pep508
-from ansible_collections.wheelhouse.venv.plugins.module_utils._masking import environment_secrets  # noqa: F401 (its callers import it from here)
 from ansible_collections.wheelhouse.venv.plugins.module_utils import _constraintfiles as cfiles, _pylock as pylock
 from ansible_collections.wheelhouse.venv.plugins.module_utils import _publish as publish
 from ansible_collections.wheelhouse.venv.plugins.module_utils._errors import VenvBuildError

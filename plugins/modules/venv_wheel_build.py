@@ -458,9 +458,9 @@ fingerprint:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.wheelhouse.venv.plugins.module_utils._errors import VenvBuildError
-from ansible_collections.wheelhouse.venv.plugins.module_utils._masking import find_secrets_in, mask_text, register_secrets
+from ansible_collections.wheelhouse.venv.plugins.module_utils._masking import environment_secrets, find_secrets_in, mask_text, register_secrets
 from ansible_collections.wheelhouse.venv.plugins.module_utils._wheelbuild import (
-    WheelBuilder, ensure_builder, environment_secrets, isolation_warning)
+    WheelBuilder, ensure_builder, isolation_warning)
 
 ARGUMENT_SPEC = dict(
     name=dict(type="str", required=True),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 
 # fault class -> (how it is tested, the pytest selection that reproduces it)
@@ -55,49 +56,9 @@ CLASSES = [
      "test_damaged_files"),
 ]
 
-# The threat model closes the page: it says what the suite's hostile cases stand on (hand-written, kept here
-# so that a regenerated page keeps it).
-THREAT_MODEL = """## Threat model
-
-Who can write what, on a target:
-
-- **root** (Ansible's `become` user) runs `venv_build`: its arguments, the base interpreter (option
-  `python`), the collection's code and the folders above the venv are trusted.
-- **the venv's owner** (option `owner`, say the service's user) can write everything inside the venv,
-  and the kept releases in `.NAME.releases/`: the module gives it the whole tree. It cannot write the
-  folder that holds the venv (the module never makes that folder the owner's).
-- **other local users** can read the venv's files the installer made readable; files holding a credential
-  (an index URL with a password in `requirements.txt`, the log) are `0600`, the log folder `0700`.
-- **the network** (the index, `find_links`, the build host's wheels over HTTP) is trusted only as far as
-  hashes go: `require_hashes`, a `lock`, or the role's per-set sha256 lock, whose wheels are refused when
-  altered after the build.
-
-What the module does with what it reads from the venv (untrusted when the owner is not root):
-
-| input | checks | when it fails them |
-|---|---|---|
-| the state file `wheelhouse-venv.json` | read without following a link at it, never waiting on a FIFO, at most 16 MiB; JSON of the module's shape; each field of the form the module writes (`release` is `<n>-<YYYYmmddTHHMMSS>`, `entries` and link names are single names) | a damaged file is ignored and rewritten (the installer runs); a bad field is dropped with a warning naming it and the file rewritten |
-| `pyvenv.cfg`, `METADATA`, `RECORD`, `direct_url.json`, the installer files | the same reading rules; bytes that are not UTF-8 are replaced | a link or FIFO counts as missing (no venv, damaged metadata, a file that differs) |
-| paths in `RECORD` | resolved inside the venv only | a path that leaves the venv is ignored |
-| release ids | the module's own form, naming an entry of `.NAME.releases/` | treated as missing: a kept release gets a new id and is never lost |
-| entries inside the venv | what the venv creator lays down and what an installed `RECORD` lists are ours; anything else is foreign | foreign entries are never removed: the run refuses before any change naming them (`foreign_files: refuse`), or carries them |
-| `bin/python` | a link must lead to the interpreter recorded when the venv was made; a copy must have its size | the venv is rebuilt |
-
-File operations on the venv never follow a link planted in it: removals use `shutil.rmtree` (which does not
-descend into links), ownership changes use `lchown`, the module's own files are replaced by writing a new file
-and renaming it over the old name, and venvs move by `rename`. The module's own waits are bounded: the interpreter
-probe (60 s), the verifications (`verify_timeout`); a second run on the same path waits for the path's lock
-while the first finishes (its steps bounded the same way), and the installer's network waits are pip's
-and uv's (`--timeout`, `UV_HTTP_TIMEOUT` through `extra_args` and `environment`).
-
-What this does not cover, by design: the module runs the venv's own `python -m pip` (or uv) to install, as
-root when root runs it. An owner who can write the venv's site-packages can change what that pip does, so a
-root run into a venv another user may write runs code that user wrote: that is so for every tool that
-installs into a venv (`ansible.builtin.pip`, upstream's role). Where the service's user must not gain root,
-leave `owner` unset (the venv stays root's, readable by the service), or run the task as that user
-(`become_user`). A user who swaps a directory of the venv for a link while a root run walks it (a race
-between the walk's `lstat` and the `lchown`) is out of scope for the same reason.
-"""
+# The threat model closes the page: it says what the suite's hostile cases stand on (hand-written, in
+# threat_model.md beside this file, so that a regenerated page keeps it).
+THREAT_MODEL_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "threat_model.md")
 
 
 def write_report(path, outcomes, bulk):
@@ -140,6 +101,7 @@ def write_report(path, outcomes, bulk):
             what = "; ".join(o["problems"]).replace("|", "\\|").replace("\n", " ") or "-"
             lines.append("| %s | %s | %s | %s |" % (o["case"], "yes" if o["lost_nothing"] else "**no**",
                                                     "yes" if o["converged"] else "**no**", what))
-    lines += ["", THREAT_MODEL.rstrip("\n")]
+    with open(THREAT_MODEL_FILE) as handle:
+        lines += ["", handle.read().rstrip("\n")]
     with open(path, "w") as handle:
         handle.write("\n".join(lines) + "\n")

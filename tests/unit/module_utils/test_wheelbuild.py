@@ -12,7 +12,7 @@ import tomllib
 
 import pytest
 
-from ansible_collections.wheelhouse.venv.plugins.module_utils import _commands as commands, _wheelbuild as wb
+from ansible_collections.wheelhouse.venv.plugins.module_utils import _commands as commands, _masking as masking, _wheelbuild as wb
 from ansible_collections.wheelhouse.venv.plugins.module_utils._errors import VenvBuildError
 
 SHA_A = "a" * 64
@@ -153,8 +153,8 @@ def test_passwords_in_urls_are_masked_in_recorded_inputs():
 def test_environment_secrets_are_url_credentials_and_secret_named_variables():
     env = {"PIP_INDEX_URL": "https://deploy:s3cr3t@pypi.example.org/simple", "UV_INDEX_PRIVATE_PASSWORD": "pw1",
            "MY_API_TOKEN": "tok2", "PIP_CERT": "/etc/ssl/ca.pem", "PIP_NO_CACHE_DIR": "1", "EMPTY_PASSWORD": ""}
-    assert wb.environment_secrets(env) == {"s3cr3t", "pw1", "tok2"}
-    assert wb.environment_secrets({}) == set()
+    assert masking.environment_secrets(env) == {"s3cr3t", "pw1", "tok2"}
+    assert masking.environment_secrets({}) == set()
 
 
 def test_resolver_commands_for_pip_tools_and_uv():
