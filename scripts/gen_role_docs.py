@@ -48,6 +48,7 @@ GROUPS = (
         "venv_default_pip_install_args",
         "venv_pip_install_args",
         "venv_pip_install_env",
+        "venv_pip_upgrade",
         "venv_rebuild",
         "venv_packages_to_symlink",
     )),

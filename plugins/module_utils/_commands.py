@@ -179,6 +179,15 @@ def install_command(spec, venv, files, uv=None, pins_file=None, upgrade=False, d
     return hide_credentials(argv + list(spec.extra_args), spec.install_tool)
 
 
+def pip_upgrade_command(spec, venv, files):
+    """pip brought to the newest version the index and the constraint files allow (option upgrade_pip)."""
+    argv = [venv_python(venv), "-m", "pip", "install", "--disable-pip-version-check", "--no-input", "--upgrade", "pip"]
+    for key in ("constraints", "global_constraints"):
+        argv += ["-c", files[key]]
+    argv += _index_args(spec, "pip")
+    return hide_credentials(argv + list(spec.extra_args), "pip")
+
+
 def build_requirements_command(spec, venv, files, build_file, **options):
     """The installer run of the build requirements (build_file) alone, before the requirements: same options."""
     files = dict((key, path) for key, path in files.items() if key != "requirements")

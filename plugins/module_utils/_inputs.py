@@ -323,6 +323,12 @@ class VenvSpec(object):
         if self.foreign_files not in ("refuse", "carry"):
             raise VenvBuildError("foreign_files must be refuse or carry, got %r" % self.foreign_files)
         self.require_hashes = bool(params.get("require_hashes"))
+        # pip brought to the newest version the index and constraints allow, before each install (pip only)
+        self.upgrade_pip = bool(params.get("upgrade_pip"))
+        if self.upgrade_pip and self.require_hashes:
+            raise VenvBuildError("upgrade_pip cannot be used with require_hashes: pip's own wheel would be installed "
+                                 "without a hash. Pin pip with its hash in build_requirements instead "
+                                 "(pip==X.Y --hash=sha256:...)")
         self.owner = params.get("owner")
         self.group = params.get("group")
         self.mode = params.get("mode")

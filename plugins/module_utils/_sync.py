@@ -581,6 +581,8 @@ class Sync(object):
         uv = self.find_uv(spec.path) or os.path.join(spec.path, UV_TOOL_DIR, "bin", "uv")
         if plan.repair and not plan.builds_beside:
             planned.append(commands.repair_command(spec, spec.path, files, plan.repair, uv=uv))
+        if plan.action in ("create", "rebuild", "install") and self.upgrades_pip:
+            planned.append(commands.pip_upgrade_command(spec, spec.path, files))
         if plan.action in ("create", "rebuild", "install") and spec.build_requirements:
             # written to a files directory beside the venv (its random part shown as XXXXXXXX)
             build_file = os.path.join(os.path.dirname(spec.path), staging_prefix(spec.path, "files-") + "XXXXXXXX",
@@ -668,8 +670,15 @@ class Sync(object):
             uv = os.path.join(venv, UV_TOOL_DIR, "bin", "uv")
         return uv
 
+    @property
+    def upgrades_pip(self):
+        return self.spec.upgrade_pip and self.spec.install_tool == "pip"
+
     def install(self, venv, files, plan, uv):
         spec = self.spec
+        if self.upgrades_pip:  # before anything it installs: a current pip reads what an old one refuses
+            self.run(commands.pip_upgrade_command(spec, venv, files), commands.installer_environment(spec, venv),
+                     "pip install --upgrade pip (upgrade_pip)")
         self.install_build_requirements(venv, files, uv)
         if spec.has_requirements:
             argv = commands.install_command(spec, venv, files, uv=uv, pins_file=files.get("pins"),

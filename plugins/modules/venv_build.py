@@ -294,6 +294,19 @@ options:
       - Pass C(--require-hashes) - every requirement must be pinned with C(==) and carry C(--hash).
     type: bool
     default: false
+  upgrade_pip:
+    description:
+      - With O(install_tool=pip), bring the venv's pip to the newest version the index options and the
+        constraints allow, by an installer run of its own before O(build_requirements) and the requirements,
+        each time they are installed (a new venv, a rebuild, an install in place) - as the upstream role
+        upgrades its install tool first. The pip a distribution's C(python3 -m venv) brings may be too old
+        for the requirements (Debian 12's pip 23.0.1 refuses C(name @ git+file:///...) lines).
+      - Not part of the fingerprint and not run on a no-op - a newer pip on the index changes nothing by
+        itself. Ignored with O(install_tool=uv). Cannot be used with O(require_hashes) (pip's own wheel
+        would be installed without a hash) - pin pip with its hash in O(build_requirements) instead.
+    type: bool
+    default: false
+    version_added: 0.3.0
   package_state:
     description:
       - V(present) installs what is missing and keeps what satisfies the requirements.
@@ -886,6 +899,7 @@ ARGUMENT_SPEC = dict(
     install_tool=dict(type="str", default="pip", choices=["pip", "uv"]),
     uv_executable=dict(type="path"),
     require_hashes=dict(type="bool", default=False),
+    upgrade_pip=dict(type="bool", default=False),
     package_state=dict(type="str", default="present", choices=["present", "latest"]),
     prune=dict(type="bool", default=False),
     linked_distro_packages=dict(type="list", elements="str", default=[]),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 
 import pytest
 
@@ -62,3 +63,40 @@ def test_uv_installs_the_build_requirements_first(ansible, venv_args):
     assert created["packages"] == {"alpha": "1.0", "beta": "2.0", "extra-tool": "0.5"}, "prune kept extra-tool"
     noop = ansible.module(**args)
     assert noop["changed"] is False and noop["commands"] == []
+
+
+@pytest.fixture(scope="module")
+def newer_pip(tmp_path_factory):
+    """A folder holding pip 24.2's wheel from PyPI: newer than the pip Debian 12's venvs start with (23.0.1)."""
+    folder = str(tmp_path_factory.mktemp("pip-wheel"))
+    env = dict(os.environ, PIP_CONFIG_FILE=os.devnull)
+    subprocess.run([os.path.join(ROOT, ".venv", "bin", "python"), "-m", "pip", "download", "--quiet", "--no-deps",
+                    "--only-binary", ":all:", "--dest", folder, "pip==24.2"], env=env, check=True)
+    return folder
+
+
+def pip_version(venv):
+    proc = subprocess.run([os.path.join(venv, "bin", "python"), "-m", "pip", "--version"], stdout=subprocess.PIPE,
+                          universal_newlines=True, check=True)
+    return proc.stdout.split()[1]
+
+
+def test_upgrade_pip_brings_the_venv_s_pip_current_before_it_installs(ansible, venv_args, newer_pip):
+    """As upstream upgrades its install tool first: before the requirements, only when they are installed."""
+    args = dict(venv_args, find_links=venv_args["find_links"] + [newer_pip], requirements=["alpha"], upgrade_pip=True)
+    seeded = subprocess.run([venv_args["python"], "-c", "import ensurepip; print(ensurepip.version())"],
+                            stdout=subprocess.PIPE, universal_newlines=True, check=True).stdout.strip()
+    assert seeded != "24.2"
+    predicted = ansible.module(check=True, **args)
+    assert " -m pip install --disable-pip-version-check --no-input --upgrade pip -c " in predicted["commands"][1]
+    created = ansible.module(**args)
+    assert created["changed"] is True, created.get("msg", created["raw_output"])
+    upgrade, install = [c for c in created["commands"] if " -m pip install " in c]
+    assert " --upgrade pip -c " in upgrade and "/constraints.txt" in upgrade and " alpha" not in upgrade
+    assert pip_version(args["path"]) == "24.2" and imports(args["path"], "alpha")
+    assert predicted["commands"] == [c.replace(created["commands"][0].split()[-1], args["path"])
+                                     for c in created["commands"]][:len(predicted["commands"])]
+    noop = ansible.module(**args)
+    assert noop["changed"] is False and noop["commands"] == []
+    refused = ansible.module(**dict(args, require_hashes=True))
+    assert refused["failed"] is True and "upgrade_pip cannot be used with require_hashes" in refused["msg"]
