@@ -9,7 +9,7 @@ set -uo pipefail
 . "$(dirname "$0")/env.sh"
 
 # Longest first, so that the last to start is a short one; each scenario creates and destroys its own hosts.
-all_scenarios=(failure rebuild no_wheels index default multi_distro)
+all_scenarios=(failure no_wheels index default multi_distro)
 
 cd "$WH_ROOT" || exit 1
 wh_link_collection

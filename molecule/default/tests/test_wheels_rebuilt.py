@@ -1,4 +1,4 @@
-"""Scenario rebuild, build host: venv_wheels_rebuild built every wheel again."""
+"""Scenario default, its side effect, build host: venv_wheels_rebuild built every wheel again."""
 
 import venv_checks
 

@@ -1,5 +1,5 @@
-"""Scenario rebuild: `venv_rebuild` and `venv_wheels_rebuild` make new venvs and wheels, keeping the replaced
-venv (venv_keep_previous: 1); `venv_rollback` then puts that very directory back and keeps the rebuilt one. A
+"""Scenario default, its side effect: `venv_rebuild` and `venv_wheels_rebuild` make new venvs and wheels, keeping the
+replaced venv (venv_keep_previous: 1); `venv_rollback` then puts that very directory back and keeps the rebuilt one. A
 process started from the first venv before the rebuild runs through both switches."""
 
 import venv_checks
@@ -41,6 +41,7 @@ def test_facts_file_records_the_venv(host):
 
 
 def test_venv_changed_handler_ran_for_converge_rebuild_and_rollback(host):
+    # and not for the idempotence run between them (that would make 4)
     assert venv_checks.handler_runs(host) == 3
 
 
