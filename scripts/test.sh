@@ -71,7 +71,9 @@ stage_faults() {
 }
 
 stage_molecule() {
-  "$WH_ROOT/scripts/molecule.sh"
+  # WH_MOLECULE_SCENARIOS (space-separated names, for development): only these; CI runs every scenario
+  # shellcheck disable=SC2086
+  "$WH_ROOT/scripts/molecule.sh" ${WH_MOLECULE_SCENARIOS:-}
 }
 
 all_stages=(lint sanity cores unit integration faults molecule)
@@ -82,16 +84,51 @@ if [ "$#" -gt 0 ]; then stages=("$@"); else stages=("${all_stages[@]}"); fi
 python "$WH_ROOT/scripts/cpu_bench.py" || true
 
 passed=0; failed=0; failed_names=(); times=()
+
+record() {  # record <stage> <status> <seconds>
+  if [ "$2" -eq 0 ]; then
+    passed=$((passed + 1)); echo "=== stage $1 passed in $3 s ==="
+  else
+    failed=$((failed + 1)); failed_names+=("$1"); echo "=== stage $1 FAILED in $3 s ==="
+  fi
+  times+=("$1 $3 s")
+}
+
+# molecule leaves a third to a half of 2 cores idle (it waits on containers and SSH): when both are asked
+# for, the stages sanity and cores (linters and ansible-test, nothing timed) run beside it instead of before
+# it, and molecule's output follows theirs. WH_OVERLAP=0 runs every stage on its own, in the listed order.
+beside_molecule=()
+if [ "${WH_OVERLAP:-1}" != 0 ] && [[ " ${stages[*]} " == *" molecule "* ]]; then
+  for s in sanity cores; do
+    [[ " ${stages[*]} " == *" $s "* ]] && beside_molecule+=("$s")
+  done
+fi
+
 for s in "${stages[@]}"; do
   if ! declare -F "stage_$s" >/dev/null; then echo "unknown stage: $s (known: ${all_stages[*]})" >&2; exit 2; fi
+done
+for s in "${stages[@]}"; do
+  [[ " ${beside_molecule[*]} " == *" $s "* ]] && continue
+  if [ "$s" = molecule ] && [ "${#beside_molecule[@]}" -gt 0 ]; then
+    molecule_log="$WH_TMP/stage-molecule.log"
+    mkdir -p "$WH_TMP"
+    echo "=== stage molecule (beside it: ${beside_molecule[*]}; its output follows theirs) ==="
+    start=$SECONDS
+    stage_molecule >"$molecule_log" 2>&1 &
+    molecule_pid=$!
+    for b in "${beside_molecule[@]}"; do
+      echo "=== stage $b (beside molecule) ==="
+      b_start=$SECONDS
+      "stage_$b"; record "$b" "$?" "$((SECONDS - b_start))"
+    done
+    wait "$molecule_pid"; status=$?
+    cat "$molecule_log"
+    record molecule "$status" "$((SECONDS - start))"
+    continue
+  fi
   echo "=== stage $s ==="
   start=$SECONDS
-  if "stage_$s"; then
-    passed=$((passed + 1)); echo "=== stage $s passed in $((SECONDS - start)) s ==="
-  else
-    failed=$((failed + 1)); failed_names+=("$s"); echo "=== stage $s FAILED in $((SECONDS - start)) s ==="
-  fi
-  times+=("$s $((SECONDS - start)) s")
+  "stage_$s"; record "$s" "$?" "$((SECONDS - start))"
 done
 echo "stage times: ${times[*]/%/,} total $SECONDS s"
 [ "$failed" -eq 0 ] || echo "failed stages: ${failed_names[*]}"

@@ -139,6 +139,11 @@ def hide_credentials(args, tool):
 
 def _index_args(spec, tool):
     args = []
+    if tool == "uv" and any(location.lower().startswith(("http://", "https://")) for location in spec.find_links):
+        # uv keeps a wheel of a flat (find_links) page by its URL and never asks again: a wheel set built again
+        # (venv_wheels_rebuild) has other bytes under the same names, which --require-hashes then refuses as a
+        # hash mismatch. --refresh revalidates the cached files with the server (unchanged ones stay cached).
+        args.append("--refresh")
     if spec.no_index:
         args.append("--no-index")
     if spec.index_url:

@@ -55,6 +55,17 @@ def test_uv_reads_find_links_separated_by_commas():
                                  "/v", FILES, uv="/usr/bin/uv")
 
 
+def test_uv_revalidates_its_cache_of_wheels_from_an_http_find_links_page():
+    """A wheel set built again keeps the wheels' names: uv, which caches such wheels by URL, must ask the server."""
+    remote = spec(install_tool="uv", find_links=["http://repo1:8181/wheels/"], require_hashes=True)
+    assert "--refresh" in commands.install_command(remote, remote.path, FILES, uv="/usr/bin/uv")
+    assert "--refresh" in commands.repair_command(remote, remote.path, FILES, {"alpha": "1.0"}, uv="/usr/bin/uv")
+    local = spec(install_tool="uv", find_links=["/srv/wheels"])  # uv checks a local wheel's modification time
+    assert "--refresh" not in commands.install_command(local, local.path, FILES, uv="/usr/bin/uv")
+    pip = spec(find_links=["http://repo1:8181/wheels/"])
+    assert "--refresh" not in commands.install_command(pip, pip.path, FILES)
+
+
 def test_uv_bootstrap_passes_credentials_to_pip_in_its_environment():
     s = spec(install_tool="uv", index_url="https://u:pw@idx.example/simple")
     argv = commands.uv_bootstrap_command(s, s.path, FILES)
