@@ -10,6 +10,7 @@ import ctypes
 import errno
 import fcntl
 import grp
+import json
 import os
 import pwd
 import shutil
@@ -19,7 +20,8 @@ import time
 from ansible_collections.wheelhouse.venv.plugins.module_utils._errors import VenvBuildError
 from ansible_collections.wheelhouse.venv.plugins.module_utils._faults import fault_point
 from ansible_collections.wheelhouse.venv.plugins.module_utils._foreign import MADE_FOR_CARRY, foreign_entries
-from ansible_collections.wheelhouse.venv.plugins.module_utils._venvstate import is_temporary_file
+from ansible_collections.wheelhouse.venv.plugins.module_utils._hostfiles import write_atomic
+from ansible_collections.wheelhouse.venv.plugins.module_utils._venvstate import STAGING_FILE, is_temporary_file, read_untrusted
 
 # Names of what runs make beside a venv path (NAME is its base name); a killed run leaves them behind:
 # .NAME.venv_build-XXXX (staging of a build, *.old the replaced venv), .NAME.venv_build-files-XXXX
@@ -308,6 +310,29 @@ def _files_dir_parts(folder):
     return parts
 
 
+def mark_staging(staging, carried=()):
+    """Record in the staging directory of a venv being built that it is one of ours, and the entries (relative
+    paths) a carry moves into it: what a run killed before its swap left there is ours but those."""
+    write_atomic(os.path.join(staging, STAGING_FILE), json.dumps({"carried": sorted(carried)}) + "\n")
+
+
+def _plain_relative(rel):
+    return isinstance(rel, str) and rel and not rel.startswith("/") and os.path.normpath(rel) == rel \
+        and ".." not in rel.split("/")
+
+
+def staging_record(folder):
+    """The carried entries a staging directory of ours records (mark_staging), or None without a valid record."""
+    try:
+        data = json.loads(read_untrusted(os.path.join(folder, STAGING_FILE), 1024 * 1024).decode("utf-8"))
+    except (IOError, OSError, ValueError):
+        return None
+    carried = data.get("carried") if isinstance(data, dict) else None
+    if not isinstance(carried, list) or not all(_plain_relative(rel) for rel in carried):
+        return None
+    return carried
+
+
 def clean_leftovers(path):
     """Remove the leftovers of killed runs on path (under the lock); return (removed, kept) full paths.
 
@@ -330,7 +355,14 @@ def clean_leftovers(path):
             removed.append(leftover)
             continue
         keep = []
-        for rel in foreign_entries(leftover, managed=True):  # our staging directory, state file or not
+        # a venv being built, killed before its swap: ours but what a carry moved in (a partial install or copy is
+        # not someone else's); else the venv a swap replaced: what it does not consist of
+        carried = staging_record(leftover)
+        if carried is not None:
+            theirs = [rel for rel in carried if os.path.lexists(os.path.join(leftover, rel))]
+        else:
+            theirs = foreign_entries(leftover, managed=True)
+        for rel in theirs:
             back = os.path.join(path, rel)
             if os.path.isdir(path) and os.path.isdir(os.path.dirname(back)) and not os.path.lexists(back):
                 os.rename(os.path.join(leftover, rel), back)

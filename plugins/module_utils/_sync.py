@@ -10,6 +10,7 @@ path and swapped in (_fsops.py), so a failure never leaves the path missing or b
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import json
@@ -33,6 +34,7 @@ from ansible_collections.wheelhouse.venv.plugins.module_utils._fsops import (
     LOW_SPACE,
     carry,
     carry_back,
+    mark_staging,
     clean_leftovers,
     find_leftovers,
     fix_ownership,
@@ -64,6 +66,7 @@ from ansible_collections.wheelhouse.venv.plugins.module_utils._venvstate import 
     SBOM_FILE,
     STATE_FILE,
     STATE_FORMAT,
+    STAGING_FILE,
     UV_TOOL_DIR,
     VenvOnDisk,
     cfg_python_version,
@@ -814,6 +817,7 @@ class Sync(object):
         kept_releases = releases_mod.Releases(spec.path, disk.state)
         keep_old, old = self.number_live(disk, kept_releases), None
         try:
+            mark_staging(staging)  # a run killed before the swap leaves a staging directory known as ours
             old_uv = os.path.join(spec.path, UV_TOOL_DIR)
             if spec.install_tool == "uv" and os.path.isdir(old_uv) and not os.path.islink(old_uv):
                 shutil.copytree(old_uv, os.path.join(staging, UV_TOOL_DIR), symlinks=True)
@@ -838,6 +842,8 @@ class Sync(object):
             os.chmod(staging, 0o755)
             if spec.owner is not None or spec.group is not None or spec.mode is not None:
                 fix_ownership(spec, staging)
+            if self.carried:
+                mark_staging(staging, self.carried)
             carried = carry(spec.path, staging, self.carried)
             fault_point("build-before-swap")
             if keep_old:  # the replaced venv is kept as a release, not removed
@@ -845,6 +851,8 @@ class Sync(object):
             else:
                 kept = swap_into_place(staging, spec.path)
             carried = []
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(os.path.join(spec.path, STAGING_FILE))
             fault_point("build-after-swap")
         except BaseException as exc:
             carry_back(spec.path, staging, carried)

@@ -29,6 +29,9 @@ BUILD_REQUIREMENTS_FILE = "build-requirements.txt"
 SBOM_FILE = "sbom.cdx.json"
 # Where a uv fetched by the module lives: inside the venv directory, outside site-packages.
 UV_TOOL_DIR = ".uv"
+# The record a venv being built beside path keeps of itself (_fsops.mark_staging): which entries a carry moved in.
+# Removed once the venv is in place; one left in a venv by a killed run is a leftover.
+STAGING_FILE = ".wheelhouse-venv-staging.json"
 # What a venv consists of at its top level (venv, virtualenv), and the files of this module.
 VENV_TOP_ENTRIES = ("bin", "include", "lib", "lib64", "pyvenv.cfg", "share", ".gitignore", "CACHEDIR.TAG")
 OWN_TOP_ENTRIES = (STATE_FILE, REQUIREMENTS_FILE, CONSTRAINTS_FILE, GLOBAL_CONSTRAINTS_FILE, UV_TOOL_DIR, SBOM_FILE)
@@ -513,8 +516,9 @@ class VenvOnDisk(object):
 # --- what belongs to the venv ---------------------------------------------------------------
 
 def is_temporary_file(name):
-    """A temporary file of write_atomic (.wheelhouse-venv.json.XXXXXXXX, .sbom.cdx.json.XXXXXXXX) left by a killed run."""
-    return bool(_TEMP_FILE.match(name))
+    """A temporary file of write_atomic (.wheelhouse-venv.json.XXXXXXXX, .sbom.cdx.json.XXXXXXXX) or the staging record
+    (STAGING_FILE) left in a venv by a killed run."""
+    return name == STAGING_FILE or bool(_TEMP_FILE.match(name))
 
 
 def foreign_entries(path, state=None, managed=None):

@@ -283,3 +283,29 @@ def test_clean_leftovers_puts_a_deep_carried_file_back(tmp_path):
     assert removed == [] and kept == [staging]
     assert open(os.path.join(path, SITE, "user_mod.py")).read() == "mine"
     assert foreign_entries(staging, managed=True) == ["share/mydata"] and sorted(os.listdir(staging)) == ["share"]
+
+
+def test_a_staging_directory_killed_before_its_swap_is_ours_but_what_it_records_as_carried(tmp_path):
+    """A build killed while it installed or copied pip leaves files no RECORD lists yet: they are the build's, not
+    someone else's (put back into the live venv, they broke it; kept, they left the leftover behind). Only what the
+    staging record names as carried goes back."""
+    path = real_venv(tmp_path / "app")
+    staging = real_venv(tmp_path / ".app.venv_build-k1ll3d02")
+    write(os.path.join(staging, SITE, "pip", "_internal", "half.py"), "cut sh")  # a copy cut short
+    write(os.path.join(staging, SITE, "pip_partial-1.0.dist-info", "METADATA"), "Name: x")  # no RECORD yet
+    fsops.mark_staging(staging)
+    assert sorted(fsops.staging_record(staging)) == []
+    removed, kept = fsops.clean_leftovers(path)
+    assert removed == [staging] and kept == [] and not os.path.exists(staging)
+    assert not os.path.exists(os.path.join(path, SITE, "pip")), "a partial copy went into the live venv"
+    # carried before the kill: goes back; a record naming a path out of the folder is no record
+    staging = real_venv(tmp_path / ".app.venv_build-k1ll3d03")
+    write(os.path.join(staging, SITE, "user_mod.py"), "mine")
+    write(os.path.join(staging, SITE, "pip", "half.py"), "cut")
+    fsops.mark_staging(staging, [os.path.join(SITE, "user_mod.py"), "notes/not-moved-yet.txt"])
+    removed, kept = fsops.clean_leftovers(path)
+    assert removed == [staging] and open(os.path.join(path, SITE, "user_mod.py")).read() == "mine"
+    assert not os.path.exists(os.path.join(path, SITE, "pip"))
+    other = real_venv(tmp_path / ".app.venv_build-k1ll3d04")
+    fsops.mark_staging(other, ["../../etc/passwd"])
+    assert fsops.staging_record(other) is None
