@@ -267,19 +267,43 @@ def _recorded_scripts(record):
     return names
 
 
+# The first lines of a script whose interpreter path is too long for a kernel's #! line (127 bytes) or holds a space:
+# as pip (distlib) writes them, sh runs the interpreter and Python reads the rest.
+_SH_EXEC = re.compile(br"^#!/bin/sh\n'''exec' (?:\"(?P<quoted>[^\"\n]+)\"|(?P<python>[^ \"\n]+)) \"\$0\" \"\$@\"\n' '''\n")
+MAX_SHEBANG = 127
+
+
+def _script_head(python):
+    """The first line(s) of a script run by python (bytes): #!python, or distlib's sh-exec lines when too long."""
+    if len(python) + 2 <= MAX_SHEBANG and b" " not in python:
+        return b"#!" + python + b"\n"
+    shown = b"\"" + python + b"\"" if b" " in python else python
+    return b"#!/bin/sh\n'''exec' " + shown + b" \"$0\" \"$@\"\n' '''\n"
+
+
 def _copy_script(src, dst, built_at, dest):
-    """A script of the seed venv, its first line (#!<built_at>/bin/python...) pointing to dest's interpreter."""
+    """A script of the seed venv, the interpreter it names (<built_at>/bin/python...) made dest's interpreter.
+
+    Both forms pip writes are read: #!<python> and, for a path too long for #! (a deep seed_cache), the sh-exec
+    lines; the new script takes the form its own path needs.
+    """
     if os.path.islink(src) or not os.path.isfile(src):
         return
     with open(src, "rb") as handle:
         data = handle.read(MAX_RECORD + 1)
-    old = b"#!" + os.path.join(built_at, "bin").encode() + b"/"
-    if len(data) > MAX_RECORD or not data.startswith(old):
+    if len(data) > MAX_RECORD:
         return
-    first, sep, rest = data.partition(b"\n")
-    interpreter = first[len(old):]
-    if not re.match(br"^python[0-9.]*$", interpreter):
+    prefix = os.path.join(built_at, "bin").encode() + b"/"
+    match = _SH_EXEC.match(data)
+    if match:
+        python, rest = match.group("quoted") or match.group("python"), data[match.end():]
+    else:
+        first, sep, rest = data.partition(b"\n")
+        if not first.startswith(b"#!") or not sep:
+            return
+        python = first[2:]
+    if not python.startswith(prefix) or not re.match(br"^python[0-9.]*$", python[len(prefix):]):
         return
     with open(dst, "wb") as handle:
-        handle.write(b"#!" + os.path.join(dest, "bin").encode() + b"/" + interpreter + sep + rest)
+        handle.write(_script_head(os.path.join(dest, "bin").encode() + b"/" + python[len(prefix):]) + rest)
     os.chmod(dst, 0o755)

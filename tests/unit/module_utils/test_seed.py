@@ -229,3 +229,21 @@ def test_a_tmp_folder_of_the_user_in_a_seed_cache_they_named_is_never_removed(ma
     os.utime(str(theirs), (1, 1))
     seed.Seeder(interpreter(), str(root), run)._remove_stale()
     assert theirs.exists()
+
+
+def test_scripts_of_a_seed_made_at_a_long_path_reach_a_venv_at_a_long_or_short_path(tmp_path):
+    """A path too long for a #! line (127 bytes) makes pip write its scripts as sh-exec lines: read and written too
+    (they were skipped, and the seeded venv had no bin/pip)."""
+    deep = tmp_path / ("d" * 60) / ("e" * 60)
+    s = seeder(deep / "seed")
+    source = s.make_entry(run, lambda text: None)
+    assert source and open(os.path.join(source, "bin", "pip"), "rb").read().startswith(b"#!/bin/sh\n'''exec' ")
+    for dest in (str(tmp_path / "short"), str(deep / "a-long-venv" / "here")):
+        assert run([sys.executable, "-m", "venv", "--without-pip", dest])[0] == 0
+        s.seed(source, dest)
+        for name in ("pip", "pip3"):
+            assert os.access(os.path.join(dest, "bin", name), os.X_OK), name
+        rc, out, err = run([os.path.join(dest, "bin", "pip"), "--version"])
+        assert rc == 0 and os.path.join(dest, "lib") in out, err
+    with open(os.path.join(str(tmp_path / "short"), "bin", "pip")) as handle:  # short enough for #! again
+        assert handle.readline().startswith("#!%s/bin/python" % (tmp_path / "short"))
