@@ -17,7 +17,6 @@ Everything but the serial number and the timestamp follows from the venv's files
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 import time
@@ -35,6 +34,7 @@ from ansible_collections.wheelhouse.venv.plugins.module_utils._venvstate import 
     metadata_file,
     read_metadata_headers,
     read_pyvenv_cfg,
+    record_fields,
     site_packages_dir,
 )
 from ansible_collections.wheelhouse.venv.plugins.module_utils._wheelbuild import parse_wheel_filename, sha256_file
@@ -280,15 +280,7 @@ def _local_or_direct_hash(dist, wheels):
 
 def _record_hashes(data):
     """{path: hash} of a RECORD's lines that have a hash."""
-    found = {}
-    for line in data.decode("utf-8", "surrogateescape").splitlines():
-        try:
-            fields = next(csv.reader([line]))
-        except (csv.Error, StopIteration):
-            continue
-        if len(fields) >= 2 and fields[0] and fields[1]:
-            found[fields[0]] = fields[1]
-    return found
+    return dict((fields[0], fields[1]) for fields in record_fields(data) if len(fields) >= 2 and fields[1])
 
 
 def _installed_from(wheel_record, installed_record):

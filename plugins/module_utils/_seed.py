@@ -31,7 +31,7 @@ import tempfile
 import time
 
 from ansible_collections.wheelhouse.venv.plugins.module_utils._errors import VenvBuildError
-from ansible_collections.wheelhouse.venv.plugins.module_utils._venvstate import site_packages_dir
+from ansible_collections.wheelhouse.venv.plugins.module_utils._venvstate import read_untrusted, record_rows, site_packages_dir
 
 PROBE = ("import ensurepip, json, sys; print(json.dumps({'ensurepip': ensurepip.version(), "
          "'version': sys.version, 'tag': sys.implementation.cache_tag}))")
@@ -254,16 +254,16 @@ class Seeder(object):
 
 def _recorded_scripts(record):
     """Base names of the scripts a RECORD lists in the venv's bin."""
-    if os.path.islink(record) or not os.path.isfile(record) or os.path.getsize(record) > MAX_RECORD:
+    try:
+        data = read_untrusted(record, MAX_RECORD)
+    except (IOError, OSError):
         return []
     names = []
-    with open(record) as handle:
-        for line in handle:
-            path = line.split(",", 1)[0]
-            if path.startswith(SCRIPT_PREFIX):
-                name = path[len(SCRIPT_PREFIX):]
-                if name and "/" not in name and name not in (".", ".."):
-                    names.append(name)
+    for path in record_rows(data):
+        if path.startswith(SCRIPT_PREFIX):
+            name = path[len(SCRIPT_PREFIX):]
+            if name and "/" not in name and name not in (".", ".."):
+                names.append(name)
     return names
 
 

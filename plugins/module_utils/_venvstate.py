@@ -280,9 +280,9 @@ def missing_record_files(venv, dists, thorough=False):
             try:
                 st = os.lstat(full)
             except OSError:
-                gone = _top_missing(full, site_packages, gone_dirs)
-                if os.path.relpath(gone, venv) not in missing.get(name, []):
-                    missing.setdefault(name, []).append(os.path.relpath(gone, venv))
+                gone = os.path.relpath(_top_missing(full, site_packages, gone_dirs), venv)
+                if gone not in missing.get(name, []):
+                    missing.setdefault(name, []).append(gone)
                 continue
             if size is not None and st.st_size != size and stat.S_ISREG(st.st_mode):
                 missing.setdefault(name, []).append(os.path.relpath(full, venv) + " (changed)")
@@ -301,11 +301,10 @@ def _top_missing(full, site_packages, gone_dirs):
     return gone
 
 
-def record_rows(data):
-    """{path: size or None} of a RECORD's lines (path,hash,size; a path holding a comma is quoted)."""
-    text = data.decode("utf-8", "surrogateescape")
-    rows = {}
-    for line in text.splitlines():
+def record_fields(data):
+    """The fields of each line of a RECORD (path, hash, size; a path holding a comma is quoted), lines without a
+    path left out: the one RECORD reader of the collection."""
+    for line in data.decode("utf-8", "surrogateescape").splitlines():
         if not line:
             continue
         if line.startswith('"'):
@@ -315,8 +314,14 @@ def record_rows(data):
                 continue
         else:
             fields = line.split(",")
-        if not fields or not fields[0]:
-            continue
+        if fields and fields[0]:
+            yield fields
+
+
+def record_rows(data):
+    """{path: size or None} of a RECORD's lines."""
+    rows = {}
+    for fields in record_fields(data):
         size = fields[2].strip() if len(fields) > 2 else ""
         rows[fields[0]] = int(size) if size.isdigit() else None
     return rows
