@@ -15,3 +15,9 @@ if not os.path.islink(LINK) and not os.path.isdir(LINK):
 for folder in (COLLECTIONS, os.path.join(ROOT, "tests", "lib")):
     if folder not in sys.path:
         sys.path.insert(0, folder)
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "controller: run the collection's modules through ansible-playbook, not directly "
+        "(tests/lib/modrun.py): for what the controller takes part in (no_log, check and diff mode, facts, ...)")

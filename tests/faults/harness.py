@@ -1,4 +1,8 @@
-"""The fault-injection harness: ansible-playbook runs of venv_build (and venv_wheel_build) that can be killed.
+"""The fault-injection harness: runs of venv_build (and venv_wheel_build) that can be killed.
+
+A run is the module's own process (tests/lib/modrun.py: the module file run with the target's Python, as
+ansible-core's debug mode runs it), or a one-task ansible-playbook with WH_MODULE_VIA=playbook; either way
+it starts in a session of its own, so that its whole tree (the module, the installer) can be killed.
 
 Real processes and files only: a run is killed with SIGKILL (its whole process tree, or the installer
 or twine alone) at a moment seen from outside (a process or a directory entry appearing), or kills itself
@@ -17,6 +21,7 @@ import time
 
 import yaml
 
+from modrun import prepare, result_of, via_playbook
 from playenv import plain_pip_environment
 
 TARGET_PYTHON = os.environ.get("WH_TARGET_PYTHON", "/usr/bin/python3")
@@ -81,14 +86,16 @@ def kill(pid):
 
 
 class Running(object):
-    """One ansible-playbook run in its own session, so that its whole tree can be killed."""
+    """One run (the module, or ansible-playbook) in its own session, so that its whole tree can be killed."""
 
-    def __init__(self, argv, env):
+    def __init__(self, argv, env, playbook=True):
         self.proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                      universal_newlines=True, start_new_session=True)
-        self.killed = None
+        self.playbook = playbook
+        self.killed = False
 
     def kill_tree(self):
+        self.killed = True
         for pid in [self.proc.pid] + descendants(self.proc.pid):
             kill(pid)
         try:
@@ -109,8 +116,14 @@ class Running(object):
         return None
 
     def result(self):
-        """The task's result, or None when the run was killed before it printed one."""
+        """The task's result, or None when the run was killed before it printed one.
+
+        A module that died of a signal of its own (a fault step) gets the failed result the controller would
+        make of it; one whose tree the test killed got no controller either, so no result.
+        """
         out, err = self.proc.communicate()
+        if not self.playbook:
+            return None if self.killed else result_of(out, err, self.proc.returncode)
         try:
             data = json.loads(out)
             result = data["plays"][0]["tasks"][0]["hosts"]["localhost"]
@@ -130,22 +143,24 @@ class Player(object):
 
     def start(self, args, fault_at=None):
         self.count += 1
+        env = dict(plain_pip_environment(), ANSIBLE_STDOUT_CALLBACK="ansible.posix.json")
+        env.pop(FAULT_VARIABLE, None)
+        if fault_at:
+            env[FAULT_VARIABLE] = fault_at
+        if not via_playbook():
+            return Running(prepare(self.module, args, self.workdir, "fault-run%d" % self.count), env, playbook=False)
         playbook = os.path.join(self.workdir, "fault-play%d.yml" % self.count)
         task = {"name": self.module, "wheelhouse.venv.%s" % self.module: args, "register": "r"}
         play = {"hosts": "localhost", "gather_facts": False, "vars": {"ansible_python_interpreter": TARGET_PYTHON},
                 "tasks": [task]}
         with open(playbook, "w") as handle:
             yaml.safe_dump([play], handle)
-        env = dict(plain_pip_environment(), ANSIBLE_STDOUT_CALLBACK="ansible.posix.json")
-        env.pop(FAULT_VARIABLE, None)
-        if fault_at:
-            env[FAULT_VARIABLE] = fault_at
         return Running(["ansible-playbook", "-i", "localhost,", "-c", "local", playbook], env)
 
     def run(self, args, fault_at=None):
         result = self.start(args, fault_at).result()
         if result is None:
-            raise AssertionError("ansible-playbook printed no result for %s" % args)
+            raise AssertionError("the run printed no result for %s" % args)
         return result
 
 

@@ -24,7 +24,8 @@ CLASSES = [
      "`absent-renamed` (state=absent: the venv renamed away, not deleted yet) is tested by "
      "tests/integration/test_venv_build_safety.py.",
      "test_named_step"),
-    ("kill -9 of the playbook's process tree", "ansible-playbook runs in a session of its own; when a moment "
+    ("kill -9 of the run's process tree", "Each run (the module's own process, as ansible-core's debug mode starts it; ansible-playbook with "
+     "WH_MODULE_VIA=playbook) runs in a session of its own; when a moment "
      "shows from outside (pip's process appears, pip's `~` stash appears in site-packages, the new "
      "`*.dist-info` appears, the staging venv's `bin/python` appears) every process of the tree gets SIGKILL.",
      "test_kill_tree"),
@@ -35,7 +36,7 @@ CLASSES = [
      "upgrade or a rebuild that needs 6 MB more runs; the message must name the cause and the path, then "
      "the user file is removed and the next runs must converge.",
      "test_full_disk"),
-    ("two runs racing", "Two ansible-playbook processes on one path started together: upgrade/upgrade "
+    ("two runs racing", "Two runs of the module on one path started together: upgrade/upgrade "
      "(exactly one reports changed), rebuild/rebuild, upgrade/state=absent; and state=absent while the "
      "test holds the path's lock file.",
      "test_race or test_absent_waits"),

@@ -100,7 +100,7 @@ IN_PLACE_MOMENTS = ["installer started", "old version stashed", "new metadata wr
 @pytest.mark.parametrize("moment", IN_PLACE_MOMENTS)
 def test_kill_tree_in_place_upgrade(site, moment):
     faulty = kill_at(site, UPGRADE, in_place_moments(site)[moment], whole_tree=True)
-    site.check("upgrade in place, tree killed at: %s" % moment, "kill -9 of the playbook's process tree", faulty,
+    site.check("upgrade in place, tree killed at: %s" % moment, "kill -9 of the run's process tree", faulty,
                UPGRADE, in_place=True)
 
 
@@ -110,7 +110,7 @@ def test_kill_tree_in_place_upgrade(site, moment):
 ])
 def test_kill_tree_rebuild(site, moment):
     faulty = kill_at(site, REBUILD, rebuild_moments(site)[moment], whole_tree=True)
-    site.check("rebuild, tree killed at: %s" % moment, "kill -9 of the playbook's process tree", faulty,
+    site.check("rebuild, tree killed at: %s" % moment, "kill -9 of the run's process tree", faulty,
                REBUILD, in_place=False)
 
 
@@ -126,7 +126,7 @@ def test_kill_tree_while_pip_is_seeded(site, tmp_path, moment):
         spec = REBUILD
         shows = entry_appears(os.path.join(staging(site), "lib", "python3.11", "site-packages", "pip"))
     faulty = kill_at(site, spec, (shows, 0), whole_tree=True)
-    site.check("rebuild, tree killed at: %s" % moment, "kill -9 of the playbook's process tree", faulty, spec,
+    site.check("rebuild, tree killed at: %s" % moment, "kill -9 of the run's process tree", faulty, spec,
                in_place=False)
     if spec is REBUILD:
         return

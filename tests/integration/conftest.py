@@ -16,6 +16,7 @@ import pytest
 import yaml
 
 from collection_tarball import build, install, tool_environment
+from modrun import prepare, result_of, via_playbook
 from playenv import plain_pip_environment
 from wheelfactory import make_wheel
 
@@ -54,12 +55,18 @@ def wheelhouse(tmp_path_factory):
 
 
 class Ansible(object):
-    """Runs one-task plays on localhost and returns the task result (json callback)."""
+    """Runs the collection's modules on localhost and returns the task result.
 
-    def __init__(self, workdir):
+    module() runs venv_build as ansible-core's debug mode does, without a controller (tests/lib/modrun.py),
+    unless the test is marked `controller` or WH_MODULE_VIA=playbook: then, and for play(), a one-task play
+    through ansible-playbook (json callback).
+    """
+
+    def __init__(self, workdir, controller=False):
         self.workdir = workdir
         self.env = plain_pip_environment()
         self.count = 0
+        self.controller = controller or via_playbook()
 
     def play(self, tasks, check=False, diff=False, extra_args=(), callback="ansible.posix.json", play_keys=None):
         """Run one play of tasks on localhost; play_keys adds play keywords (module_defaults, ...)."""
@@ -80,21 +87,30 @@ class Ansible(object):
         return proc
 
     def module(self, check=False, diff=False, **args):
-        """Run venv_build once; return its result dict (with 'rc' of ansible-playbook)."""
-        proc = self.play([{"name": "venv_build", "wheelhouse.venv.venv_build": args, "register": "r"}], check, diff)
-        try:
-            data = json.loads(proc.stdout)
-        except ValueError:
-            raise AssertionError("ansible-playbook printed no JSON:\n%s\n%s" % (proc.stdout, proc.stderr))
-        result = data["plays"][0]["tasks"][0]["hosts"]["localhost"]
-        result["rc_playbook"] = proc.returncode
-        result["raw_output"] = proc.stdout + proc.stderr
-        return result
+        """Run venv_build once; return its result dict (with 'rc_run', the exit status of the run)."""
+        return self.run_module("venv_build", args, check, diff)
+
+    def run_module(self, module, args, check=False, diff=False):
+        """Run wheelhouse.venv.<module> once with args; return its result dict (with 'rc_run' and 'raw_output')."""
+        if self.controller:
+            proc = self.play([{"name": module, "wheelhouse.venv.%s" % module: args, "register": "r"}], check, diff)
+            try:
+                result = json.loads(proc.stdout)["plays"][0]["tasks"][0]["hosts"]["localhost"]
+            except (ValueError, KeyError, IndexError):
+                raise AssertionError("ansible-playbook printed no task result:\n%s\n%s" % (proc.stdout, proc.stderr))
+            result["rc_run"] = proc.returncode
+            result["raw_output"] = proc.stdout + proc.stderr
+            return result
+        self.count += 1
+        argv = prepare(module, args, self.workdir, "module%d" % self.count, check=check, diff=diff)
+        proc = subprocess.run(argv, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, check=False)
+        return result_of(proc.stdout, proc.stderr, proc.returncode)
 
 
 @pytest.fixture
-def ansible(tmp_path):
-    return Ansible(str(tmp_path))
+def ansible(request, tmp_path):
+    """Runs modules and plays; through ansible-playbook for a test marked `controller` (pytest.ini)."""
+    return Ansible(str(tmp_path), controller=request.node.get_closest_marker("controller") is not None)
 
 
 @pytest.fixture

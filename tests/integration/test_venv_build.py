@@ -15,6 +15,7 @@ from wheelfactory import make_sdist_running, make_wheel
 STATE = "wheelhouse-venv.json"
 
 
+@pytest.mark.controller
 def test_create_then_noop(ansible, venv_args):
     first = ansible.module(requirements=["alpha"], constraints=["alpha==1.0"], **venv_args)
     assert first["changed"] is True, first["raw_output"]
@@ -168,6 +169,7 @@ def test_failed_install_keeps_the_previous_venv(ansible, venv_args, rebuild):
     ({"python": "/nonexistent/python3.99"}, "python interpreter /nonexistent/python3.99 does not exist"),
     ({"find_links": ["http://127.0.0.1:9/simple"], "requirements": ["alpha", "gamma"]}, "http://127.0.0.1:9/simple cannot be reached"),
 ])
+@pytest.mark.controller
 def test_bad_input_fails_before_anything_changes(ansible, venv_args, bad, message):
     ansible.module(requirements=["alpha"], **venv_args)
     before = tree_snapshot(venv_args["path"])
@@ -206,6 +208,7 @@ def test_deleted_interpreter_is_repaired(ansible, venv_args, tmp_path):
     assert ansible.module(requirements=["alpha"], **venv_args)["changed"] is False
 
 
+@pytest.mark.controller
 def test_check_mode_creates_nothing_and_predicts(ansible, venv_args, tmp_path):
     args = dict(requirements=["alpha"], facts=[{"section": "app", "option": "tag", "value": "1"}], **venv_args)
     checked = ansible.module(check=True, **args)
@@ -240,6 +243,7 @@ def test_latest_reports_changed_only_when_a_version_changed(ansible, venv_args):
     assert again["changed"] is False and again["commands"], "latest runs the installer, but nothing changed"
 
 
+@pytest.mark.controller
 def test_diff_shows_files_and_versions(ansible, venv_args):
     ansible.module(requirements=["alpha"], constraints=["alpha==1.0"], **venv_args)
     proc = ansible.play([{"wheelhouse.venv.venv_build": dict(requirements=["alpha"], constraints=["alpha==1.1"], **venv_args)}],
@@ -249,6 +253,7 @@ def test_diff_shows_files_and_versions(ansible, venv_args):
     assert "constraints.txt" in proc.stdout and "installed packages" in proc.stdout
 
 
+@pytest.mark.controller
 def test_facts_written_only_on_change_and_read_by_setup(ansible, venv_args, tmp_path):
     facts_dir = venv_args["facts_dir"]
     os.makedirs(facts_dir)
@@ -265,6 +270,7 @@ def test_facts_written_only_on_change_and_read_by_setup(ansible, venv_args, tmp_
     assert local["app"] == {"other": {"kept": "yes"}, "app": {"tag": "v1", "sbom": venv_args["path"] + "/sbom.cdx.json"}}
 
 
+@pytest.mark.controller
 def test_credentials_never_show(ansible, venv_args, wheelhouse, tmp_path):
     server = subprocess.Popen(["python3", "-m", "http.server", "--bind", "127.0.0.1", "0", "--directory", wheelhouse],
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True)
@@ -312,6 +318,7 @@ def test_state_absent(ansible, venv_args, tmp_path):
     assert (not_a_venv / "important").exists()
 
 
+@pytest.mark.controller
 def test_owner_group_mode(ansible, venv_args):
     args = dict(requirements=["alpha"], owner="nobody", group="nogroup", mode="0750", **venv_args)
     assert ansible.module(**args)["changed"] is True

@@ -64,7 +64,7 @@ def test_credentials_never_reach_a_command_line_and_files_holding_them_are_priva
     args = dict(venv_args, find_links=[url], install_tool=tool,
                 requirements=["alpha==1.0", "beta @ %s%s" % (url, beta)])
     result = ansible.module(**args)
-    assert result["rc_playbook"] == 0 and result["changed"], result["raw_output"]
+    assert result["rc_run"] == 0 and result["changed"], result["raw_output"]
     assert imports(args["path"], "alpha", "beta")
     assert seen["authorized"] > 0, "the installer fetched the wheels with the credentials"
     assert seen["cmdlines"] == {}, "the secret was on a command line: %s" % seen["cmdlines"]
@@ -93,7 +93,7 @@ def test_a_readable_installer_file_or_log_with_a_credential_is_made_private(ansi
     checked = ansible.module(check=True, **args)
     assert checked["changed"] and _mode(venv / "requirements.txt") == 0o644
     repaired = ansible.module(**args)
-    assert repaired["rc_playbook"] == 0 and repaired["changed"] and repaired["commands"] == [], repaired["raw_output"]
+    assert repaired["rc_run"] == 0 and repaired["changed"] and repaired["commands"] == [], repaired["raw_output"]
     assert _mode(venv / "requirements.txt") == 0o600 and _mode(tmp_path / "venv_build.log") == 0o600
     assert ansible.module(**args)["changed"] is False
 
@@ -102,7 +102,7 @@ def test_mode_written_the_usual_yaml_way_or_symbolic(ansible, venv_args, tmp_pat
     venv = tmp_path / "venvs" / "app"
     args = dict(venv_args, requirements=["alpha==1.0"], mode=0o750)  # YAML's mode: 0750 arrives as the int 488
     made = ansible.module(**args)
-    assert made["rc_playbook"] == 0 and made["changed"], made["raw_output"]
+    assert made["rc_run"] == 0 and made["changed"], made["raw_output"]
     assert _mode(venv) == 0o750
     assert ansible.module(**args)["changed"] is False
     args["mode"] = "u=rwx,g=rx,o=rx"
