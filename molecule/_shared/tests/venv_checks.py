@@ -3,6 +3,7 @@
 Each function takes a testinfra host and asserts; the scenarios' test modules call them per target.
 """
 
+import functools
 import json
 import os
 import re
@@ -38,7 +39,10 @@ def normalize(name):
     return re.sub(r"[-_.]+", "-", name.strip()).lower()
 
 
+@functools.lru_cache(maxsize=None)
 def _inventory():
+    """The scenario's inventory, read once per verify run: each AnsibleRunner runs `ansible-inventory --list`
+    again (about 1 s of CPU), and the inventory does not change while the tests run."""
     return testinfra.utils.ansible_runner.AnsibleRunner(os.environ["MOLECULE_INVENTORY_FILE"])
 
 
