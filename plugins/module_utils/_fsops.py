@@ -223,9 +223,24 @@ def check_carry(src, dst, entries):
     homeless = [rel for rel in entries if _made_for_carry(dst, rel) is None
                 and not os.path.isdir(os.path.dirname(os.path.join(dst, rel)))]
     if homeless:
-        raise VenvBuildError("cannot carry %s from %s into the rebuilt venv: the new venv has no folder %s for them "
-                             "(it holds other packages or another Python version); move them out of the venv and run "
-                             "again" % (shown(homeless), src, shown(set(os.path.dirname(rel) for rel in homeless))))
+        raise _homeless_error(src, homeless)
+
+
+def _homeless_error(src, homeless):
+    return VenvBuildError("cannot carry %s from %s into the rebuilt venv: the new venv has no folder %s for them "
+                          "(it holds other packages or another Python version); move them out of the venv and run "
+                          "again" % (shown(homeless), src, shown(set(os.path.dirname(rel) for rel in homeless))))
+
+
+def check_carry_layout(src, entries, old_version, new_version):
+    """Before the new venv exists: fail when an entry to carry lies in the old Python's lib/pythonX.Y, which a venv
+    of another Python version does not have (check_carry refuses it once that venv is made; check mode too)."""
+    old, new = (".".join((v or "").split(".")[:2]) for v in (old_version, new_version))
+    if not old or not new or old == new:
+        return
+    homeless = [rel for rel in entries if rel.startswith("lib/python%s/" % old) or rel.startswith("lib64/python%s/" % old)]
+    if homeless:
+        raise _homeless_error(src, homeless)
 
 
 def carry(src, dst, entries):

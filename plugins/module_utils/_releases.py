@@ -117,27 +117,31 @@ class Releases(object):
         return {"release": self.live, "releases": self.newest_first()}
 
 
-def repair(path):
-    """After a killed run: name kept releases by their ids, keep what a killed build left of the replaced venv.
+def repair_steps(path):
+    """What repair(path) would do, without doing it: [(kind, folder, target)], kind 'remove', 'move' or 'keep'.
 
     A build killed between its swap and the move of the replaced venv into the releases folder leaves
     that venv in its staging directory (.NAME.venv_build-XXXX); when its state file names a release
-    older than the live one, it was live before: it is kept, not removed as a leftover. Returns what
-    moved, as messages. Called under the lock.
+    older than the live one, it was live before: it is kept, not removed as a leftover. A rollback killed
+    between its swap and its rename leaves the replaced venv in the releases folder under the id of the
+    release now live: it is moved to its own id.
     """
     live = (read_state(path)[0] or {}).get("release") if os.path.isdir(path) else None
     releases = Releases(path, {"release": live})
-    moved = []
-    for folder in releases.removing:
-        shutil.rmtree(folder)
-        moved.append("removed %s" % folder)
+    steps = [("remove", folder, None) for folder in releases.removing]
+    taken, freed = set(), set(releases.removing)  # as the steps before a step leave the folder
+
+    def occupied(target):
+        return target in taken or (os.path.lexists(target) and target not in freed)
+
     for folder, release in sorted(releases.misnamed.items()):
         target = os.path.join(releases.folder, release)
-        if not os.path.lexists(target):
-            os.rename(folder, target)
-            moved.append("moved %s to %s" % (folder, target))
+        if not occupied(target):
+            steps.append(("move", folder, target))
+            taken.add(target)
+            freed.add(folder)
     if release_number(live) is None:
-        return moved
+        return steps
     parent, prefix = os.path.dirname(path), leftover_prefix(path)
     for name in sorted(os.listdir(parent)):
         full = os.path.join(parent, name)
@@ -146,12 +150,37 @@ def repair(path):
         state = read_state(full)[0] or {}
         number = release_number(state.get("release"))
         target = os.path.join(releases.folder, state.get("release") or "")
-        if number is None or number >= release_number(live) or os.path.lexists(target) \
+        if number is None or number >= release_number(live) or occupied(target) \
                 or not os.path.exists(os.path.join(full, "pyvenv.cfg")):
             continue
-        keep_release(full, target)
-        moved.append("kept %s as the release %s" % (full, target))
-    return moved
+        steps.append(("keep", full, target))
+        taken.add(target)
+    return steps
+
+
+def step_text(kind, folder, target, would=False):
+    """One repair step as a message: "moved X to Y", or in check mode "X would be moved to Y"."""
+    if would:
+        return {"remove": "%s would be removed (a release being removed when a run was killed)" % folder,
+                "move": "%s would be moved to %s (a rollback was killed before its rename)" % (folder, target),
+                "keep": "%s would be kept as the release %s" % (folder, target)}[kind]
+    return {"remove": "removed %s" % folder, "move": "moved %s to %s" % (folder, target),
+            "keep": "kept %s as the release %s" % (folder, target)}[kind]
+
+
+def repair(path):
+    """After a killed run: name kept releases by their ids, keep what a killed build left of the replaced venv
+    (repair_steps). Returns what moved, as messages. Called under the lock."""
+    done = []
+    for kind, folder, target in repair_steps(path):
+        if kind == "remove":
+            shutil.rmtree(folder)
+        elif kind == "move":
+            os.rename(folder, target)
+        else:
+            keep_release(folder, target)
+        done.append(step_text(kind, folder, target))
+    return done
 
 
 def keep_release(folder, target):

@@ -34,6 +34,8 @@ from ansible_collections.wheelhouse.venv.plugins.module_utils._fsops import (
     LOW_SPACE,
     carry,
     carry_back,
+    check_carry,
+    check_carry_layout,
     mark_staging,
     clean_leftovers,
     find_leftovers,
@@ -213,7 +215,7 @@ class Sync(object):
         if disk.state_problem:
             self.warnings.append("%s: it is ignored and rewritten from the venv" % disk.state_problem)
         self.check_own_files(disk)
-        self.check_replace(plan, disk)
+        self.check_replace(plan, disk, interp.version)
         plan.reasons.extend(self.leftover_reasons)
         self.plan_ownership(plan)
         link_plan = self.plan_links(plan, disk, interp)
@@ -225,7 +227,7 @@ class Sync(object):
             disk = VenvOnDisk(spec.path)  # another run may have finished while we waited
             plan = make_plan(spec, disk, interp, fingerprint)
             self.plan_release(plan, disk)
-            self.check_replace(plan, disk)
+            self.check_replace(plan, disk, interp.version)
             self.plan_ownership(plan)
             link_plan = self.plan_links(plan, disk, interp)
             if self.is_noop(plan, link_plan):
@@ -311,8 +313,13 @@ class Sync(object):
         if not find_leftovers(spec.path) and not pending.misnamed and not pending.removing:
             return
         if self.check_mode:
-            self.leftover_reasons.append("leftovers of an interrupted run would be removed: %s"
-                                         % shown(find_leftovers(spec.path) + pending.removing + list(pending.misnamed)))
+            steps = releases_mod.repair_steps(spec.path)
+            self.leftover_reasons.extend("after an interrupted run, " + releases_mod.step_text(kind, folder, target, True)
+                                         for kind, folder, target in steps)
+            handled = set(folder for dummy, folder, dummy2 in steps)
+            leftovers = [entry for entry in find_leftovers(spec.path) if entry not in handled]
+            if leftovers:
+                self.leftover_reasons.append("leftovers of an interrupted run would be removed: %s" % shown(leftovers))
             return
         with self.locked():
             repaired = releases_mod.repair(spec.path)
@@ -342,8 +349,9 @@ class Sync(object):
                 "inputs in files of these names inside the venv. Move or rename them and run again"
                 % (spec.path, shown(theirs), STATE_FILE))
 
-    def check_replace(self, plan, disk):
-        """Before any change: a venv to replace must be swappable, and its foreign entries refused or carried."""
+    def check_replace(self, plan, disk, version):
+        """Before any change: a venv to replace must be swappable, and its foreign entries refused or carried (a
+        carry into a venv of the Python version given, where what the layout decides is known now)."""
         spec = self.spec
         self.carried = []
         if not plan.builds_beside or not disk.exists:
@@ -367,6 +375,8 @@ class Sync(object):
                 "the venv at %s must be replaced (%s), but it holds entries that are not part of a venv: %s. "
                 "Move them out of the venv, or set foreign_files=carry to move them into the rebuilt venv"
                 % (spec.path, "; ".join(plan.reasons), shown(foreign)))
+        if disk.is_venv:
+            check_carry_layout(spec.path, foreign, disk.python_version, version)
         self.carried = foreign
         plan.reasons.append("carried into the %s venv (foreign_files=carry): %s"
                             % ("rebuilt" if disk.is_venv else "new", shown(foreign)))
@@ -488,6 +498,8 @@ class Sync(object):
             raise VenvBuildError("rollback=true: the venv at %s holds entries that are not part of a venv: %s. Move them "
                                  "out of the venv, or set foreign_files=carry to move them into the venv rolled back to; "
                                  "nothing was changed" % (spec.path, shown(foreign)))
+        if foreign:
+            check_carry(spec.path, kept.kept[target], foreign)  # before any change, check mode too
         self.carried = foreign
         return kept, target
 

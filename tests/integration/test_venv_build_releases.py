@@ -186,3 +186,46 @@ def test_release_id_planted_in_the_state_file_steers_nothing(ansible, venv_args)
     assert os.listdir(releases_folder(path)) == kept
     assert state(os.path.join(releases_folder(path), kept[0]))["packages"]["alpha"] == "1.1"
     assert imports(path, "alpha", "beta") and state(path)["release"] != planted["release"]
+
+
+def test_check_mode_after_an_interrupted_rollback_predicts_the_release_the_real_run_keeps(ansible, venv_args):
+    """A rollback killed between its swap and the rename leaves the replaced venv in the releases folder under the
+    wrong name; the next run keeps it under its own id, and check mode says so instead of "would be removed"."""
+    path = venv_args["path"]
+    one = ansible.module(requirements=A, keep_previous=1, **venv_args)
+    two = ansible.module(requirements=B, keep_previous=1, **venv_args)
+    ansible.env["WHEELHOUSE_VENV_FAULT_AT"] = "rollback-swapped"
+    try:
+        killed = ansible.module(rollback=True, keep_previous=1, requirements=B, **venv_args)
+    finally:
+        del ansible.env["WHEELHOUSE_VENV_FAULT_AT"]
+    assert killed.get("failed") is True and alpha(path) == "1.0", killed["raw_output"]
+    kept = releases_folder(path)
+    assert os.listdir(kept) == [one["release"]] and state(os.path.join(kept, one["release"]))["release"] == two["release"]
+    before = tree_snapshot(os.path.dirname(path))
+
+    predicted = ansible.module(check=True, requirements=B, keep_previous=1, **venv_args)
+    assert tree_snapshot(os.path.dirname(path)) == before
+    said = " ".join(predicted["reasons"])
+    assert "removed" not in said and "%s would be moved to %s" % (os.path.join(kept, one["release"]),
+                                                                  os.path.join(kept, two["release"])) in said, said
+    finished = ansible.module(requirements=B, keep_previous=1, **venv_args)
+    assert alpha(path) == "1.0" and sorted(os.listdir(kept)) == [two["release"]], finished["raw_output"]
+    assert state(os.path.join(kept, two["release"]))["packages"]["alpha"] == "1.1"
+    assert any("moved %s to %s" % (os.path.join(kept, one["release"]), os.path.join(kept, two["release"])) in w
+               for w in finished.get("warnings", [])), finished.get("warnings")
+
+
+def test_a_rollback_whose_carry_cannot_be_made_is_refused_before_any_change_in_check_mode_too(ansible, venv_args):
+    path = venv_args["path"]
+    ansible.module(requirements=A, keep_previous=1, **venv_args)
+    two = ansible.module(requirements=D, keep_previous=1, **venv_args)
+    site = os.path.join(path, "lib", "python%s" % ".".join(two["python_version"].split(".")[:2]), "site-packages")
+    with open(os.path.join(site, "gamma_mod", "user.txt"), "w") as handle:
+        handle.write("the user's, in a package folder the release rolled back to does not have\n")
+    before = tree_snapshot(os.path.dirname(path))
+    for check in (True, False):
+        refused = ansible.module(check=check, rollback=True, keep_previous=1, foreign_files="carry", requirements=D,
+                                 **venv_args)
+        assert refused.get("failed") is True and "cannot carry lib/" in refused["msg"], (check, refused["raw_output"])
+        assert tree_snapshot(os.path.dirname(path)) == before

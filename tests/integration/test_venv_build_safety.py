@@ -330,3 +330,21 @@ def test_user_files_deep_inside_a_module_made_venv_are_refused_carried_and_kept_
     assert sorted(os.listdir(path)) == ["include", "lib", "share"] and sorted(os.listdir(os.path.dirname(path))) == [
         ".app.venv_build.lock", "app"]
     assert sorted(os.listdir(os.path.join(path, site))) == ["user_mod.py"]
+
+
+def test_a_carry_the_real_run_refuses_is_refused_in_check_mode_too(ansible, venv_args, other_python):
+    """A user's folder in the old Python's site-packages has no place in a venv of another Python: the real run
+    refuses the carry, before any change; check mode must say so too, not predict a carried rebuild."""
+    path = venv_args["path"]
+    made = ansible.module(requirements=["alpha"], **venv_args)
+    site = os.path.join(path, "lib", "python%s" % ".".join(made["python_version"].split(".")[:2]), "site-packages")
+    os.makedirs(os.path.join(site, "mine"))
+    with open(os.path.join(site, "mine", "notes.txt"), "w") as handle:
+        handle.write("the user's\n")
+    args = dict(venv_args, python=other_python["path"], foreign_files="carry")
+    before = tree_snapshot(os.path.dirname(path))
+    for check in (True, False):
+        refused = ansible.module(check=check, requirements=["alpha"], **args)
+        assert refused.get("failed") is True, (check, refused["raw_output"])
+        assert "cannot carry %s" % os.path.relpath(os.path.join(site, "mine"), path) in refused["msg"], refused["msg"]
+        assert tree_snapshot(os.path.dirname(path)) == before

@@ -96,7 +96,12 @@ def test_repair_after_killed_runs(site):
     # the staging directory of a build killed before its swap: a newer id than the live one, not kept
     staged = os.path.join(os.path.dirname(site), ".app.venv_build-efgh5678")
     write_state(staged, release="5-20250101T000005")
+    before = sorted(os.listdir(folder)) + sorted(os.listdir(os.path.dirname(site)))
+    steps = releases.repair_steps(site)  # what check mode reports: the same steps, nothing done
+    assert [kind for kind, dummy, dummy2 in steps] == ["remove", "move", "keep"], steps
+    assert sorted(os.listdir(folder)) + sorted(os.listdir(os.path.dirname(site))) == before
     moved = releases.repair(site)
+    assert moved == [releases.step_text(*step) for step in steps]
     assert len(moved) == 3, moved
     assert sorted(os.listdir(folder)) == ["1-20250101T000001", "2-20250101T000002", "4-20250101T000004"]
     assert os.path.isdir(staged) and not os.path.exists(replaced)
