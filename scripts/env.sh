@@ -20,6 +20,8 @@ export PATH="$WH_VENV/bin:$PATH"
 
 wh_link_collection() {
   local dest="$ANSIBLE_COLLECTIONS_PATH/ansible_collections/wheelhouse"
+  # Left alone when right: stages running side by side (molecule in the background) must never see it missing.
+  [ "$(readlink "$dest/venv" 2>/dev/null)" = "$WH_ROOT" ] && return 0
   mkdir -p "$dest"
   ln -sfn "$WH_ROOT" "$dest/venv"
 }

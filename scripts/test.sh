@@ -91,42 +91,41 @@ record() {  # record <stage> <status> <seconds>
   times+=("$1 $3 s")
 }
 
-# molecule leaves a third to a half of 2 cores idle (it waits on containers and SSH): when both are asked
-# for, the stages sanity and cores (linters and ansible-test, nothing timed) run beside it instead of before
-# it, and molecule's output follows theirs. WH_OVERLAP=0 runs every stage on its own, in the listed order.
-beside_molecule=()
-if [ "${WH_OVERLAP:-1}" != 0 ] && [[ " ${stages[*]} " == *" molecule "* ]]; then
-  for s in sanity cores; do
-    [[ " ${stages[*]} " == *" $s "* ]] && beside_molecule+=("$s")
-  done
-fi
-
+# molecule leaves a third to a half of 2 cores idle (it waits on containers, apt, PyPI and SSH) and the other
+# stages wait on nothing of it: when it is asked for, it starts first, in the background, and every other stage
+# runs meanwhile, one after the other in the listed order; molecule's output is printed when it ends (after the
+# others'). WH_OVERLAP=0 runs every stage on its own, in the listed order.
 for s in "${stages[@]}"; do
   if ! declare -F "stage_$s" >/dev/null; then echo "unknown stage: $s (known: ${all_stages[*]})" >&2; exit 2; fi
 done
+molecule_pid=""
+wh_link_collection  # once, before stages run side by side
+if [ "${WH_OVERLAP:-1}" != 0 ] && [[ " ${stages[*]} " == *" molecule "* ]]; then
+  molecule_log="$WH_TMP/stage-molecule.log"; rm -f "$molecule_log.status"
+  mkdir -p "$WH_TMP"
+  echo "=== stage molecule (in the background from now on; its output follows the other stages') ==="
+  (
+    m_start=$SECONDS
+    stage_molecule >"$molecule_log" 2>&1
+    status=$?
+    echo "$status $((SECONDS - m_start))" >"$molecule_log.status"
+    exit "$status"
+  ) &
+  molecule_pid=$!
+fi
 for s in "${stages[@]}"; do
-  [[ " ${beside_molecule[*]} " == *" $s "* ]] && continue
-  if [ "$s" = molecule ] && [ "${#beside_molecule[@]}" -gt 0 ]; then
-    molecule_log="$WH_TMP/stage-molecule.log"
-    mkdir -p "$WH_TMP"
-    echo "=== stage molecule (beside it: ${beside_molecule[*]}; its output follows theirs) ==="
-    start=$SECONDS
-    stage_molecule >"$molecule_log" 2>&1 &
-    molecule_pid=$!
-    for b in "${beside_molecule[@]}"; do
-      echo "=== stage $b (beside molecule) ==="
-      b_start=$SECONDS
-      "stage_$b"; record "$b" "$?" "$((SECONDS - b_start))"
-    done
-    wait "$molecule_pid"; status=$?
-    cat "$molecule_log"
-    record molecule "$status" "$((SECONDS - start))"
-    continue
-  fi
+  if [ "$s" = molecule ] && [ -n "$molecule_pid" ]; then continue; fi
   echo "=== stage $s ==="
   start=$SECONDS
   "stage_$s"; record "$s" "$?" "$((SECONDS - start))"
 done
+if [ -n "$molecule_pid" ]; then
+  wait "$molecule_pid"
+  read -r status seconds <"$molecule_log.status" 2>/dev/null || { status=1; seconds=0; }
+  echo "=== stage molecule (ran in the background) ==="
+  cat "$molecule_log"
+  record molecule "$status" "$seconds"
+fi
 echo "stage times: ${times[*]/%/,} total $SECONDS s"
 [ "$failed" -eq 0 ] || echo "failed stages: ${failed_names[*]}"
 echo "stages: $passed passed, $failed failed"
