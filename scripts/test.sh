@@ -82,6 +82,11 @@ python "$WH_ROOT/scripts/cpu_bench.py" || true
 
 passed=0; failed=0; failed_names=(); times=()
 
+cpu_ticks() {  # "<busy> <all>" clock ticks of every core since boot (/proc/stat)
+  awk '/^cpu /{busy=$2+$3+$4+$7+$8; all=busy+$5+$6; print busy, all}' /proc/stat
+}
+read -r busy_start all_start < <(cpu_ticks)
+
 record() {  # record <stage> <status> <seconds>
   if [ "$2" -eq 0 ]; then
     passed=$((passed + 1)); echo "=== stage $1 passed in $3 s ==="
@@ -127,6 +132,9 @@ if [ -n "$molecule_pid" ]; then
   record molecule "$status" "$seconds"
 fi
 echo "stage times: ${times[*]/%/,} total $SECONDS s"
+# How busy the cores were over the whole run: what is left to gain by running stages side by side.
+read -r busy_end all_end < <(cpu_ticks)
+echo "cpu: $(( 100 * (busy_end - busy_start) / (all_end - all_start + 1) ))% busy over the run ($(nproc) cores)"
 [ "$failed" -eq 0 ] || echo "failed stages: ${failed_names[*]}"
 echo "stages: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
