@@ -13,6 +13,7 @@ import grp
 import json
 import os
 import pwd
+import re
 import shutil
 import tempfile
 import time
@@ -400,6 +401,67 @@ def free_space(folder):
     except OSError:
         return 1 << 62
     return st.f_bavail * st.f_frsize
+
+
+# What a command's output says when it failed for a full or a read-only file system (pip, uv, cp: strerror or errno).
+_DISK_FULL_OUTPUT = re.compile(r"No space left on device|Disk quota exceeded|\[Errno (?:28|122)\]|os error (?:28|122)\b")
+_READ_ONLY_OUTPUT = re.compile(r"Read-only file system|\[Errno 30\]|os error 30\b")
+
+
+def existing_folder(path):
+    """path, or the nearest of its parents that exists (what a file system question is asked of)."""
+    while not os.path.lexists(path) and os.path.dirname(path) != path:
+        path = os.path.dirname(path)
+    return path
+
+
+def read_only_mount(path):
+    """The mount point of the read-only file system that holds path (or would hold it), else None."""
+    folder = existing_folder(path)
+    try:
+        if not os.statvfs(folder).f_flag & os.ST_RDONLY:
+            return None
+    except OSError:
+        return None
+    return mount_point(folder)
+
+
+def mount_point(path):
+    """The mount point below which path lies: the longest of /proc/self/mountinfo (a bind mount of a folder onto
+    itself is one too, which os.path.ismount does not see), else the nearest folder os.path.ismount names."""
+    path = os.path.realpath(path)
+    try:
+        with open("/proc/self/mountinfo", "rb") as handle:
+            points = [line.split(b" ")[4].decode("utf-8", "surrogateescape") for line in handle if line.count(b" ") > 4]
+    except (IOError, OSError):
+        points = []
+    # mountinfo escapes space, tab, newline and backslash in octal (\040)
+    points = [re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), p) for p in points]
+    inside = [p for p in points if path == p or path.startswith(p.rstrip("/") + "/")]
+    if inside:
+        return max(inside, key=len)
+    while not os.path.ismount(path) and os.path.dirname(path) != path:
+        path = os.path.dirname(path)
+    return path
+
+
+def megabytes(size):
+    return "%.1f MB" % (size / 1048576.0)
+
+
+def disk_problem(path, output=""):
+    """What is wrong with the file system of path for a command whose output is given, in words; None when nothing.
+
+    Read-only: the file system is mounted so, or the output says so. Full: the output says so, or less than
+    LOW_SPACE is free there.
+    """
+    mount = read_only_mount(path)
+    if mount is not None or _READ_ONLY_OUTPUT.search(output or ""):
+        return "the file system of %s is read-only%s" % (path, " (mounted read-only at %s)" % mount if mount else "")
+    free = free_space(existing_folder(path))
+    if _DISK_FULL_OUTPUT.search(output or "") or free < LOW_SPACE:
+        return "no space left on device on the file system of %s (%s free)" % (path, megabytes(free))
+    return None
 
 
 def lock_file_for(path):

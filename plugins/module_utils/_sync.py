@@ -38,6 +38,7 @@ from ansible_collections.wheelhouse.venv.plugins.module_utils._fsops import (
     check_carry_layout,
     mark_staging,
     clean_leftovers,
+    disk_problem,
     find_leftovers,
     fix_ownership,
     free_space,
@@ -45,6 +46,7 @@ from ansible_collections.wheelhouse.venv.plugins.module_utils._fsops import (
     ownership_differs,
     path_lock,
     put_in_place,
+    read_only_mount,
     relocate,
     remove_venv,
     shown,
@@ -98,7 +100,8 @@ class Sync(object):
         self.warnings = []
         self._log = MaskedLog(spec.log_file, "venv_build %s" % spec.path)
         self._wanted_links = {}  # Python minor version -> {name: target}, asked of the package manager once
-        self._in_place = None  # during an in-place install: (site-packages, packages before, state file bytes before)
+        # during an in-place install: (site-packages, packages, state file bytes, names in site-packages and bin/) before
+        self._in_place = None
         self.link = None  # path as given when it is a symbolic link (spec.path is then the venv it points to)
         self.dangling = False
         self.carried = []  # entries of someone else to carry into the rebuilt venv (foreign_files=carry)
@@ -118,31 +121,39 @@ class Sync(object):
     def run(self, argv, env, what):
         rc, out, err = self.runner(argv, env)
         if rc != 0:
-            tail = masking.mask_text(((err or "") + "\n" + (out or "")).strip())[-3000:]
+            output = ((err or "") + "\n" + (out or "")).strip()
+            after, changed = self.venv_after_failure()
+            # an installer that failed in place for the disk: the cause in words, beside the installer's own
+            cause = disk_problem(self.spec.path, output) if self._in_place is not None else None
             raise VenvBuildError(
-                "%s failed (exit code %d); %s. See %s. Output:\n%s"
-                % (what, rc, self.venv_after_failure(), self.spec.log_file, tail),
+                "%s failed (exit code %d)%s; %s. See %s. Output:\n%s"
+                % (what, rc, ": %s" % cause if cause else "", after, self.spec.log_file,
+                   masking.mask_text(output)[-3000:]),
                 rc=rc, stderr=masking.mask_text(err or "")[-8000:], stdout=masking.mask_text(out or "")[-8000:],
-                log_file=self.spec.log_file, commands=list(self.commands))
+                log_file=self.spec.log_file, commands=list(self.commands), changed=changed)
         return out, err
 
     def venv_after_failure(self):
-        """What a failed command left: 'as before' only when checked (an in-place install compares the packages)."""
+        """(what a failed command left, whether the venv changed): 'as before' only when checked (an in-place install
+        compares the packages, pip's leftovers and the names in site-packages and bin/ with those before it ran)."""
         spec = self.spec
         if self._in_place is None:
-            return "the venv at %s is as it was before this run" % spec.path
-        site_packages, before, state_bytes = self._in_place
+            return "the venv at %s is as it was before this run" % spec.path, False
+        site_packages, before, state_bytes, names = self._in_place
         after = package_versions(installed_distributions(site_packages))
-        if after == before and not installer_leftovers(site_packages):
+        if after == before and not installer_leftovers(site_packages) and venv_names(spec.path, site_packages) == names:
             # nothing to repair: the state file (with the marker of the install) goes back to what it was
             state_file = os.path.join(spec.path, STATE_FILE)
             if state_bytes is None:
                 os.unlink(state_file)
             else:
                 write_atomic(state_file, state_bytes)
-            return "the venv at %s is as it was before this run" % spec.path
-        return ("the venv at %s changed before the failure (%s); the next run installs again and repairs it"
-                % (spec.path, changes_text(before, after) or "the installer left unfinished work in site-packages"))
+            return "the venv at %s is as it was before this run" % spec.path, False
+        cause = disk_problem(spec.path) or ""
+        return ("the venv at %s changed before the failure (%s); %sthe next run installs again and repairs it"
+                % (spec.path, changes_text(before, after) or "the installer left files in site-packages or bin/",
+                   "make it writable and run again: " if "read-only" in cause
+                   else "free space there and run again: " if cause else "")), True
 
     def verify(self, venv, uv, unverified=None, changed=False):
         """Run the verifications on venv (the installer ran); VenvBuildError naming the first that fails.
@@ -223,6 +234,7 @@ class Sync(object):
             return self.result(False, disk, disk.packages, interp, fingerprint, plan, link_plan)
         if self.check_mode:
             return self.predict(disk, interp, fingerprint, plan, link_plan)
+        self.check_writable("created" if plan.action == "create" else "rebuilt" if plan.builds_beside else "changed")
         with self.locked():
             disk = VenvOnDisk(spec.path)  # another run may have finished while we waited
             plan = make_plan(spec, disk, interp, fingerprint)
@@ -291,6 +303,17 @@ class Sync(object):
             plan.reasons.append("owner, group or mode of the venv differ from owner=%s group=%s mode=%s"
                                 % (spec.owner, spec.group, spec.mode))
 
+    def check_writable(self, done):
+        """Before any change: the venv's path and its folder (the lock, a venv built beside it) are on file systems
+        that are not mounted read-only; else a VenvBuildError naming the path and the mount."""
+        spec = self.spec
+        for folder in (spec.path, os.path.dirname(spec.path)):
+            mount = read_only_mount(folder)
+            if mount is not None:
+                raise VenvBuildError("the venv at %s cannot be %s: the file system of %s is read-only (mounted read-only "
+                                     "at %s); nothing was changed. Remount it read-write, or choose a path on a writable "
+                                     "file system, and run again" % (spec.path, done, folder, mount))
+
     def locked(self):
         parent = os.path.dirname(self.spec.path)
         if not os.path.isdir(parent):
@@ -321,6 +344,7 @@ class Sync(object):
             if leftovers:
                 self.leftover_reasons.append("leftovers of an interrupted run would be removed: %s" % shown(leftovers))
             return
+        self.check_writable("cleaned of the leftovers of an interrupted run")
         with self.locked():
             repaired = releases_mod.repair(spec.path)
             removed, kept = clean_leftovers(spec.path)
@@ -401,6 +425,7 @@ class Sync(object):
             return result
         if self.check_mode:
             return self.absent_result(result, disk)
+        self.check_writable("removed")
         with self.locked():
             disk = VenvOnDisk(spec.path)  # another run may have finished while we waited
             if not disk.exists:
@@ -451,6 +476,7 @@ class Sync(object):
             report = {"release": target,
                       "releases": [kept.live or "(numbered now)"] + [r for r in kept.newest_first() if r != target]}
             return self.rollback_result(disk, after, kept.live, target, report)
+        self.check_writable("rolled back")
         with self.locked():
             disk = VenvOnDisk(spec.path)  # another run may have finished while we waited
             kept, target = self.rollback_target(disk)
@@ -915,9 +941,11 @@ class Sync(object):
         else:
             return None
         msg = "%s while building the new venv in %s; the venv at %s is unchanged" % (what, staging, spec.path)
+        self.log("failed: %s: %s" % (msg, getattr(exc, "msg", None) or exc))
         if isinstance(exc, VenvBuildError):
-            return VenvBuildError(msg + ". " + exc.msg, **exc.details)
-        return VenvBuildError(msg)
+            log_named = "" if spec.log_file in exc.msg else " See %s." % spec.log_file
+            return VenvBuildError(msg + "." + log_named + " " + exc.msg, **dict(exc.details, log_file=spec.log_file))
+        return VenvBuildError("%s. See %s" % (msg, spec.log_file), log_file=spec.log_file)
 
     def update_in_place(self, disk, interp, fingerprint, plan, link_plan):
         spec = self.spec
@@ -960,10 +988,33 @@ class Sync(object):
                             or files_differ(spec, disk) is not None or link_plan.changed)
             self.write_state(spec.path, state)
             fault_point("update-state-written")
+        except (IOError, OSError, VenvBuildError) as exc:
+            failure = self.in_place_failure(exc)
+            if failure is None:
+                raise
+            raise failure
         finally:
             self._in_place = None
             shutil.rmtree(tmp, ignore_errors=True)
         return packages
+
+    def in_place_failure(self, exc):
+        """The error of an in-place change that failed after the installer started, but not in a command (a file that
+        could not be written): with what the venv is left as and changed=true when it changed. None for a failure
+        that already says so, one before the installer started, and an OSError that is not a full or read-only disk."""
+        details = getattr(exc, "details", None) or {}
+        if self._in_place is None or "changed" in details:
+            return None
+        if isinstance(exc, VenvBuildError):
+            what = exc.msg
+        elif exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS):
+            what = "%s: %s" % (disk_problem(self.spec.path, exc.strerror or "") or exc.strerror, exc)
+        else:
+            return None
+        after, changed = self.venv_after_failure()
+        self.log("failed: %s; %s" % (what, after))
+        return VenvBuildError("%s; %s. See %s" % (what, after, self.spec.log_file),
+                              **dict(details, changed=changed, log_file=self.spec.log_file))
 
     def start_installer(self, disk):
         """Before the installer changes the venv in place: mark the state file, remove pip's leftovers.
@@ -981,7 +1032,7 @@ class Sync(object):
             state_bytes = None
         marked = dict(disk.state or {"format": STATE_FORMAT}, install_started=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
         self.write_state(spec.path, marked)
-        self._in_place = (site_packages, disk.packages, state_bytes)
+        self._in_place = (site_packages, disk.packages, state_bytes, venv_names(spec.path, site_packages))
         self.remove_leftovers(site_packages)
 
     def remove_leftovers(self, site_packages):
@@ -1140,6 +1191,15 @@ def changes_text(before, after):
     changes += ["removed %s %s" % item for item in sorted(removed.items())]
     changes += ["%s %s->%s" % (n, v["before"], v["after"]) for n, v in sorted(upgraded.items())]
     return ", ".join(changes)
+
+
+def venv_names(venv, site_packages):
+    """The names in site_packages and in venv's bin/: what an installer that failed half-way may have added or left."""
+    names = set()
+    for folder in (site_packages, os.path.join(venv, "bin")):
+        with contextlib.suppress(OSError):
+            names.update(os.path.join(folder, name) for name in os.listdir(folder))
+    return names
 
 
 def write_host_file(path, text, what, mode=0o644):

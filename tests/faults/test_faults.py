@@ -176,16 +176,36 @@ def small_disk(tmp_path, fault_wheelhouse, site_template):
         subprocess.run(["umount", "-l", mount], check=False)
 
 
+def venv_files(path):
+    """{relative path: size} of every file and link of the venv (bytecode caches left out): what a run changed."""
+    found = {}
+    for root, dirs, files in os.walk(path):
+        dirs[:] = [d for d in dirs if d != "__pycache__"]
+        for name in files + [d for d in dirs if os.path.islink(os.path.join(root, d))]:
+            full = os.path.join(root, name)
+            found[os.path.relpath(full, path)] = os.lstat(full).st_size
+    return found
+
+
 @pytest.mark.parametrize("spec", [BALLAST, BALLAST_REBUILD],
                          ids=["in place", "rebuild"])
 def test_full_disk(small_disk, spec):
-    """The failure is clean: its message names the cause and the path, the old venv still imports."""
+    """The failure is clean: its message names the cause (in the module's words, not only in the installer's
+    output), the path and the log; changed is true exactly when the venv's files changed; the old venv still
+    imports."""
     disk, filler = small_disk
+    before = venv_files(disk.path)
     faulty = disk.run(spec)
     assert faulty.get("failed"), faulty["raw_output"]
     message = faulty.get("msg", "")
-    unclear = [] if "no space left on device" in message.lower() and disk.path in message else [
-        "the message does not name the full disk and the path: %s" % message[:300]]
+    own_words = message.split("Output:")[0].lower()
+    log_file = spec.args(disk)["log_file"]
+    unclear = [] if "no space left on device" in own_words and disk.path in message and log_file in message else [
+        "the message does not name the full disk, the path and the log %s: %s" % (log_file, message[:500])]
+    touched = venv_files(disk.path) != before
+    if faulty.get("changed") is not touched:
+        unclear.append("changed is %s, but the venv's files %s"
+                       % (faulty.get("changed"), "changed" if touched else "did not change"))
     os.unlink(filler)
     disk.check("%s on a full disk" % spec.name, "full disk", faulty, spec, in_place=False, notes=unclear)
 

@@ -150,7 +150,7 @@ def test_failed_install_keeps_the_previous_venv(ansible, venv_args, rebuild):
     bad = dict(good, requirements=["alpha", "gamma", "brokenpkg"], rebuild=rebuild,
                facts=[{"section": "app", "option": "tag", "value": "2"}])
     failed = ansible.module(**bad)
-    assert failed.get("failed") is True
+    assert failed.get("failed") is True and failed["changed"] is False
     assert "failed" in failed["msg"] and "is as it was before this run" in failed["msg"]
     assert venv_args["log_file"] in failed["msg"]
     assert "brokenpkg" in open(venv_args["log_file"]).read()

@@ -110,6 +110,7 @@ def test_failed_install_that_changed_the_venv_says_so(ansible, venv_args):
     os.makedirs(blocker)  # gamma's module file cannot be written: pip fails after installing delta
     failed = ansible.module(**dict(args, requirements=["alpha", "gamma"]))
     assert failed.get("failed") is True, failed["raw_output"]
+    assert failed["changed"] is True  # pip had installed delta and gamma's metadata: the venv changed
     assert "as it was before" not in failed["msg"]
     assert "the venv at %s changed before the failure (added delta 1.0, added gamma 1.0); the next run installs " \
         "again and repairs it" % path in failed["msg"]

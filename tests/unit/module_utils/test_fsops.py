@@ -175,3 +175,25 @@ def test_the_lock_is_never_taken_through_a_symlink(tmp_path):
     plain = tmp_path / ".b.venv_build.lock"
     with fsops.path_lock(str(plain)):
         assert plain.exists()
+
+
+def test_disk_problem_names_a_full_disk_from_the_output_and_nothing_else(tmp_path, monkeypatch):
+    """An installer's output naming ENOSPC (pip's OSError, uv's os error) is a full disk of the path, in words."""
+    path = str(tmp_path / "venvs" / "app")  # not there yet: the nearest existing parent is asked
+    for output in ("ERROR: Could not install packages due to an OSError: [Errno 28] No space left on device",
+                   "error: failed to write to file: No space left on device (os error 28)",
+                   "OSError: [Errno 122] Disk quota exceeded"):
+        problem = fsops.disk_problem(path, output)
+        assert problem.startswith("no space left on device on the file system of %s (" % path), problem
+        assert problem.endswith(" MB free)")
+    assert fsops.disk_problem(path, "ERROR: No matching distribution found for alpha") is None
+    assert fsops.disk_problem(path) is None
+    monkeypatch.setattr(fsops, "free_space", lambda folder: fsops.LOW_SPACE - 1)  # nearly full: said without output
+    assert fsops.disk_problem(path).startswith("no space left on device on the file system of %s" % path)
+
+
+def test_disk_problem_names_a_read_only_file_system(tmp_path):
+    path = str(tmp_path / "app")
+    assert fsops.disk_problem(path, "OSError: [Errno 30] Read-only file system: '%s/bin'" % path) \
+        == "the file system of %s is read-only" % path
+    assert fsops.read_only_mount(path) is None  # a read-only mount itself: tests/faults/test_readonly.py
