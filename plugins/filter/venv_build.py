@@ -61,8 +61,11 @@ def venv_platform(facts, python_version):
     arch = str(facts["architecture"]).strip().lower()
     arch = _ARCH_ALIASES.get(arch, arch)
     py = str(python_version or "").strip()
+    if not py:  # an interpreter whose version was not found out: said in words, not as None
+        raise VenvFilterError("venv_platform: no python version was given (MAJOR.MINOR, such as 3.11): the "
+                              "interpreter's version could not be told")
     if not re.match(r"^[0-9]+\.[0-9]+$", py):
-        raise VenvFilterError("venv_platform: python version %r is not MAJOR.MINOR" % (python_version,))
+        raise VenvFilterError("venv_platform: python version %r is not MAJOR.MINOR" % py)
     return "%s-%s-%s-py%s" % (distribution, _clean(version), _clean(arch), py)
 
 

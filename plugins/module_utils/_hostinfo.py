@@ -183,7 +183,9 @@ def venv_info(path):
         problems.append("its bin/python no longer runs")
     elif (state.get("python") or {}).get("realpath"):
         problems.extend(filter(None, [venv_interpreter_problem(path, state["python"]["realpath"])]))
-    if minor_version(disk.python_version) != minor_version((state.get("python") or {}).get("version")):
+    if not disk.python_version:
+        problems.append("its pyvenv.cfg names no Python version (version = X.Y.Z)")
+    elif minor_version(disk.python_version) != minor_version((state.get("python") or {}).get("version")):
         problems.append("pyvenv.cfg names another Python than the state file")
     if state.get("install_started") or disk.leftovers or disk.damaged:
         problems.append("an earlier install did not finish, or metadata is damaged")

@@ -431,6 +431,9 @@ class WheelBuilder(object):
             return version
         if self.check_mode:  # the builder venv is made by a task that check mode skips too
             return ""
+        if read_pyvenv_cfg(self.p["builder_venv"]) is not None:
+            raise VenvBuildError("the builder venv %s names no Python version in its pyvenv.cfg (version = X.Y.Z): a "
+                                 "broken venv; make it again" % self.p["builder_venv"])
         raise VenvBuildError("the builder venv %s does not exist (no pyvenv.cfg)" % self.p["builder_venv"])
 
     def log(self, text):

@@ -396,6 +396,15 @@ def test_venv_info_a_missing_venv_or_one_without_state_is_not_intact(tmp_path):
     assert "has no state file of venv_build" in hostinfo.venv_info(path)["problems"][0]
 
 
+def test_venv_info_names_a_pyvenv_cfg_without_a_version_in_words(tmp_path):
+    path = _venv_with_state(tmp_path)
+    with open(os.path.join(path, "pyvenv.cfg"), "w") as handle:
+        handle.write("home = /usr/bin\n")
+    problems = hostinfo.venv_info(path)["problems"]
+    assert "its pyvenv.cfg names no Python version (version = X.Y.Z)" in problems, problems
+    assert not any("None" in problem or "another Python" in problem for problem in problems), problems
+
+
 def test_venv_info_drift_is_not_intact(tmp_path):
     path = _venv_with_state(tmp_path, inputs_id="abc")
     site = [os.path.join(root, d) for root, dirs, _files in os.walk(path) for d in dirs if d == "site-packages"][0]

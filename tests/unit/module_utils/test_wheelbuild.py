@@ -393,6 +393,16 @@ def test_the_builder_venv_must_exist_except_in_check_mode(tmp_path):
         wb.WheelBuilder(params(tmp_path, requirements=["# nothing"]), FakePip([])).execute()
 
 
+def test_a_builder_venv_whose_python_version_cannot_be_read_says_so(tmp_path):
+    builder = tmp_path / "broken-builder"
+    builder.mkdir()
+    (builder / "pyvenv.cfg").write_text("home = /usr/bin\n")
+    with pytest.raises(VenvBuildError) as failure:
+        wb.WheelBuilder(params(tmp_path, builder_venv=str(builder)), FakePip([])).execute()
+    assert failure.value.msg == ("the builder venv %s names no Python version in its pyvenv.cfg (version = X.Y.Z): "
+                                 "a broken venv; make it again" % builder)
+
+
 def make_builder(tmp_path, rebuild=False):
     for folder in ("req", "wheels", "new"):
         (tmp_path / folder).mkdir(exist_ok=True)

@@ -51,6 +51,11 @@ def test_platform_key_refuses_missing_facts_and_bad_python_version():
         f.venv_platform({"distribution": "Debian"}, "3.11")
     with pytest.raises(f.VenvFilterError, match="MAJOR.MINOR"):
         f.venv_platform(DEBIAN12, "")
+    with pytest.raises(f.VenvFilterError, match="MAJOR.MINOR") as missing:
+        f.venv_platform(DEBIAN12, None)  # an interpreter whose version was not found out
+    assert "None" not in str(missing.value) and "no python version was given" in str(missing.value)
+    with pytest.raises(f.VenvFilterError, match=r"python version '3' is not MAJOR.MINOR"):
+        f.venv_platform(DEBIAN12, "3")
 
 
 def test_platforms_of_skips_hosts_without_a_platform():
