@@ -24,9 +24,26 @@ def _same_location(installed_url, requirement_url):
     return norm(installed_url) == norm(requirement_url)
 
 
+def _applies(marker, env, reading):
+    """Whether a marker holds as the installer reads it. One it cannot evaluate keeps what it names: pip fails on
+    it rather than skip it, and prune never removes a distribution on a guess."""
+    if marker is None:
+        return True
+    try:
+        return marker.evaluate(env, reading)
+    except ValueError:
+        return True
+
+
 def prune_candidates(spec, dists, python_version):
-    """Installed distributions that nothing in the (build) requirements needs (None when that cannot be known)."""
+    """Installed distributions that nothing in the (build) requirements needs (None when that cannot be known).
+
+    Markers are read as the installer that filled the venv reads them (pep508.reading_for): uv, or the venv's pip,
+    whose vendored packaging decides where the packaging releases disagree.
+    """
     env = pep508.marker_environment(python_version)
+    pip = dists.get("pip")
+    reading = pep508.reading_for(spec.install_tool, pip.version if pip is not None else None)
     requirements = list(spec.parsed_requirements) + list(spec.parsed_build_requirements)
     for line in requirement_file_lines(spec.requirements_files):
         parsed = pep508.metadata_requirement(line)
@@ -34,7 +51,7 @@ def prune_candidates(spec, dists, python_version):
             requirements.append(parsed)
     stack = []
     for requirement in requirements:
-        if not requirement.applies(env):
+        if not _applies(requirement.marker, env, reading):
             continue
         if requirement.name:
             stack.append((requirement.name, set(requirement.extras)))
@@ -54,16 +71,8 @@ def prune_candidates(spec, dists, python_version):
             dep = pep508.metadata_requirement(text)
             if dep is None or not dep.name:
                 continue
-            if dep.marker is not None:
-                applies = False
-                for extra in [""] + sorted(needed[name]):
-                    env["extra"] = extra
-                    if dep.marker.evaluate(env):
-                        applies = True
-                        break
-                env["extra"] = ""
-                if not applies:
-                    continue
+            if not any(_applies(dep.marker, dict(env, extra=extra), reading) for extra in [""] + sorted(needed[name])):
+                continue
             stack.append((dep.name, set(dep.extras)))
     return sorted(n for n in dists if n not in needed and n not in SEED_PACKAGES)
 
