@@ -174,6 +174,15 @@ def licence_entries(headers):
     return [{"license": {"name": n}} for n in sorted(names)]
 
 
+def _applies(marker, env):
+    """Whether a Requires-Dist marker applies; one the default reading cannot evaluate (a comparison newer packaging
+    refuses) names no dependency the SBOM can vouch for, as before."""
+    try:
+        return marker.evaluate(env)
+    except ValueError:
+        return False
+
+
 def dependencies(dists, env):
     """Each distribution's installed dependencies (Requires-Dist without extras, markers of the venv's Python)."""
     found = []
@@ -183,7 +192,7 @@ def dependencies(dists, env):
             requirement = metadata_requirement(text)
             if requirement is None or not requirement.name or requirement.name not in dists:
                 continue
-            if requirement.marker is not None and (env is None or not requirement.marker.evaluate(env)):
+            if requirement.marker is not None and (env is None or not _applies(requirement.marker, env)):
                 continue  # an extra's requirement (extra is '' here) or one for another platform
             needs.add(purl(dists[requirement.name]))
         found.append({"ref": purl(dist), "dependsOn": sorted(needs)})
