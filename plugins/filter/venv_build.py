@@ -311,8 +311,32 @@ def venv_role_plan(asks, groups, build_host_waits=None, build_host_infos=None, w
     waits = list(build_host_waits or [])
     infos = dict((r.get("item"), r) for r in build_host_infos or [] if isinstance(r, Mapping))
     play = [a["host"] for a in asks]
-    errors = []
-    platforms, hosts, probes = {}, {}, {}
+    platforms, probes = _platforms(asks, infos)
+    wanted = _needs_and_build_hosts(asks, groups, platforms, play, set(r.get("item") for r in waits) | set(infos))
+    errors, hosts, host_plans = [], {}, []
+    targets_of_group = {}
+    for ask in asks:
+        group = list(groups.get(ask.get("build_group") or "", []))
+        if ask.get("build_group") not in targets_of_group:
+            targets_of_group[ask.get("build_group")] = venv_build_targets(platforms, group, play)
+        hosts[ask["host"]], plan = _role_host(ask, platforms, group, targets_of_group[ask.get("build_group")],
+                                              wanted, errors)
+        if plan is not None:
+            host_plans.append(plan)
+    allow = any(_truthy(a.get("allow_index_installs", False)) for a in asks)
+    if wanted:  # the build hosts are not known yet: the plan is made again once they are probed
+        host_plans = [p for p in host_plans if p.get("python_ok") is False]
+    checked = venv_build_plan(host_plans, allow, 2, (asks[0].get("build_group") if asks else "") or "repo_all")
+    errors = _build_host_messages(waits, wait_timeout) + checked["errors"] + errors
+    _lead_builds(hosts, checked["builds"], probes)
+    return {"errors": errors, "hosts": hosts, "probe_build_hosts": wanted, "builds": checked["builds"],
+            "index_hosts": checked["index_hosts"]}
+
+
+def _platforms(asks, infos):
+    """({host: platform}, {host: probe}) of the play's hosts and of the build hosts probed outside the play; each
+    ask gets its python_problem (facts venv_platform cannot use)."""
+    platforms, probes = {}, {}
     for ask in asks:
         platform, problem = _probe_platform(ask.get("probe"))
         ask["python_problem"] = problem
@@ -324,8 +348,13 @@ def venv_role_plan(asks, groups, build_host_waits=None, build_host_infos=None, w
         if platform:
             platforms[name] = platform
             probes[name] = result
-    # The build hosts of the targets that need wheels this run; those outside the play are probed first.
-    wanted, asked = [], set(r.get("item") for r in waits) | set(infos)
+    return platforms, probes
+
+
+def _needs_and_build_hosts(asks, groups, platforms, play, asked):
+    """Set each ask's inputs_id and reasons (what it needs this run); return the build hosts outside the play that the
+    targets needing wheels use and that were not asked yet (to probe before the plan is made again)."""
+    wanted = []
     for ask in asks:
         inputs = dict(ask.get("inputs") or {}, platform=platforms.get(ask["host"], ""), wheels=_truthy(ask.get("wheels")),
                       build_host=ask.get("build_host") or "", build_group=ask.get("build_group") or "",
@@ -341,50 +370,50 @@ def venv_role_plan(asks, groups, build_host_waits=None, build_host_infos=None, w
             for name in [ask["build_host"]] if ask.get("build_host") else group:
                 if name not in play and name in groups.get("all", []) and name not in asked and name not in wanted:
                     wanted.append(name)
-    targets_of_group = {}
-    host_plans = []
-    for ask in asks:
-        host, platform = ask["host"], platforms.get(ask["host"], "")
-        wheels = _truthy(ask.get("wheels"))
-        group = list(groups.get(ask.get("build_group") or "", []))
-        if ask.get("build_group") not in targets_of_group:
-            targets_of_group[ask.get("build_group")] = venv_build_targets(platforms, group, play)
-        build_host = (ask.get("build_host") or targets_of_group[ask.get("build_group")].get(platform, "")) if wheels else ""
-        source = "none"
-        index_errors = _index_errors(ask)
-        errors.extend(index_errors)
-        if wheels and ask.get("index_url"):
-            source = "index"
-        elif wheels:
-            source = "local" if build_host == host else "pull" if ask.get("repo_url") and build_host in group else "push"
-        find_links, trusted = [], []
-        if wheels and not wanted and not index_errors:
-            try:
-                find_links, trusted = _find_links(ask, source)
-            except VenvFilterError as exc:
-                errors.append("%s: %s" % (host, exc))
-        hosts[host] = {"platform": platform, "needs": bool(ask["reasons"]), "reasons": ask["reasons"], "wheels": wheels,
-                       "build_host": build_host, "source": source, "find_links": find_links, "trusted_hosts": trusted,
-                       "inputs_id": ask["inputs_id"], "leads": False, "leader": "", "build_key": "",
-                       "push_needed": False, "publish": False, "build_host_info": {},
-                       "rollback": _truthy(ask.get("rollback", False)),
-                       "held": "" if ask["reasons"] else _held_message(ask, ask["inputs_id"])}
-        python = (ask.get("probe") or {}).get("python") or {}
-        if not python.get("version"):
-            host_plans.append({"host": host, "python_ok": False, "python_error": str(python.get("error") or "")[:300]})
-        elif ask["python_problem"]:  # facts venv_platform cannot use
-            errors.append("%s: %s" % (host, ask["python_problem"]))
-        elif not wheels:
-            host_plans.append({"host": host, "wheels": False})
-        elif ask["reasons"]:
-            host_plans.append({"host": host, "platform": platform, "wheels": True, "build_host": build_host,
-                               "build_host_platform": platforms.get(build_host, "")})
-    allow = any(_truthy(a.get("allow_index_installs", False)) for a in asks)
-    if wanted:  # the build hosts are not known yet: the plan is made again once they are probed
-        host_plans = [p for p in host_plans if p.get("python_ok") is False]
-    checked = venv_build_plan(host_plans, allow, 2, (asks[0].get("build_group") if asks else "") or "repo_all")
-    errors = _build_host_messages(waits, wait_timeout) + checked["errors"] + errors
-    for key, build in checked["builds"].items():
+    return wanted
+
+
+def _role_host(ask, platforms, group, group_targets, wanted, errors):
+    """(the plan entry of one play host, its entry for venv_build_plan or None); errors found are appended."""
+    host, platform = ask["host"], platforms.get(ask["host"], "")
+    wheels = _truthy(ask.get("wheels"))
+    build_host = (ask.get("build_host") or group_targets.get(platform, "")) if wheels else ""
+    source = "none"
+    index_errors = _index_errors(ask)
+    errors.extend(index_errors)
+    if wheels and ask.get("index_url"):
+        source = "index"
+    elif wheels:
+        source = "local" if build_host == host else "pull" if ask.get("repo_url") and build_host in group else "push"
+    find_links, trusted = [], []
+    if wheels and not wanted and not index_errors:
+        try:
+            find_links, trusted = _find_links(ask, source)
+        except VenvFilterError as exc:
+            errors.append("%s: %s" % (host, exc))
+    entry = {"platform": platform, "needs": bool(ask["reasons"]), "reasons": ask["reasons"], "wheels": wheels,
+             "build_host": build_host, "source": source, "find_links": find_links, "trusted_hosts": trusted,
+             "inputs_id": ask["inputs_id"], "leads": False, "leader": "", "build_key": "",
+             "push_needed": False, "publish": False, "build_host_info": {},
+             "rollback": _truthy(ask.get("rollback", False)),
+             "held": "" if ask["reasons"] else _held_message(ask, ask["inputs_id"])}
+    python = (ask.get("probe") or {}).get("python") or {}
+    plan = None
+    if not python.get("version"):
+        plan = {"host": host, "python_ok": False, "python_error": str(python.get("error") or "")[:300]}
+    elif ask["python_problem"]:  # facts venv_platform cannot use
+        errors.append("%s: %s" % (host, ask["python_problem"]))
+    elif not wheels:
+        plan = {"host": host, "wheels": False}
+    elif ask["reasons"]:
+        plan = {"host": host, "platform": platform, "wheels": True, "build_host": build_host,
+                "build_host_platform": platforms.get(build_host, "")}
+    return entry, plan
+
+
+def _lead_builds(hosts, builds, probes):
+    """Mark each build's leader and targets in the hosts' plan entries."""
+    for key, build in builds.items():
         for target in build["targets"]:
             hosts[target].update(leader=build["leader"], build_key="%s|%s" % (key, hosts[build["leader"]]["inputs_id"]))
         leader = hosts[build["leader"]]
@@ -393,8 +422,6 @@ def venv_role_plan(asks, groups, build_host_waits=None, build_host_infos=None, w
                       publish=any(hosts[t]["source"] == "index" for t in build["targets"]),
                       build_host_info=dict((k, probes.get(build["build_host"], {}).get(k))
                                            for k in ("platform_facts", "python", "distro_packages")))
-    return {"errors": errors, "hosts": hosts, "probe_build_hosts": wanted, "builds": checked["builds"],
-            "index_hosts": checked["index_hosts"]}
 
 
 def _truthy(value):
