@@ -21,6 +21,17 @@ def python_version_command(python):
     return [python, "-c", PYTHON_VERSION_PROBE]
 
 
+# The folders of sys.path outside the venv named site-packages or dist-packages: the system's, which a venv made with
+# system_site_packages imports from too (after its own), in the order Python searches them.
+SYSTEM_SITE_PROBE = ("import json, os, sys; venv = os.path.join(sys.prefix, ''); print(json.dumps([p for p in sys.path "
+                     "if os.path.basename(p) in ('site-packages', 'dist-packages') and not p.startswith(venv)]))")
+
+
+def system_site_command(venv):
+    """The venv's own Python telling its system site-packages folders (isolated: no PYTHONPATH, no user site)."""
+    return [venv_python(venv), "-I", "-c", SYSTEM_SITE_PROBE]
+
+
 def create_venv_command(spec, python, dest, virtualenv_executable=None, seed_pip=True):
     """python -m venv, or virtualenv -p python, making dest; without pip when uv does the installing."""
     if spec.virtualenv_command == "virtualenv":

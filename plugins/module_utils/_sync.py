@@ -59,6 +59,7 @@ from ansible_collections.wheelhouse.venv.plugins.module_utils import _releases a
 from ansible_collections.wheelhouse.venv.plugins.module_utils._plan import (
     FILE_KEYS,
     NEW_RELEASE_REASON,
+    PROBE_TIMEOUT,
     changes_between,
     files_differ,
     make_plan,
@@ -545,8 +546,39 @@ class Sync(object):
         }
         if self.carried:
             result["reasons"].append("carried into the venv rolled back to (foreign_files=carry): %s" % shown(self.carried))
+        if not self.check_mode:  # the venv at path is the one rolled back to
+            self.drop_system_provided(removed, result["reasons"])
         result.update(report)
         return result
+
+    def drop_system_provided(self, removed, reasons):
+        """Out of removed (into reasons): what the venv still imports, from the system site-packages now (a requirement
+        they satisfy is not installed into a venv with system_site_packages)."""
+        for name, (version, folder) in sorted(self.system_provided(removed).items()):
+            reasons.append("%s %s is used from the system site-packages (%s)%s, not installed in the venv"
+                           % (name, version, folder, "" if removed[name] == version
+                              else " in place of the venv's own %s" % removed[name]))
+            del removed[name]
+
+    def system_provided(self, names):
+        """{name: (version, folder)} of the names the venv at path imports from the system site-packages (it has
+        system_site_packages), asked of the venv's own Python; {} when it has not, or cannot tell."""
+        spec = self.spec
+        cfg = read_pyvenv_cfg(spec.path) or {}
+        if not names or cfg.get("include-system-site-packages", "").lower() != "true":
+            return {}
+        argv = commands.system_site_command(spec.path)
+        rc, out, err = commands.run_with_timeout(argv, {}, PROBE_TIMEOUT)
+        try:
+            folders = json.loads(out) if rc == 0 else None
+        except ValueError:
+            folders = None
+        if not isinstance(folders, list) or not all(isinstance(f, str) for f in folders):
+            self.log("the venv's system site-packages cannot be told (%s exited with %d): %s"
+                     % (commands.display(argv), rc, (err or out or "").strip()[-300:]))
+            return {}
+        found = system_distributions(folders)
+        return dict((name, found[name]) for name in names if name in found)
 
     # check mode -------------------------------------------------------------------------------
 
@@ -1140,6 +1172,9 @@ class Sync(object):
         before = disk.packages
         shown_after = packages if packages is not None else before
         added, removed, upgraded = changes_between(before, shown_after) if packages is not None else ({}, {}, {})
+        reasons = list(plan.reasons)
+        if not predicted:
+            self.drop_system_provided(removed, reasons)
         result = {
             "changed": bool(changed),
             "path": spec.path,
@@ -1152,7 +1187,7 @@ class Sync(object):
             "commands": list(self.commands),
             "facts_written": False,
             "log_file": spec.log_file,
-            "reasons": list(plan.reasons),
+            "reasons": reasons,
             "links": link_plan.report(),
             # check mode: the file a change would write
             "sbom": sbom.sbom_path(spec.path) if predicted and changed and self.writes_sbom(plan, link_plan)
@@ -1182,6 +1217,15 @@ class Sync(object):
         if predicted and changed and spec.facts:
             result["facts_written"] = True
         return result
+
+
+def system_distributions(folders):
+    """{canonical name: (version, folder)} of the distributions in folders, the first folder naming one winning."""
+    found = {}
+    for folder in folders:
+        for name, dist in installed_distributions(folder).items():
+            found.setdefault(name, (dist.version, folder))
+    return found
 
 
 def changes_text(before, after):

@@ -757,7 +757,11 @@ added:
   type: dict
   sample: {"gunicorn": "23.0.0"}
 removed:
-  description: Distributions this run removed (name to version).
+  description:
+    - Distributions this run removed (name to version).
+    - With O(system_site_packages), a distribution the venv's own C(site-packages) no longer holds because the
+      system's C(site-packages) satisfy its requirement is not listed (the venv still imports it); RV(reasons) names
+      it with the version and folder it is used from.
   returned: always
   type: dict
   sample: {"six": "1.16.0"}

@@ -5,11 +5,14 @@ from __future__ import annotations
 import glob
 import json
 import os
+import re
 import shutil
+import subprocess
 
 import pytest
 
-from conftest import ROOT, imports, tree_snapshot, venv_run
+from conftest import ROOT, TARGET_PYTHON, imports, tree_snapshot, venv_run
+from wheelfactory import make_wheel
 
 STATE = "wheelhouse-venv.json"
 FACTS = [{"section": "app", "option": "version", "value": "1"}]
@@ -226,3 +229,61 @@ def test_state_file_of_the_wrong_shape_is_recovered_with_a_warning(ansible, venv
     assert json.load(open(state_file))["packages"] == first["packages"]
     quiet = ansible.module(**args)
     assert quiet["changed"] is False and not quiet.get("warnings")
+
+
+def system_distribution():
+    """(name, version) of a distribution in the system site-packages of the target Python (six where it is there)."""
+    code = ("import importlib.metadata as m, json, site; print(json.dumps(sorted(set((d.metadata['Name'], d.version) "
+            "for d in m.distributions(path=site.getsitepackages()) if d.metadata['Name']))))")
+    proc = subprocess.run([TARGET_PYTHON, "-I", "-c", code], stdout=subprocess.PIPE, universal_newlines=True, check=True)
+    found = [(name, version) for name, version in json.loads(proc.stdout)
+             if re.match(r"^[0-9]+(\.[0-9]+)*$", version) and name.lower() not in ("pip", "setuptools", "wheel")]
+    if not found:
+        pytest.skip("%s has no distribution in its system site-packages" % TARGET_PYTHON)
+    return ([item for item in found if item[0].lower() == "six"] + found)[0]
+
+
+def test_a_requirement_the_system_site_packages_satisfy_is_not_reported_removed(ansible, venv_args, tmp_path, wheelhouse):
+    """system_site_packages: a requirement the system's site-packages satisfy is not installed into the venv; the
+    run that made the venv use the system's copy does not report it removed (the venv still imports that version),
+    and neither does a no-op, check mode or a later change (issue 23, point 11)."""
+    name, version = system_distribution()
+    canonical = re.sub(r"[-_.]+", "-", name).lower()
+    own = str(tmp_path / "own-wheels")
+    os.makedirs(own)
+    make_wheel(own, name, version)
+    args = dict(venv_args, requirements=["alpha==1.0", "%s==%s" % (name, version)], find_links=[wheelhouse, own])
+    first = ansible.module(**args)
+    assert first["packages"][canonical] == version, first["raw_output"]  # no system site-packages: in the venv
+    args["system_site_packages"] = True
+    switched = ansible.module(**args)
+    assert switched["changed"] is True and switched["reasons"][0] == "system_site_packages changed to True"
+    assert canonical not in switched["packages"], switched["packages"]  # the system's copy serves it now
+    assert switched["removed"] == {}, switched["removed"]
+    assert "%s %s is used from the system site-packages" % (canonical, version) in "; ".join(switched["reasons"])
+    for later in (ansible.module(**args), ansible.module(check=True, **args)):
+        assert later["changed"] is False and later["removed"] == {} and later["reasons"] == [], later["raw_output"]
+    upgrade = dict(args, requirements=["alpha==1.1", "%s==%s" % (name, version)])
+    upgraded = ansible.module(**upgrade)
+    assert upgraded["changed"] is True and upgraded["removed"] == {} and upgraded["added"] == {}, upgraded["raw_output"]
+    assert upgraded["upgraded"] == {"alpha": {"before": "1.0", "after": "1.1"}}
+    assert ansible.module(**upgrade)["changed"] is False
+
+
+def test_a_rollback_to_a_venv_using_system_site_packages_does_not_report_them_removed(ansible, venv_args, tmp_path,
+                                                                                      wheelhouse):
+    name, version = system_distribution()
+    canonical = re.sub(r"[-_.]+", "-", name).lower()
+    own = str(tmp_path / "own-wheels")
+    os.makedirs(own)
+    make_wheel(own, name, version)
+    args = dict(venv_args, requirements=["alpha==1.0", "%s==%s" % (name, version)], find_links=[wheelhouse, own],
+                keep_previous=1)
+    system = ansible.module(system_site_packages=True, **args)
+    assert canonical not in system["packages"], system["raw_output"]
+    own_copy = ansible.module(system_site_packages=False, **args)
+    assert own_copy["packages"][canonical] == version and own_copy["releases"] == [system["release"]]
+    back = ansible.module(rollback=True, system_site_packages=False, **args)
+    assert back["changed"] is True and back["release"] == system["release"], back["raw_output"]
+    assert back["removed"] == {} and back["added"] == {} and back["upgraded"] == {}, back["raw_output"]
+    assert "%s %s is used from the system site-packages" % (canonical, version) in "; ".join(back["reasons"])
