@@ -469,6 +469,37 @@ def lock_file_for(path):
     return os.path.join(os.path.dirname(path), ".%s.venv_build.lock" % os.path.basename(path))
 
 
+# The lock file beside a venv path outlives the venv: state=absent notes in it the entries of someone else it kept
+# in the directory, so that a later state=absent knows that directory as its own leftover (not a wrong path).
+MAX_LOCK_NOTE_BYTES = 1024 * 1024
+
+
+def write_lock_note(lock_path, note):
+    """Replace the content of the lock file at lock_path by note (a dict, as JSON; None: empty), in place: the lock
+    is held on this very file. A note that cannot be written is left out (OSError is not raised)."""
+    try:
+        fd = os.open(lock_path, os.O_WRONLY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0))
+    except OSError:
+        return
+    try:
+        os.ftruncate(fd, 0)
+        if note is not None:
+            os.write(fd, (json.dumps(note, sort_keys=True) + "\n").encode("utf-8"))
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def read_lock_note(lock_path):
+    """The note in the lock file at lock_path (a dict), or None when it holds none or not one this module wrote."""
+    try:
+        note = json.loads(read_untrusted(lock_path, MAX_LOCK_NOTE_BYTES).decode("utf-8"))
+    except (IOError, OSError, ValueError):
+        return None
+    return note if isinstance(note, dict) else None
+
+
 @contextlib.contextmanager
 def path_lock(lock_path, timeout=None, busy_message=None):
     """Hold an exclusive flock on lock_path (made when missing); wait for ever, or fail after timeout seconds.

@@ -46,12 +46,14 @@ from ansible_collections.wheelhouse.venv.plugins.module_utils._fsops import (
     ownership_differs,
     path_lock,
     put_in_place,
+    read_lock_note,
     read_only_mount,
     relocate,
     remove_venv,
     shown,
     staging_prefix,
     swap_into_place,
+    write_lock_note,
 )
 from ansible_collections.wheelhouse.venv.plugins.module_utils._hostfiles import MaskedLog, private_mode, write_atomic
 from ansible_collections.wheelhouse.venv.plugins.module_utils._inputs import find_on_path
@@ -424,6 +426,8 @@ class Sync(object):
             return result
         if not disk.exists:
             return result
+        if disk.is_dir and not disk.is_venv and not disk.is_empty_dir and self.kept_by_absent():
+            return self.absent_kept(result)
         if self.check_mode:
             return self.absent_result(result, disk)
         self.check_writable("removed")
@@ -433,6 +437,10 @@ class Sync(object):
                 return result
             self.absent_result(result, disk)
             if disk.is_venv:
+                # before the removal: a run killed half-way leaves the directory known as ours too
+                write_lock_note(lock_file_for(spec.path), {"absent_kept": {
+                    "path": spec.path, "entries": result["kept"], "at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}}
+                    if result["kept"] else None)
                 kept = remove_venv(spec.path, result["kept"])
             else:  # an empty directory
                 kept = []
@@ -441,6 +449,21 @@ class Sync(object):
                 os.unlink(self.link)
             self.remove_releases()
         self.log("venv %s removed%s" % (spec.path, " but for %s" % ", ".join(kept) if kept else ""))
+        return result
+
+    def kept_by_absent(self):
+        """Whether the directory at path is what an earlier state=absent kept of a venv (its note in the lock file)."""
+        note = (read_lock_note(lock_file_for(self.spec.path)) or {}).get("absent_kept")
+        return isinstance(note, dict) and note.get("path") == self.spec.path
+
+    def absent_kept(self, result):
+        """state=absent on a directory that holds no venv any more, what an earlier state=absent kept: nothing to
+        remove, changed=false; its entries are someone else's, named as the state=absent that kept them named them."""
+        spec = self.spec
+        kept = foreign_entries(spec.path, {}, venv=False)
+        result["kept"] = kept
+        self.warnings.append("state=absent: %s holds no venv (no pyvenv.cfg), nothing was removed; it is kept with these "
+                             "entries in it, which are not part of a venv: %s" % (spec.path, shown(kept)))
         return result
 
     def remove_releases(self):

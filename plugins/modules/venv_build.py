@@ -97,7 +97,9 @@ options:
         folders above them, named in a warning and in RV(kept). The venv is first renamed away
         beside O(path), so that an interrupted removal never leaves a half-deleted venv at O(path).
         With O(path) a symbolic link, the venv it points to and the link are removed; a link to
-        nothing is removed.
+        nothing is removed. The directory an earlier V(absent) kept (noted in the lock file beside it) is left as
+        it is by the next V(absent), with C(changed=false) and its entries named in the warning and in RV(kept)
+        the same way; any other directory that is not a venv fails.
       - Every run that changes something on O(path) takes the same lock (C(.NAME.venv_build.lock)
         beside the venv), V(absent) too. Runs first remove what killed runs left behind
         (C(.NAME.venv_build-*) directories beside the venv, temporary files inside it) and warn;

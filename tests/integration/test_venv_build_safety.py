@@ -94,6 +94,12 @@ def test_absent_keeps_foreign_entries_and_the_directory(ansible, venv_args):
     assert any("notes.txt" in w for w in removed["warnings"])
     assert os.listdir(path) == ["notes.txt"]
     assert sorted(os.listdir(os.path.dirname(path))) == [".app.venv_build.lock", "app"]
+    # absent again: no venv to remove, the user's entries kept and named the same way (not "not a venv")
+    for check in (True, False):
+        again = ansible.module(check=check, state="absent", **venv_args)
+        assert again.get("failed") is not True and again["changed"] is False, again["raw_output"]
+        assert again["kept"] == ["notes.txt"] and any("notes.txt" in w for w in again["warnings"]), again["raw_output"]
+    assert os.listdir(path) == ["notes.txt"]
 
 
 def test_absent_on_a_symlink_removes_the_venv_it_points_to_and_the_link(ansible, venv_args, tmp_path):
@@ -242,6 +248,19 @@ def test_a_removal_killed_half_way_leaves_no_venv_at_path_and_is_finished_next_r
     assert os.listdir(parent) == [".app.venv_build.lock"]
 
 
+def test_a_removal_keeping_user_files_killed_half_way_is_finished_by_the_next_absent(ansible, venv_args):
+    path = venv_args["path"]
+    ansible.module(requirements=["alpha"], **venv_args)
+    write(os.path.join(path, "notes.txt"), "mine\n")
+    killed_at(ansible, "absent-renamed", state="absent", **venv_args)
+    assert os.listdir(path) == ["notes.txt"], "the venv's parts were renamed away first"
+    again = ansible.module(state="absent", **venv_args)
+    assert again.get("failed") is not True and again["changed"] is False, again["raw_output"]
+    assert again["kept"] == ["notes.txt"] and any("removed leftovers" in w for w in again["warnings"])
+    assert os.listdir(path) == ["notes.txt"] and open(os.path.join(path, "notes.txt")).read() == "mine\n"
+    assert sorted(os.listdir(os.path.dirname(path))) == [".app.venv_build.lock", "app"]
+
+
 def test_a_hand_made_venv_with_a_requirements_file_of_its_own_is_not_overwritten(ansible, venv_args):
     """`python3 -m venv .` in a project that has requirements.txt: the module never writes over the user's file."""
     path = venv_args["path"]
@@ -330,6 +349,11 @@ def test_user_files_deep_inside_a_module_made_venv_are_refused_carried_and_kept_
     assert sorted(os.listdir(path)) == ["include", "lib", "share"] and sorted(os.listdir(os.path.dirname(path))) == [
         ".app.venv_build.lock", "app"]
     assert sorted(os.listdir(os.path.join(path, site))) == ["user_mod.py"]
+    kept = tree_snapshot(path)
+    again = ansible.module(state="absent", **venv_args)  # nothing of a venv left: a no-op that keeps and names the same
+    assert again.get("failed") is not True and again["changed"] is False, again["raw_output"]
+    assert ", ".join(again["kept"]) == named and any(named in w for w in again["warnings"]), again["raw_output"]
+    assert tree_snapshot(path) == kept
 
 
 def test_a_carry_the_real_run_refuses_is_refused_in_check_mode_too(ansible, venv_args, other_python):

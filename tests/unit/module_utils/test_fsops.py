@@ -197,3 +197,20 @@ def test_disk_problem_names_a_read_only_file_system(tmp_path):
     assert fsops.disk_problem(path, "OSError: [Errno 30] Read-only file system: '%s/bin'" % path) \
         == "the file system of %s is read-only" % path
     assert fsops.read_only_mount(path) is None  # a read-only mount itself: tests/faults/test_readonly.py
+
+
+def test_the_lock_note_is_written_in_place_and_read_back_only_as_written(tmp_path):
+    """state=absent's note goes into the lock file itself: the same inode (a waiting run's flock stays on it)."""
+    lock = str(tmp_path / ".app.venv_build.lock")
+    with fsops.path_lock(lock):
+        inode = os.stat(lock).st_ino
+        assert fsops.read_lock_note(lock) is None  # empty
+        fsops.write_lock_note(lock, {"absent_kept": {"path": "/x/app", "entries": ["notes.txt"]}})
+        assert os.stat(lock).st_ino == inode
+        assert fsops.read_lock_note(lock) == {"absent_kept": {"path": "/x/app", "entries": ["notes.txt"]}}
+        fsops.write_lock_note(lock, None)
+        assert fsops.read_lock_note(lock) is None and os.path.getsize(lock) == 0
+    write(lock, "[1, 2]")  # not a note of ours
+    assert fsops.read_lock_note(lock) is None
+    fsops.write_lock_note(str(tmp_path / "missing.lock"), {"a": 1})  # no lock file: nothing written, no error
+    assert not os.path.exists(str(tmp_path / "missing.lock"))
