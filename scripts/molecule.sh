@@ -22,15 +22,16 @@ for s in "${scenarios[@]}"; do
   [ -f "molecule/$s/molecule.yml" ] || { echo "molecule.sh: no scenario $s (molecule/$s/molecule.yml)" >&2; exit 2; }
 done
 
+# The container names of a scenario (its platforms in molecule.yml).
+container_names() { sed -n 's/^  - name: *\([^ ]*\) *$/\1/p' "molecule/$1/molecule.yml" | sort -u; }
+
 # Scenarios run WH_MOLECULE_JOBS at a time (default 1): on the 2-core CI machine they are bound by CPU, and
 # two at a time took longer than one after the other (1003 s against about 950 s); on more cores, try 2.
 # Each scenario's hosts and network carry names of their own (molecule/<scenario>/molecule.yml); two
 # scenarios naming the same container cannot run side by side.
 jobs_max="${WH_MOLECULE_JOBS:-1}"
 if [ "$jobs_max" -gt 1 ]; then
-  clashes="$(for s in "${scenarios[@]}"; do
-      sed -n 's/^  - name: *\([^ ]*\) *$/\1/p' "molecule/$s/molecule.yml" | sort -u
-    done | sort | uniq -d)"
+  clashes="$(for s in "${scenarios[@]}"; do container_names "$s"; done | sort | uniq -d)"
   if [ -n "$clashes" ]; then
     echo "molecule.sh: scenarios share container names (${clashes//$'\n'/ }): rename them, or WH_MOLECULE_JOBS=1" >&2
     exit 2
@@ -54,20 +55,35 @@ wh_ssh_setup "$WH_TMP/ssh/molecule" || { echo "molecule.sh: FAILED: no SSH key p
 logs="$WH_TMP/molecule"
 mkdir -p "$logs"
 
+# WH_MOLECULE_CPU=1: each scenario runs in a cgroup of its own (root, cgroup v1), and its CPU seconds per step,
+# the controller's and its containers', go to .tmp/molecule/<scenario>.cpu (a table) and .cpu.json
+# (tests/podman/molecule_cpu.py; docs/testing.md, Timings).
+molecule_test() {
+  local s="$1"
+  if [ "${WH_MOLECULE_CPU:-0}" = 1 ]; then
+    # shellcheck disable=SC2046  # one argument per container name
+    python3 "$WH_ROOT/tests/podman/molecule_cpu.py" "$logs/$s.log" "$logs/$s.cpu.json" $(container_names "$s") \
+      -- molecule test -s "$s" >"$logs/$s.cpu"
+  else
+    molecule test -s "$s" >"$logs/$s.log" 2>&1
+  fi
+}
+
 run_scenario() {
   local s="$1" start=$SECONDS result=passed
-  if ! molecule test -s "$s" >"$logs/$s.log" 2>&1; then
+  if ! molecule_test "$s"; then
     result=FAILED
     # A failed run may leave containers behind: destroy them before they meet anything else.
     molecule destroy -s "$s" >>"$logs/$s.log" 2>&1 || echo "molecule.sh: destroy of $s failed too" >&2
   fi
   echo "$result $((SECONDS - start))" >"$logs/$s.result"
   echo "--- molecule scenario $s $result in $((SECONDS - start)) s"
+  if [ "${WH_MOLECULE_CPU:-0}" = 1 ]; then cat "$logs/$s.cpu"; fi
 }
 
 running=0
 for s in "${scenarios[@]}"; do
-  rm -f "$logs/$s.result"
+  rm -f "$logs/$s.result" "$logs/$s.cpu" "$logs/$s.cpu.json"
   echo "--- molecule scenario $s started (log: $logs/$s.log)"
   run_scenario "$s" &
   running=$((running + 1))
