@@ -10,6 +10,8 @@ import time
 
 import pytest
 
+from ansible_collections.wheelhouse.venv.plugins.module_utils import _records as records
+from ansible_collections.wheelhouse.venv.plugins.module_utils._runctx import RunContext
 from ansible_collections.wheelhouse.venv.plugins.module_utils import _deps as deps, _fsops as fsops, _plan as plan_mod, _sync as sync_mod
 from ansible_collections.wheelhouse.venv.plugins.module_utils._errors import VenvBuildError
 from ansible_collections.wheelhouse.venv.plugins.module_utils._inputs import VenvSpec, file_digests
@@ -368,7 +370,7 @@ def test_state_file_that_cannot_be_written_is_named(managed):
     os.unlink(os.path.join(managed.path, STATE_FILE))
     os.makedirs(os.path.join(managed.path, STATE_FILE, "in-the-way"))
     with pytest.raises(VenvBuildError) as exc:
-        sync_mod.Sync.write_state(managed.path, {"format": 1})
+        RunContext.write_state(managed.path, {"format": 1})
     assert exc.value.msg.startswith("cannot write the state file %s: " % os.path.join(managed.path, STATE_FILE))
     assert "run again" in exc.value.msg
 
@@ -376,14 +378,14 @@ def test_state_file_that_cannot_be_written_is_named(managed):
 def facts_runner(tmp_path, **kwargs):
     spec = VenvSpec(params(tmp_path / "venv", facts=[{"section": "app", "option": "tag", "value": "2"}],
                            facts_dir=str(tmp_path / "facts"), log_file=str(tmp_path / "log"), **kwargs))
-    return sync_mod.Sync(spec, False, None)
+    return RunContext(spec, False, None)
 
 
 def test_facts_file_with_bytes_that_are_not_utf8_is_merged(tmp_path):
     runner = facts_runner(tmp_path)
     os.makedirs(str(tmp_path / "facts"))
     (tmp_path / "facts" / "venv.fact").write_bytes(b"[other]\nname = caf\xe9\n")
-    assert runner.write_facts() is True
+    assert records.write_facts(runner) is True
     assert (tmp_path / "facts" / "venv.fact").read_bytes() == b"[other]\nname = caf\xe9\n\n[app]\ntag = 2\n"
 
 
@@ -391,7 +393,7 @@ def test_facts_file_that_cannot_be_written_fails_as_changed(tmp_path):
     runner = facts_runner(tmp_path)
     os.makedirs(str(tmp_path / "facts" / "venv.fact"))
     with pytest.raises(VenvBuildError) as exc:
-        runner.write_facts()
+        records.write_facts(runner)
     assert exc.value.details["changed"] is True
     assert "its facts file %s could not be written: Is a directory" % (tmp_path / "facts" / "venv.fact") in exc.value.msg
     assert "the next run writes the facts" in exc.value.msg

@@ -20,7 +20,8 @@ from cyclonedx.validation.json import JsonStrictValidator
 
 from ansible_collections.wheelhouse.venv.plugins.module_utils import _facts as facts, _pylock as pylock
 from ansible_collections.wheelhouse.venv.plugins.module_utils import _sbom as sbom
-from ansible_collections.wheelhouse.venv.plugins.module_utils import _sync as sync_mod
+from ansible_collections.wheelhouse.venv.plugins.module_utils import _records as records, _sync as sync_mod
+from ansible_collections.wheelhouse.venv.plugins.module_utils._runctx import RunContext
 from ansible_collections.wheelhouse.venv.plugins.module_utils._errors import VenvBuildError
 from ansible_collections.wheelhouse.venv.plugins.module_utils._inputs import VenvSpec
 from ansible_collections.wheelhouse.venv.plugins.module_utils._venvstate import SBOM_FILE, foreign_entries, is_temporary_file
@@ -211,8 +212,8 @@ def test_the_lock_of_the_run_is_read_from_its_url_with_credentials_and_only_when
         warned = []
 
         def lock_of(**lock):
-            run = sync_mod.Sync(VenvSpec(params(str(tmp_path / "venv"), lock=lock, log_file=log)), False, None)
-            packages = run.lock_packages()
+            run = RunContext(VenvSpec(params(str(tmp_path / "venv"), lock=lock, log_file=log)), False, None)
+            packages = records.lock_packages(run)
             warned.extend(run.warnings)
             return packages
 
@@ -235,7 +236,7 @@ def test_the_lock_given_with_its_content_is_read_from_the_content_not_from_its_l
     log = str(tmp_path / "venv_build.log")
     lock = {"location": "build1:%s" % (tmp_path / "nowhere" / "pylock.app.toml"), "content": text,
             "sha256": hashlib.sha256(text.encode()).hexdigest()}
-    found = sync_mod.Sync(VenvSpec(params(str(tmp_path / "venv"), lock=lock, log_file=log)), False, None).lock_packages()
+    found = records.lock_packages(RunContext(VenvSpec(params(str(tmp_path / "venv"), lock=lock, log_file=log)), False, None))
     assert found == {"alpha": ("1.0", "a" * 64, "alpha-1.0-py3-none-any.whl")}
     assert not os.path.exists(log), "nothing to say: the content was the lock"
 
@@ -248,8 +249,8 @@ def test_the_lock_of_the_run_is_read_from_a_path_or_file_url_and_a_fifo_in_its_p
     log = str(tmp_path / "venv_build.log")
 
     def lock_of(location):
-        return sync_mod.Sync(VenvSpec(params(str(tmp_path / "venv"), lock={"location": location}, log_file=log)),
-                             False, None).lock_packages()
+        return records.lock_packages(RunContext(VenvSpec(params(str(tmp_path / "venv"), lock={"location": location},
+                                                                log_file=log)), False, None))
 
     expected = {"alpha": ("1.0", "a" * 64, "alpha-1.0-py3-none-any.whl")}
     assert lock_of(str(tmp_path / "pylock.app.toml")) == expected
