@@ -88,7 +88,7 @@ def update_in_place(ctx, disk, interp, fingerprint, plan, link_plan):
 def in_place_failure(ctx, exc):
     """The error of an in-place change that failed after the installer started, but not in a command (a file that
     could not be written): with what the venv is left as and changed=true when it changed. None for a failure
-    that already says so, one before the installer started, and an OSError that is not a full or read-only disk."""
+    that already says so and one before the installer started."""
     details = getattr(exc, "details", None) or {}
     if ctx.in_place is None or "changed" in details:
         return None
@@ -96,8 +96,8 @@ def in_place_failure(ctx, exc):
         what = exc.msg
     elif exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS):
         what = "%s: %s" % (disk_problem(ctx.spec.path, exc.strerror or "") or exc.strerror, exc)
-    else:
-        return None
+    else:  # another file system error (a file made immutable, an I/O error): its cause and the file, not a traceback
+        what = "cannot write %s: %s" % (exc.filename2 or exc.filename or "a file of the venv", exc.strerror or exc)
     after, changed = ctx.venv_after_failure()
     ctx.log("failed: %s; %s" % (what, after))
     return VenvBuildError("%s; %s. See %s" % (what, after, ctx.spec.log_file),

@@ -287,3 +287,26 @@ def test_a_rollback_to_a_venv_using_system_site_packages_does_not_report_them_re
     assert back["changed"] is True and back["release"] == system["release"], back["raw_output"]
     assert back["removed"] == {} and back["added"] == {} and back["upgraded"] == {}, back["raw_output"]
     assert "%s %s is used from the system site-packages" % (canonical, version) in "; ".join(back["reasons"])
+
+
+def test_a_file_of_the_venv_that_cannot_be_replaced_after_an_install_in_place_fails_clearly(ansible, venv_args):
+    """Not a full or read-only disk: an immutable file (chattr +i, which root cannot write either) where the module
+    puts the venv's requirements after the installer ran. A clear message that names the file and what the venv is
+    left as, changed=true, no traceback; once the file can be written, the next run finishes."""
+    path = venv_args["path"]
+    args = dict(requirements=["alpha"], constraints=["alpha==1.0"], **venv_args)
+    ansible.module(**args)
+    constraints = os.path.join(path, "constraints.txt")
+    if subprocess.run(["chattr", "+i", constraints], stderr=subprocess.PIPE, check=False).returncode != 0:
+        pytest.skip("chattr +i does not work on the file system of %s" % path)
+    try:
+        failed = ansible.module(**dict(args, constraints=["alpha==1.1"]))
+    finally:
+        subprocess.run(["chattr", "-i", constraints], check=True)
+    assert failed.get("failed") is True and "Traceback" not in failed["raw_output"], failed["raw_output"]
+    assert "MODULE FAILURE" not in failed["msg"] and constraints in failed["msg"], failed["msg"]
+    assert "the venv at %s changed before the failure (alpha 1.0->1.1)" % path in failed["msg"], failed["msg"]
+    assert failed["changed"] is True
+    finished = ansible.module(**dict(args, constraints=["alpha==1.1"]))
+    assert finished["changed"] is True and finished["packages"]["alpha"] == "1.1", finished["raw_output"]
+    assert ansible.module(**dict(args, constraints=["alpha==1.1"]))["changed"] is False
