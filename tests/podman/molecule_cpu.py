@@ -50,7 +50,7 @@ class Containers:
         out = subprocess.run(["podman", "ps", "-a", "--no-trunc", "--format", "{{.ID}} {{.Names}}"],
                              capture_output=True, text=True, check=False).stdout
         for line in out.splitlines():
-            cid, _, name = line.partition(" ")
+            cid, dummy, name = line.partition(" ")
             if name in self.names:
                 self.ids[cid] = name
 
@@ -79,7 +79,7 @@ class Containers:
     def total(self):
         with self.lock:
             parts = list(self.last.values()) + list(self.done.values())
-        return sum(u for u, _ in parts), sum(s for _, s in parts)
+        return sum(u for u, dummy in parts), sum(s for dummy, s in parts)
 
 
 def main(argv):
@@ -141,7 +141,7 @@ def main(argv):
         print(f"molecule_cpu: {cgroup} stays: {e}", file=sys.stderr)
 
     rows = []
-    for (name, t0, c0, k0), (_, t1, c1, k1) in zip(steps, steps[1:]):
+    for (name, t0, c0, k0), (dummy, t1, c1, k1) in zip(steps, steps[1:]):
         if name == "start":
             name = "molecule start"
         rows.append({"step": name, "wall": round(t1 - t0, 1),
