@@ -21,9 +21,11 @@ def test_facts_file_records_the_venv(host):
 
 def test_uv_came_from_the_wheel_set(host):
     # No uv on the targets' PATH: a uv target's venv_build installed it from the build host's set into <venv>/.uv.
-    uv = host.file(f"{venv_checks.VENV}/.uv/bin/uv")
+    path = f"{venv_checks.VENV}/.uv/bin/uv"
+    seen = venv_checks.state(host, files=[path], commands=["uv"])
+    uv = seen["files"][path]
     if venv_checks.inventory_var(host, "venv_install_tool") == "uv":
-        assert not host.exists("uv")
-        assert uv.is_file and uv.mode & 0o111
+        assert not seen["commands"]["uv"]
+        assert uv["is_file"] and uv["mode"] & 0o111
     else:
-        assert not uv.exists
+        assert not uv["exists"]

@@ -13,6 +13,8 @@ testinfra_hosts = venv_checks.hosts_of("venv_targets")
 MODULES = ("six", "idna", "markupsafe", "markupsafe._speedups")
 REQUIREMENTS = "/var/www/repo/wheelhouse/main/debian-12-x86_64-py3.11/requirements"
 WHEELS = "/var/www/repo/wheelhouse/main/debian-12-x86_64-py3.11/wheels"
+VENV_STATE = venv_checks.VENV + "/wheelhouse-venv.json"
+SBOM = venv_checks.VENV + "/sbom.cdx.json"
 
 
 def _other(group):
@@ -33,7 +35,7 @@ def test_the_venv_imports_the_workload_at_the_pinned_versions(host):
     assert seen["modules"]["markupsafe._speedups"]["file"].endswith(".so")
     # built on the build host from the sdist (PyPI's would be manylinux), so it came from the index, not PyPI
     assert all(t.endswith("-linux_x86_64") for t in seen["tags"]["markupsafe"]), seen["tags"]
-    for name, version in venv_checks.pins(host).items():
+    for name, version in venv_checks.parse_pins(seen["constraints"]).items():
         assert seen["dists"].get(name) == version, (name, seen["dists"].get(name), version)
 
 
@@ -52,12 +54,13 @@ def test_the_index_holds_every_wheel_of_the_set_with_its_hash():
 
 def test_the_venv_records_the_lock_on_the_build_host_and_its_sbom_has_the_wheel_hashes(host):
     # the index holds no lock: its text came with the install, the state names it on the build host
-    state = json.loads(host.file(venv_checks.VENV + "/wheelhouse-venv.json").content_string)
+    files = venv_checks.state(host, read=[VENV_STATE, SBOM])["files"]
+    state = json.loads(files[VENV_STATE]["content"])
     build = _other("repo_all")
     lock = "%s/pylock.demo.toml" % WHEELS
     assert state["lock"] == {"location": "%s:%s" % (build.backend.name, lock),
                              "sha256": build.check_output("sha256sum %s", lock).split()[0]}, state["lock"]
-    sbom = json.loads(host.file(venv_checks.VENV + "/sbom.cdx.json").content_string)
+    sbom = json.loads(files[SBOM]["content"])
     stated = dict((venv_checks.normalize(c["name"]), [h["content"] for h in c.get("hashes") or [] if h["alg"] == "SHA-256"])
                   for c in sbom["components"])
     for name, digest in _hashed_set().items():

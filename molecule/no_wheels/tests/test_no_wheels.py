@@ -9,13 +9,15 @@ testinfra_hosts = venv_checks.hosts_of("venv_targets")
 
 def test_target_got_the_build_packages_from_the_role(host):
     # Without a build host the role installs the compilers on the targets themselves.
-    assert host.exists("gcc")
-    assert host.package("python3-dev").is_installed
+    seen = venv_checks.state(host, commands=["gcc"], packages=["python3-dev"])
+    assert seen["commands"]["gcc"]
+    assert seen["packages"]["python3-dev"]
 
 
 def test_no_wheel_repository_was_used(host):
-    assert not host.file("/var/cache/wheelhouse-venv").exists
-    assert not host.file("/var/www/repo").exists
+    seen = venv_checks.state(host, files=["/var/cache/wheelhouse-venv", "/var/www/repo"])["files"]
+    assert not seen["/var/cache/wheelhouse-venv"]["exists"]
+    assert not seen["/var/www/repo"]["exists"]
 
 
 def test_venv_imports_its_packages_at_the_pinned_versions(host):
@@ -33,8 +35,10 @@ def test_venv_changed_handler_ran_once(host):
 
 def test_the_referenced_constraints_file_was_read_and_inlined(host):
     # venv_build_constraints references /srv/constraints/upper-constraints.txt (vars/overrides.yml, prepare.yml).
-    text = host.file(f"{venv_checks.VENV}/constraints.txt").content_string
+    constraints, venv_state = f"{venv_checks.VENV}/constraints.txt", f"{venv_checks.VENV}/wheelhouse-venv.json"
+    files = venv_checks.state(host, read=[constraints, venv_state])["files"]
+    text = files[constraints]["content"]
     assert "# -c file:///srv/constraints/upper-constraints.txt (sha256:" in text
     assert "six==1.17.0\n" in text and "idna==3.10\n" in text and "--constraint" not in text
-    state = json.loads(host.file(f"{venv_checks.VENV}/wheelhouse-venv.json").content_string)
+    state = json.loads(files[venv_state]["content"])
     assert list(state["constraint_files"]) == ["file:///srv/constraints/upper-constraints.txt"]
