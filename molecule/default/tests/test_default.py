@@ -1,5 +1,5 @@
-"""Scenario default: repo1 builds the wheels and serves them with nginx; target1 and target2 install from them with
-pip, target-uv1 and target-uv2 with uv (each target's venv_install_tool in the inventory). Its side effect rebuilds
+"""Scenario default: repo1 builds the wheels and serves them with nginx; target1 installs from them with pip,
+target-uv1 and target-uv2 with uv (each target's venv_install_tool in the inventory). Its side effect rebuilds
 the wheels and the venvs, then rolls back (tests/test_rebuild.py)."""
 
 import venv_checks
