@@ -6,10 +6,13 @@ Runs the command with its output in LOG, in a cpuacct cgroup of its own (cgroup 
 command starts on the controller (molecule, ansible-playbook and its forks, ssh and its master connections,
 podman clients, pytest) is counted there, whatever else runs on the machine. The containers' processes run in
 podman's cgroups (libpod_parent/libpod-<id>), read every half second and at each step's start: a stopped and
-started container (scenario failure) begins again from zero, which is added on. podman's conmon processes are
-shared by all containers and counted nowhere. A step starts at molecule's line `[<scenario> > <step>]
-Executing`. Prints a table of wall, controller and container seconds per step and writes it to JSON; exits
-with the command's status. scripts/molecule.sh runs every scenario through it when WH_MOLECULE_CPU=1.
+started container (scenario failure) begins again from zero, which is added on. podman's conmon processes, and
+the runc of each `podman exec` (testinfra's podman:// backend: about 50 ms of CPU there per command, as much as the
+podman client's), run in one cgroup that every container on the machine shares (libpod_parent/conmon): its
+seconds are a column of their own, exact only while no other containers run. A step starts at molecule's line
+`[<scenario> > <step>] Executing`. Prints a table of wall, controller, container and conmon seconds per step and
+writes it to JSON; exits with the command's status. scripts/molecule.sh runs every scenario through it when
+WH_MOLECULE_CPU=1.
 """
 
 import json
@@ -22,6 +25,7 @@ import time
 
 CPUACCT = "/sys/fs/cgroup/cpuacct"
 PODS = os.path.join(CPUACCT, "libpod_parent")
+CONMON = os.path.join(PODS, "conmon")
 STEP = re.compile(r"^INFO\s+\[[^\]>]+>\s*([a-z_]+)\]\s+Executing$")
 HZ = os.sysconf("SC_CLK_TCK")
 
@@ -81,6 +85,15 @@ class Containers:
             parts = list(self.last.values()) + list(self.done.values())
         return sum(u for u, dummy in parts), sum(s for dummy, s in parts)
 
+    def by_name(self):
+        """{container name: CPU seconds} over the whole run."""
+        result = {}
+        with self.lock:
+            for cid, name in self.ids.items():
+                for u, s in (self.last.get(cid, (0.0, 0.0)), self.done.get(cid, (0.0, 0.0))):
+                    result[name] = round(result.get(name, 0.0) + u + s, 2)
+        return dict(sorted(result.items()))
+
 
 def main(argv):
     if "--" not in argv or argv.index("--") < 3:
@@ -100,7 +113,7 @@ def main(argv):
 
     def mark(name):
         containers.sample()
-        steps.append([name, time.monotonic(), read_stat(cgroup), containers.total()])
+        steps.append([name, time.monotonic(), read_stat(cgroup), containers.total(), read_stat(CONMON) or (0.0, 0.0)])
 
     stop = threading.Event()
 
@@ -141,19 +154,22 @@ def main(argv):
         print(f"molecule_cpu: {cgroup} stays: {e}", file=sys.stderr)
 
     rows = []
-    for (name, t0, c0, k0), (dummy, t1, c1, k1) in zip(steps, steps[1:]):
+    for (name, t0, c0, k0, m0), (dummy, t1, c1, k1, m1) in zip(steps, steps[1:]):
         if name == "start":
             name = "molecule start"
         rows.append({"step": name, "wall": round(t1 - t0, 1),
                      "controller_user": round(c1[0] - c0[0], 2), "controller_sys": round(c1[1] - c0[1], 2),
-                     "containers_user": round(k1[0] - k0[0], 2), "containers_sys": round(k1[1] - k0[1], 2)})
+                     "containers_user": round(k1[0] - k0[0], 2), "containers_sys": round(k1[1] - k0[1], 2),
+                     "conmon": round(m1[0] + m1[1] - m0[0] - m0[1], 2)})
     total = {k: round(sum(r[k] for r in rows), 2) for k in rows[0] if k != "step"}
     with open(json_path, "w") as f:
-        json.dump({"command": command, "rc": rc, "steps": rows, "total": total}, f, indent=1)
-    print(f"{'step':16} {'wall s':>7} {'controller s':>13} {'containers s':>13}")
+        json.dump({"command": command, "rc": rc, "steps": rows, "total": total, "containers": containers.by_name()},
+                  f, indent=1)
+    print(f"{'step':16} {'wall s':>7} {'controller s':>13} {'containers s':>13} {'conmon s':>9}")
     for r in rows + [dict(total, step="total")]:
         print(f"{r['step']:16} {r['wall']:7.1f} {r['controller_user'] + r['controller_sys']:13.1f}"
-              f" {r['containers_user'] + r['containers_sys']:13.1f}")
+              f" {r['containers_user'] + r['containers_sys']:13.1f} {r['conmon']:9.1f}")
+    print("containers: " + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in containers.by_name().items()))
     return rc
 
 
