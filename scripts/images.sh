@@ -119,10 +119,12 @@ EOF
   fi
 }
 
-# Images of older recipes of this suite only take space; one still used by a container stays.
+# Images of older recipes of this suite only take space; one still used by a container stays, and so does one made
+# in the last 6 hours: a run from another checkout, whose recipe differs (another commit), may be about to start
+# its containers from it.
 prune_stale() {
   local suite="$1" keep1="$2" keep2="$3" ref
-  podman images --format '{{.Repository}}:{{.Tag}}' --filter "reference=$repo:$suite-*" | while read -r ref; do
+  podman images --format '{{.Repository}}:{{.Tag}}' --filter "reference=$repo:$suite-*" --filter until=6h | while read -r ref; do
     case "$ref" in "$keep1" | "$keep2" | "$repo:$suite" | "$repo:$suite-build") continue ;; esac
     podman rmi "$ref" >/dev/null 2>&1 || true
   done
