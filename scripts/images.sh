@@ -4,8 +4,10 @@
 #                                                   openssh-server; the controller's CA bundle trusted, pip and uv
 #                                                   pointed at it, the git sources (for the hosts that build)
 #   localhost/wheelhouse-test:<suite>-build-<hash>  build host: the target image + compilers, python3-dev, git, nginx
-# The moving tags localhost/wheelhouse-test:<suite> and :<suite>-build, which molecule.yml names, are pointed at
-# the current recipe's images; images of older recipes are removed. Prints WH_IMAGE_<SUITE>[_BUILD]=<tag> lines.
+#   localhost/wheelhouse-test:<suite>-index-<hash>  package index (bookworm only): the target image + pypiserver in a venv
+# The moving tags localhost/wheelhouse-test:<suite>, :<suite>-build and :<suite>-index, which molecule.yml names, are
+# pointed at the current recipe's images; images of older recipes are removed. Prints WH_IMAGE_<SUITE>[_BUILD|_INDEX]=<tag>
+# lines.
 #   scripts/images.sh                 bookworm and trixie
 #   scripts/images.sh bookworm        only the named suites
 set -euo pipefail
@@ -21,6 +23,10 @@ target_packages="python3,python3-venv,python3-apt,ca-certificates,openssh-server
 # Build hosts only (the role's build packages and wheel_repo.yml's nginx, preinstalled so prepare stays cheap);
 # the tests tell a build host from a target by the compiler.
 build_packages="build-essential python3-dev git nginx"
+# The package index of scenario index (molecule/index/prepare.yml configures and starts it): pypiserver and passlib
+# (its htpasswd support) from PyPI, in a venv of their own, on the suites that scenario uses.
+index_packages="pypiserver==2.4.2 passlib==1.7.4"
+index_suites="bookworm"
 recipe_version=2
 # The controller's CA bundle, trusted by every image (PyPI is reached through a TLS-intercepting proxy here; harmless
 # elsewhere): its hash is part of the recipe, so a changed bundle makes new images.
@@ -102,30 +108,40 @@ build_target_image() {
     die "podman import of $suite failed"
 }
 
-# Build-host image: the target image plus build tools, so prepare stays cheap.
-build_build_image() {
-  local base="$1" tag="$2" dir
-  dir="$(mktemp -d "${TMPDIR:-/tmp}/wh-buildimg.XXXXXX")"
+# An image of BASE and one layer more: a RUN of the shell command RUN (podman build). WHAT says what it does.
+build_layer() {
+  local base="$1" tag="$2" what="$3" run="$4" dir
+  dir="$(mktemp -d "${TMPDIR:-/tmp}/wh-layer.XXXXXX")"
   cleanup+=("$dir")
-  cat >"$dir/Containerfile" <<EOF
-FROM $base
-RUN DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $build_packages >/dev/null \\
- && rm -rf /var/cache/apt/archives/*.deb
-EOF
-  echo "images.sh: building $tag (apt-get install $build_packages)" >&2
+  printf 'FROM %s\nRUN %s\n' "$base" "$run" >"$dir/Containerfile"
+  echo "images.sh: building $tag ($what)" >&2
   if ! podman build --network=host -t "$tag" -f "$dir/Containerfile" "$dir" >"$dir/build.log" 2>&1; then
     tail -n 30 "$dir/build.log" >&2
-    die "building $tag failed (log above): apt-get install $build_packages from $mirror did not work"
+    die "building $tag failed (log above): $what did not work"
   fi
+}
+
+# Build-host image: the target image plus build tools, so prepare stays cheap.
+build_build_image() {
+  build_layer "$1" "$2" "apt-get install $build_packages from $mirror" \
+    "DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $build_packages >/dev/null && rm -rf /var/cache/apt/archives/*.deb"
+}
+
+# Index image: the target image plus pypiserver in /opt/pypiserver, so scenario index's prepare need not install it.
+build_index_image() {
+  build_layer "$1" "$2" "pip install $index_packages from PyPI" \
+    "python3 -m venv /opt/pypiserver && /opt/pypiserver/bin/pip install --quiet --disable-pip-version-check --no-cache-dir $index_packages"
 }
 
 # Images of older recipes of this suite only take space; one still used by a container stays, and so does one made
 # in the last 6 hours: a run from another checkout, whose recipe differs (another commit), may be about to start
 # its containers from it.
 prune_stale() {
-  local suite="$1" keep1="$2" keep2="$3" ref
+  local suite="$1" ref keep
+  shift
   podman images --format '{{.Repository}}:{{.Tag}}' --filter "reference=$repo:$suite-*" --filter until=6h | while read -r ref; do
-    case "$ref" in "$keep1" | "$keep2" | "$repo:$suite" | "$repo:$suite-build") continue ;; esac
+    case "$ref" in "$repo:$suite" | "$repo:$suite-build" | "$repo:$suite-index") continue ;; esac
+    for keep in "$@"; do [ "$ref" != "$keep" ] || continue 2; done
     podman rmi "$ref" >/dev/null 2>&1 || true
   done
 }
@@ -140,13 +156,23 @@ for suite in "${suites[@]}"; do
     "$(sha256sum <"$ca_bundle")" | sha256sum | cut -c1-12)"
   target_tag="$repo:$suite-$target_hash"
   image_exists "$target_tag" || build_target_image "$suite" "$target_tag"
-  build_hash="$(printf '%s\n' "$target_tag" "$build_packages" "$(sed -n '/^build_build_image()/,/^}/p' "$0")" | sha256sum | cut -c1-12)"
+  build_hash="$(printf '%s\n' "$target_tag" "$build_packages" "$(sed -n '/^build_layer()/,/^}/p;/^build_build_image()/,/^}/p' "$0")" |
+    sha256sum | cut -c1-12)"
   build_tag="$repo:$suite-build-$build_hash"
   image_exists "$build_tag" || build_build_image "$target_tag" "$build_tag"
   podman tag "$target_tag" "$repo:$suite"
   podman tag "$build_tag" "$repo:$suite-build"
-  prune_stale "$suite" "$target_tag" "$build_tag"
   upper="$(echo "$suite" | tr '[:lower:]' '[:upper:]')"
   echo "WH_IMAGE_${upper}=$target_tag"
   echo "WH_IMAGE_${upper}_BUILD=$build_tag"
+  index_tag=""
+  if [[ " $index_suites " == *" $suite "* ]]; then
+    index_hash="$(printf '%s\n' "$target_tag" "$index_packages" "$(sed -n '/^build_layer()/,/^}/p;/^build_index_image()/,/^}/p' "$0")" |
+      sha256sum | cut -c1-12)"
+    index_tag="$repo:$suite-index-$index_hash"
+    image_exists "$index_tag" || build_index_image "$target_tag" "$index_tag"
+    podman tag "$index_tag" "$repo:$suite-index"
+    echo "WH_IMAGE_${upper}_INDEX=$index_tag"
+  fi
+  prune_stale "$suite" "$target_tag" "$build_tag" "$index_tag"
 done
